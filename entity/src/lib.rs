@@ -1,0 +1,4 @@
+//! sea-orm entities, one module per table. The schema itself is defined by the `migration` crate;
+//! the API tests insert and read each entity to catch drift between the two.
+
+pub mod idempotency_key;

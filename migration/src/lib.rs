@@ -1,0 +1,17 @@
+//! Lumbar's schema, one migration per change, applied in order at startup and by
+//! `lumbar migrate`. Postgres-only DDL is guarded by a backend check inside the migration.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_idempotency_keys;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(
+            m20261122_000001_create_idempotency_keys::Migration,
+        )]
+    }
+}

@@ -1,0 +1,14 @@
+//! The HTTP edge: one `#[OpenApi]` struct per area, request and response types, no SQL.
+
+use poem_openapi::Tags;
+
+pub mod ops;
+
+/// Base path of the versioned API.
+pub const API_PREFIX: &str = "/api/v1";
+
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Liveness and readiness probes for orchestrators and load balancers.
+    Ops,
+}

@@ -1,0 +1,229 @@
+//! Wiring: builds the state, the routes and the middleware, and runs the server. `Application`
+//! binds before it runs, so it knows its real port and tests can listen on port 0.
+
+use std::{collections::HashMap, future::Future, net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use poem::{
+    EndpointExt, Route, Server,
+    endpoint::BoxEndpoint,
+    http::Method,
+    listener::{Acceptor, TcpAcceptor},
+    middleware::Cors,
+};
+use poem_openapi::{
+    OpenApi, OpenApiService,
+    registry::{MetaApi, Registry},
+};
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    api::ops::OpsApi,
+    clock::SharedClock,
+    config::{Backend, Config},
+    middleware::{ProblemErrors, RequestEdge},
+    store,
+};
+
+/// What every handler may use. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub backend: Backend,
+    pub clock: SharedClock,
+    pub config: Arc<Config>,
+}
+
+/// An API with no operations: what production passes where tests may add probe endpoints.
+pub struct NoExtraApi;
+
+impl OpenApi for NoExtraApi {
+    fn meta() -> Vec<MetaApi> {
+        Vec::new()
+    }
+
+    fn register(_registry: &mut Registry) {}
+
+    fn add_routes(self, _route_table: &mut HashMap<String, HashMap<Method, BoxEndpoint<'static>>>) {
+    }
+}
+
+const API_DESCRIPTION: &str = "Clinic intake, red-flag triage and scheduling for chiropractic and \
+physiotherapy clinics.\n\nEvery error is an RFC 9457 problem document \
+(`application/problem+json`) with a stable `code`; validation failures list every problem in \
+`errors`. Every response carries an `x-request-id` header.";
+
+/// The OpenAPI description of every operation, with `extra` merged in.
+pub fn api_service<A: OpenApi + 'static>(extra: A) -> OpenApiService<(OpsApi, A), ()> {
+    OpenApiService::new((OpsApi, extra), "Lumbar", env!("CARGO_PKG_VERSION"))
+        .description(API_DESCRIPTION)
+        .server("/")
+}
+
+/// The OpenAPI document as served at `/openapi.json` and printed by `lumbar openapi`.
+pub fn openapi_json() -> String {
+    api_service(NoExtraApi).spec()
+}
+
+pub struct Application {
+    acceptor: TcpAcceptor,
+    local_addr: SocketAddr,
+    endpoint: BoxEndpoint<'static>,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects to the database, migrates it and binds the listener.
+    pub async fn build(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
+        Self::build_with(config, clock, NoExtraApi).await
+    }
+
+    /// Like [`Application::build`], with more API operations mounted behind the same middleware.
+    pub async fn build_with<A: OpenApi + 'static>(
+        config: Config,
+        clock: SharedClock,
+        extra: A,
+    ) -> anyhow::Result<Self> {
+        let database = config.database();
+        tracing::info!(database = %database, "connecting to the database");
+        let db = store::connect(&database, config.db_max_connections).await?;
+        store::migrate(&db).await?;
+
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (LUMBAR_LISTEN)", config.listen))?;
+        let acceptor =
+            TcpAcceptor::from_tokio(listener).context("cannot accept on the listener")?;
+        let local_addr = acceptor
+            .local_addr()
+            .first()
+            .and_then(|addr| addr.as_socket_addr().copied())
+            .context("the listener has no socket address")?;
+
+        let state = AppState {
+            db,
+            backend: database.backend(),
+            clock,
+            config: Arc::new(config),
+        };
+        let endpoint = routes(&state, extra);
+        Ok(Self {
+            acceptor,
+            local_addr,
+            endpoint,
+            state,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr.port()
+    }
+
+    /// The pool the server uses; tests use it to inspect or break the database.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.state.db
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish within the
+    /// configured grace period and closes the pool.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let grace = self.state.config.shutdown_grace();
+        Server::new_with_acceptor(self.acceptor)
+            .name("lumbar")
+            .run_with_graceful_shutdown(self.endpoint, shutdown, Some(grace))
+            .await
+            .context("the HTTP server failed")?;
+        self.state
+            .db
+            .close_by_ref()
+            .await
+            .context("closing the database pool failed")?;
+        Ok(())
+    }
+}
+
+fn routes<A: OpenApi + 'static>(state: &AppState, extra: A) -> BoxEndpoint<'static> {
+    let config = &state.config;
+    let api = api_service(extra);
+    let spec = api.spec_endpoint();
+    let docs = api.swagger_ui();
+    let routes = Route::new()
+        .at("/openapi.json", spec)
+        .nest("/docs", docs)
+        .nest("/", api)
+        .with(ProblemErrors)
+        .data(state.clone());
+    let max_body = usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX);
+    match cors(&config.cors_origins) {
+        Some(cors) => routes.with(cors).with(RequestEdge::new(max_body)).boxed(),
+        None => routes.with(RequestEdge::new(max_body)).boxed(),
+    }
+}
+
+/// No CORS layer at all unless origins are configured: browsers then refuse cross-origin calls.
+fn cors(origins: &[String]) -> Option<Cors> {
+    if origins.is_empty() {
+        return None;
+    }
+    let methods = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+    ];
+    let cors = Cors::new()
+        .allow_methods(methods)
+        .allow_headers([
+            "authorization",
+            "content-type",
+            "idempotency-key",
+            "x-request-id",
+        ])
+        .expose_header("x-request-id")
+        .max_age(600);
+    if origins.iter().any(|origin| origin == "*") {
+        return Some(cors);
+    }
+    Some(
+        origins
+            .iter()
+            .fold(cors, |cors, origin| cors.allow_origin(origin.as_str())),
+    )
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

@@ -1,0 +1,310 @@
+//! One error type for the whole API, rendered as RFC 9457 problem details
+//! (`application/problem+json`) with a stable machine-readable `code`.
+//!
+//! Handlers return [`ApiError`]; the edge middleware (see `middleware.rs`) also turns poem's and
+//! poem-openapi's own failures (bad JSON, wrong types, unknown routes, panics) into the same
+//! shape, so a client only ever has to understand one error format.
+
+use poem::{
+    Response,
+    error::ResponseError,
+    http::{StatusCode, header},
+};
+use poem_openapi::{
+    ApiResponse, Object,
+    registry::{MetaMediaType, MetaResponse, MetaResponses, Registry},
+    types::Type,
+};
+use serde::Serialize;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One problem with one part of the input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Object)]
+pub struct FieldError {
+    /// Where the problem is: a body field, a parameter name or a questionnaire linkId.
+    pub field: String,
+    /// Stable machine-readable reason, such as `required` or `out_of_range`.
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+/// RFC 9457 problem details, as every error response carries them.
+#[derive(Debug, Clone, Serialize, Object)]
+pub struct Problem {
+    /// URI naming the kind of problem: `urn:lumbar:problem:<code>`.
+    #[oai(rename = "type")]
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// Short summary of the kind of problem; the same for every occurrence of a code.
+    pub title: String,
+    /// HTTP status code.
+    pub status: u16,
+    /// What went wrong this time, for a person.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The request path this problem happened on.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// Stable machine-readable code; clients branch on this, never on `title` or `detail`.
+    pub code: String,
+    /// The request id, also sent as the `x-request-id` header; quote it when reporting a problem.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// For validation failures: every problem found, one entry per field.
+    #[oai(skip_serializing_if_is_empty)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &str, title: &str, detail: Option<String>) -> Self {
+        Self {
+            problem_type: format!("urn:lumbar:problem:{code}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail,
+            instance: None,
+            code: code.to_owned(),
+            request_id: None,
+            errors: Vec::new(),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    pub fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&self).unwrap_or_else(|_| {
+            br#"{"type":"urn:lumbar:problem:internal_error","title":"Internal server error","status":500,"code":"internal_error"}"#.to_vec()
+        });
+        Response::builder()
+            .status(self.status())
+            .header(header::CONTENT_TYPE, PROBLEM_JSON)
+            .body(body)
+    }
+}
+
+/// Everything a handler can fail with. Each variant has a stable `code`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed in a way no field list describes.
+    #[error("{detail}")]
+    BadRequest { code: &'static str, detail: String },
+
+    /// The request is well-formed but its content is invalid; every problem is listed.
+    #[error("{detail}")]
+    Validation {
+        detail: String,
+        errors: Vec<FieldError>,
+    },
+
+    /// The record does not exist, or the caller may not know that it exists.
+    #[error("not found")]
+    NotFound,
+
+    /// The request conflicts with the current state (double booking, illegal transition).
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
+
+    /// A dependency (the database) is not reachable right now.
+    #[error("{detail}")]
+    Unavailable { code: &'static str, detail: String },
+
+    /// A bug or an unexpected failure. The cause is logged, never sent to the client.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(err.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::Unavailable { code, .. } => code,
+            Self::Validation { .. } => "validation_failed",
+            Self::NotFound => "not_found",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The problem document for this error. Internal causes stay out of it.
+    pub fn to_problem(&self) -> Problem {
+        let status = self.status();
+        let title = status.canonical_reason().unwrap_or("Error");
+        match self {
+            Self::Internal(_) => Problem::new(
+                status,
+                self.code(),
+                title,
+                Some(
+                    "Something went wrong on our side. It has been logged; please try again."
+                        .into(),
+                ),
+            ),
+            Self::NotFound => Problem::new(
+                status,
+                self.code(),
+                title,
+                Some("The requested resource does not exist.".into()),
+            ),
+            Self::Validation { detail, errors } => Problem {
+                errors: errors.clone(),
+                ..Problem::new(status, self.code(), title, Some(detail.clone()))
+            },
+            Self::BadRequest { detail, .. }
+            | Self::Conflict { detail, .. }
+            | Self::Unavailable { detail, .. } => {
+                Problem::new(status, self.code(), title, Some(detail.clone()))
+            }
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status(&self) -> StatusCode {
+        ApiError::status(self)
+    }
+
+    fn as_response(&self) -> Response {
+        self.to_problem().into_response()
+    }
+}
+
+/// Every operation documents that it may answer with a problem: any 4XX or 5XX status, always
+/// `application/problem+json`. This keeps the spec truthful for clients and for schemathesis.
+impl ApiResponse for ApiError {
+    fn meta() -> MetaResponses {
+        let problem = || {
+            vec![MetaMediaType {
+                content_type: PROBLEM_JSON,
+                schema: Problem::schema_ref(),
+            }]
+        };
+        MetaResponses {
+            responses: vec![
+                MetaResponse {
+                    description: "The request was refused; see `code` and `errors`.",
+                    status: None,
+                    status_range: Some("4XX".into()),
+                    content: problem(),
+                    headers: vec![],
+                },
+                MetaResponse {
+                    description: "The service failed or a dependency is unavailable.",
+                    status: None,
+                    status_range: Some("5XX".into()),
+                    content: problem(),
+                    headers: vec![],
+                },
+            ],
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        Problem::register(registry);
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_do_not_leak_their_cause() {
+        let err = ApiError::internal(anyhow::anyhow!("password authentication failed for user x"));
+        let problem = err.to_problem();
+        assert_eq!(problem.status, 500);
+        assert_eq!(problem.code, "internal_error");
+        let body = serde_json::to_string(&problem).unwrap();
+        assert!(!body.contains("password"), "{body}");
+    }
+
+    #[test]
+    fn codes_and_statuses_are_stable() {
+        let cases = [
+            (ApiError::NotFound, 404, "not_found"),
+            (
+                ApiError::Validation {
+                    detail: "bad".into(),
+                    errors: vec![],
+                },
+                422,
+                "validation_failed",
+            ),
+            (
+                ApiError::Conflict {
+                    code: "slot_taken",
+                    detail: "x".into(),
+                },
+                409,
+                "slot_taken",
+            ),
+            (
+                ApiError::BadRequest {
+                    code: "malformed_json",
+                    detail: "x".into(),
+                },
+                400,
+                "malformed_json",
+            ),
+            (
+                ApiError::Unavailable {
+                    code: "database_unavailable",
+                    detail: "x".into(),
+                },
+                503,
+                "database_unavailable",
+            ),
+        ];
+        for (err, status, code) in cases {
+            let problem = err.to_problem();
+            assert_eq!((problem.status, problem.code.as_str()), (status, code));
+            assert_eq!(problem.problem_type, format!("urn:lumbar:problem:{code}"));
+        }
+    }
+
+    #[test]
+    fn validation_problem_lists_every_field() {
+        let err = ApiError::Validation {
+            detail: "2 answers are invalid".into(),
+            errors: vec![
+                FieldError {
+                    field: "a".into(),
+                    code: "required".into(),
+                    message: "m".into(),
+                },
+                FieldError {
+                    field: "b".into(),
+                    code: "out_of_range".into(),
+                    message: "m".into(),
+                },
+            ],
+        };
+        let json = serde_json::to_value(err.to_problem()).unwrap();
+        assert_eq!(json["errors"].as_array().unwrap().len(), 2);
+        assert_eq!(json["errors"][1]["field"], "b");
+    }
+}

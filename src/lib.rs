@@ -1,0 +1,16 @@
+//! Lumbar: clinic intake, red-flag triage and scheduling for chiropractic and physiotherapy
+//! clinics. `main.rs` only calls [`cli::run`]; everything else lives here so tests can start the
+//! real application in-process.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod middleware;
+pub mod store;
+pub mod telemetry;
+
+pub use app::{AppState, Application};
+pub use config::Config;
