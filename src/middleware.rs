@@ -234,7 +234,9 @@ pub(crate) fn problem_from_error(err: poem::Error, context: &RequestContext) -> 
         return invalid_parameter(param.name, &param.reason);
     }
     if let Some(path) = err.downcast_ref::<ParsePathError>() {
-        return invalid_parameter(path.name, &path.reason);
+        // poem-openapi names path parameters by position (`param0`), which means nothing to a
+        // client; the segment's type is in the reason.
+        return invalid_parameter("path", &path.reason);
     }
     if let Some(content_type) = err.downcast_ref::<ContentTypeError>() {
         return Problem::new(

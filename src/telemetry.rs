@@ -1,6 +1,8 @@
 //! Logging setup: `tracing` to stdout, pretty or JSON, and panics reported as log events so they
 //! carry the request id of the span they happened in.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::{EnvFilter, layer::SubscriberExt, util::SubscriberInitExt};
 
 use crate::config::LogFormat;
@@ -13,7 +15,11 @@ pub fn init(format: LogFormat, filter: &str) -> anyhow::Result<()> {
     let registry = tracing_subscriber::registry().with(filter);
     match format {
         LogFormat::Pretty => registry
-            .with(tracing_subscriber::fmt::layer().with_target(false))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    .with_ansi(std::io::stdout().is_terminal()),
+            )
             .try_init(),
         LogFormat::Json => registry
             .with(

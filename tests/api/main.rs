@@ -1,1 +1,10 @@
-fn main() {}
+//! Black-box API tests: the real server over HTTP against a real database (SQLite by default,
+//! PostgreSQL with `LUMBAR_TEST_DB=postgres`).
+
+mod cli;
+mod database;
+mod docs;
+mod errors;
+mod health;
+mod helpers;
+mod probe;

@@ -1,0 +1,180 @@
+//! The `lumbar` binary as an operator runs it.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use migration::{Migrator, MigratorTrait};
+use serde_json::Value;
+
+use crate::helpers::{TestApp, TestDatabase};
+
+fn lumbar() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lumbar"));
+    // Settings come from the arguments each test passes, not from the developer's shell.
+    for (name, _) in std::env::vars() {
+        if name.starts_with("LUMBAR_") || name == "DATABASE_URL" || name == "SMTP_URL" {
+            command.env_remove(name);
+        }
+    }
+    command.stdin(Stdio::null());
+    command
+}
+
+#[tokio::test]
+async fn openapi_prints_the_spec_the_server_serves() {
+    let output = lumbar().arg("openapi").output().unwrap();
+    assert!(output.status.success());
+    let printed: Value = serde_json::from_slice(&output.stdout).expect("stdout is the JSON spec");
+
+    let app = TestApp::spawn().await;
+    let served: Value = app.get("/openapi.json").await.json().await.unwrap();
+    assert_eq!(printed, served);
+}
+
+#[test]
+fn a_bad_setting_stops_startup_with_one_line_naming_it() {
+    let output = lumbar()
+        .args(["serve", "--listen", "everywhere"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("LUMBAR_LISTEN (--listen)"), "{stderr}");
+
+    let output = lumbar()
+        .env("LUMBAR_TIME_ZONE", "Mars/Olympus_Mons")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("LUMBAR_TIME_ZONE"), "{stderr}");
+
+    let output = lumbar()
+        .env("DATABASE_URL", "mysql://root:hunter2@localhost/lumbar")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+    assert!(
+        !stderr.contains("hunter2"),
+        "secrets are not echoed: {stderr}"
+    );
+}
+
+#[test]
+fn help_describes_every_command() {
+    let output = lumbar().arg("--help").output().unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for expected in [
+        "serve",
+        "migrate",
+        "openapi",
+        "LUMBAR_LISTEN",
+        "DATABASE_URL",
+        "SMTP_URL",
+    ] {
+        assert!(help.contains(expected), "--help mentions {expected}");
+    }
+}
+
+#[tokio::test]
+async fn migrate_applies_the_schema_and_exits() {
+    let database = TestDatabase::create().await;
+    let output = lumbar()
+        .args(["migrate", "--database-url", database.url.expose()])
+        .arg("--data-dir")
+        .arg(database.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let db = database.connect().await;
+    assert!(
+        Migrator::get_pending_migrations(&db)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    db.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn serve_prints_its_address_and_stops_cleanly_on_sigterm() {
+    let database = TestDatabase::create().await;
+    let mut child = lumbar()
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--database-url",
+            database.url.expose(),
+        ])
+        .arg("--data-dir")
+        .arg(database.dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+
+    // The log announces the address; the rest of the log is kept to check the shutdown lines.
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<Value>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(event) = serde_json::from_str::<Value>(&line) {
+                let _ = lines_tx.send(event);
+            }
+        }
+    });
+    let address = loop {
+        let event = lines_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server logs its address");
+        if let Some(address) = event["address"].as_str() {
+            break address.to_owned();
+        }
+    };
+
+    let health = reqwest::get(format!("http://{address}/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "lumbar exits 0 on SIGTERM, got {exit}");
+
+    let messages: Vec<String> = lines_rx
+        .try_iter()
+        .filter_map(|event| event["message"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("shutdown signal received")),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m == "lumbar stopped"),
+        "{messages:?}"
+    );
+}

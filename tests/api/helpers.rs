@@ -1,0 +1,316 @@
+//! `TestApp`: the real server on port 0 with a fresh database and a clock the test controls.
+//!
+//! `LUMBAR_TEST_DB=postgres` gives each test a new, randomly named database on the server at
+//! `LUMBAR_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`), dropped
+//! when the test ends; otherwise each test gets a SQLite file in a temporary directory.
+
+use std::{path::Path, sync::Arc};
+
+use chrono::{DateTime, Utc};
+use lumbar::{Application, cli::Cli, clock::ManualClock, config::DatabaseUrl};
+use poem_openapi::OpenApi;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::{sync::oneshot, task::JoinHandle};
+
+const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// The instant every test starts at, unless it moves the clock.
+pub fn test_epoch() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-03-02T09:00:00Z")
+        .unwrap()
+        .to_utc()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestBackend {
+    Sqlite,
+    Postgres,
+}
+
+impl TestBackend {
+    pub fn from_env() -> Self {
+        match std::env::var("LUMBAR_TEST_DB").as_deref() {
+            Ok("postgres") => Self::Postgres,
+            Ok("sqlite") | Ok("") | Err(_) => Self::Sqlite,
+            Ok(other) => panic!("LUMBAR_TEST_DB must be `sqlite` or `postgres`, not `{other}`"),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// A database that exists for one test only.
+pub struct TestDatabase {
+    pub url: DatabaseUrl,
+    /// Holds the SQLite file (and a data dir) until the test ends.
+    pub dir: TempDir,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    pub async fn create() -> Self {
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        let backend = TestBackend::from_env();
+        match backend {
+            TestBackend::Sqlite => Self {
+                url: DatabaseUrl::sqlite_file(&dir.path().join("lumbar-test.db")),
+                dir,
+                postgres: None,
+            },
+            TestBackend::Postgres => {
+                let admin_url = std::env::var("LUMBAR_TEST_POSTGRES_URL")
+                    .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
+                let name = format!("lumbar_test_{}", uuid::Uuid::now_v7().simple());
+                let admin = Database::connect(&admin_url).await.unwrap_or_else(|err| {
+                    panic!(
+                        "LUMBAR_TEST_DB=postgres but the server at {admin_url} is not reachable \
+                         ({err}); start PostgreSQL or set LUMBAR_TEST_POSTGRES_URL"
+                    )
+                });
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("create the test database");
+                admin.close().await.ok();
+                let mut url =
+                    url::Url::parse(&admin_url).expect("LUMBAR_TEST_POSTGRES_URL is a URL");
+                url.set_path(&name);
+                Self {
+                    url: DatabaseUrl::parse(url.as_str()).expect("a valid test database URL"),
+                    dir,
+                    postgres: Some((admin_url, name)),
+                }
+            }
+        }
+    }
+
+    pub async fn connect(&self) -> DatabaseConnection {
+        Database::connect(self.url.expose())
+            .await
+            .expect("connect to the test database")
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime, which cannot be blocked on; a short-lived thread
+        // with its own runtime drops the database, ending the server's remaining connections.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let admin = Database::connect(&admin_url).await?;
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await?;
+                admin.close().await?;
+                Ok::<_, anyhow::Error>(())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("warning: could not drop a test database: {dropped:?}");
+        }
+    }
+}
+
+/// Builds a `TestApp` with optional settings and probe endpoints.
+pub struct TestAppBuilder {
+    args: Vec<String>,
+}
+
+impl TestAppBuilder {
+    /// Adds command-line settings, exactly as an operator would pass them.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    pub async fn spawn(self) -> TestApp {
+        self.spawn_with(lumbar::app::NoExtraApi).await
+    }
+
+    /// Mounts `extra` operations in the real server, behind the real middleware.
+    pub async fn spawn_with<A: OpenApi + 'static>(self, extra: A) -> TestApp {
+        let database = TestDatabase::create().await;
+        let data_dir = database.dir.path().join("data");
+        let mut args = vec![
+            "lumbar".to_owned(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--data-dir".into(),
+            path_arg(&data_dir),
+            "--database-url".into(),
+            database.url.expose().to_owned(),
+        ];
+        args.extend(self.args);
+        let cli = <Cli as clap::Parser>::try_parse_from(&args).expect("valid test settings");
+
+        let clock = ManualClock::new(test_epoch());
+        let application = Application::build_with(cli.config, Arc::new(clock.clone()), extra)
+            .await
+            .expect("the application starts");
+        let address = format!("http://{}", application.local_addr());
+        let db = application.db().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(application.run_until(async {
+            let _ = stopped.await;
+        }));
+
+        TestApp {
+            address,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("build the HTTP client"),
+            clock,
+            db,
+            stop: Some(stop),
+            server: Some(server),
+            _database: database,
+        }
+    }
+}
+
+fn path_arg(path: &Path) -> String {
+    path.to_str().expect("temporary paths are UTF-8").to_owned()
+}
+
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`
+    pub address: String,
+    pub client: reqwest::Client,
+    pub clock: ManualClock,
+    /// The server's own pool.
+    pub db: DatabaseConnection,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+    /// Kept until the test ends (declared last, so dropped after the server handle).
+    _database: TestDatabase,
+}
+
+impl TestApp {
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder { args: Vec::new() }
+    }
+
+    pub async fn spawn() -> Self {
+        Self::builder().spawn().await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("GET request")
+    }
+
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("POST request")
+    }
+
+    /// Stops the server as SIGTERM would, and waits for it to finish.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.server.take() {
+            Some(server) => server.await?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A problem+json response, checked for the shape every error must have.
+pub struct ProblemResponse {
+    pub body: Value,
+}
+
+impl ProblemResponse {
+    pub fn detail(&self) -> &str {
+        self.body["detail"].as_str().unwrap_or_default()
+    }
+}
+
+/// Asserts the RFC 9457 shape and returns the parts tests look at.
+pub async fn expect_problem(
+    response: reqwest::Response,
+    status: u16,
+    code: &str,
+) -> ProblemResponse {
+    let actual_status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let text = response.text().await.expect("read the body");
+    assert_eq!(actual_status, status, "unexpected status; body: {text}");
+    assert_eq!(content_type, "application/problem+json", "body: {text}");
+    let body: Value = serde_json::from_str(&text).expect("the problem body is JSON");
+    assert_eq!(body["code"], code, "body: {text}");
+    assert_eq!(body["status"], status, "body: {text}");
+    assert_eq!(
+        body["type"],
+        format!("urn:lumbar:problem:{code}"),
+        "body: {text}"
+    );
+    assert!(
+        body["title"]
+            .as_str()
+            .is_some_and(|title| !title.is_empty()),
+        "body: {text}"
+    );
+    assert!(
+        !request_id.is_empty(),
+        "every response carries x-request-id"
+    );
+    assert_eq!(body["request_id"], request_id.as_str(), "body: {text}");
+    ProblemResponse { body }
+}
