@@ -161,8 +161,15 @@ fn invalid_setting_line(err: &clap::Error) -> String {
         None => flag.clone(),
     };
     let secret = matches!(env.as_deref(), Some("DATABASE_URL" | "SMTP_URL"));
+    let valid = match err.get(ContextKind::ValidValue) {
+        Some(ContextValue::Strings(values)) => {
+            Some(format!("expected one of: {}", values.join(", ")))
+        }
+        _ => None,
+    };
     let reason = std::error::Error::source(err)
         .map(|source| source.to_string())
+        .or(valid)
         .unwrap_or_else(|| {
             // Clap's own message, e.g. for an enum value it does not know; first line only.
             err.to_string()
@@ -196,6 +203,7 @@ mod tests {
 
         let line = invalid_setting_line(&parse_error(&["lumbar", "--log-format", "xml"]));
         assert!(line.contains("LUMBAR_LOG_FORMAT (--log-format)"), "{line}");
+        assert!(line.contains("expected one of: pretty, json"), "{line}");
     }
 
     #[test]

@@ -262,6 +262,9 @@ impl SmtpUrl {
                 ));
             }
         };
+        // The transport is built from this same URL later; refuse now what lettre would refuse.
+        lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(raw)
+            .map_err(|err| format!("not usable as an SMTP relay ({err})"))?;
         Ok(Self {
             shown: redacted(&url),
             url: Secret::new(raw),
