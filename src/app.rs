@@ -21,7 +21,7 @@ use crate::{
     api::ops::OpsApi,
     clock::SharedClock,
     config::{Backend, Config},
-    middleware::{ProblemErrors, RequestEdge},
+    middleware::{ProblemErrors, RequestEdge, RouteMethods},
     store,
 };
 
@@ -155,16 +155,30 @@ fn routes<A: OpenApi + 'static>(state: &AppState, extra: A) -> BoxEndpoint<'stat
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
     let routes = Route::new()
-        .at("/openapi.json", spec)
+        .at("/openapi.json", poem::get(spec))
         .nest("/docs", docs)
         .nest("/", api)
-        .with(ProblemErrors)
+        .with(ProblemErrors::new(route_methods::<A>()))
         .data(state.clone());
     let max_body = usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX);
     match cors(&config.cors_origins) {
         Some(cors) => routes.with(cors).with(RequestEdge::new(max_body)).boxed(),
         None => routes.with(RequestEdge::new(max_body)).boxed(),
     }
+}
+
+/// Every route and its methods, from the same description the spec is generated from.
+fn route_methods<A: OpenApi>() -> RouteMethods {
+    let mut methods = RouteMethods::default();
+    methods.add("/openapi.json", Method::GET);
+    for api in <(OpsApi, A) as OpenApi>::meta() {
+        for path in api.paths {
+            for operation in path.operations {
+                methods.add(&path.path, operation.method);
+            }
+        }
+    }
+    methods
 }
 
 /// No CORS layer at all unless origins are configured: browsers then refuse cross-origin calls.

@@ -4,14 +4,14 @@
 //! Two layers, because poem's CORS middleware renders inner errors itself:
 //! `RequestEdge` (outermost) → `Cors` → `ProblemErrors` → routes.
 
-use std::{panic::AssertUnwindSafe, time::Instant};
+use std::{panic::AssertUnwindSafe, sync::Arc, time::Instant};
 
 use bytes::Bytes;
 use futures_util::FutureExt;
 use poem::{
     Body, Endpoint, IntoResponse, Middleware, Request, Response,
     error::{MethodNotAllowedError, NotFoundError, ReadBodyError},
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderValue, Method, StatusCode, header},
 };
 use poem_openapi::error::{
     AuthorizationError, ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
@@ -122,19 +122,98 @@ impl<E: Endpoint> Endpoint for RequestEdgeEndpoint<E> {
 }
 
 /// Inner layer: turns every error from the routes into a problem response while CORS headers can
-/// still be added to it.
-pub struct ProblemErrors;
+/// still be added to it. A 405 lists the methods the resource does support in `Allow`, as RFC
+/// 9110 requires.
+pub struct ProblemErrors {
+    route_methods: Arc<RouteMethods>,
+}
+
+impl ProblemErrors {
+    pub fn new(route_methods: RouteMethods) -> Self {
+        Self {
+            route_methods: Arc::new(route_methods),
+        }
+    }
+}
 
 impl<E: Endpoint> Middleware<E> for ProblemErrors {
     type Output = ProblemErrorsEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        ProblemErrorsEndpoint { inner }
+        ProblemErrorsEndpoint {
+            inner,
+            route_methods: self.route_methods.clone(),
+        }
     }
 }
 
 pub struct ProblemErrorsEndpoint<E> {
     inner: E,
+    route_methods: Arc<RouteMethods>,
+}
+
+/// Which methods each route answers, taken from the API description, for the `Allow` header.
+#[derive(Debug, Clone, Default)]
+pub struct RouteMethods {
+    routes: Vec<(Vec<Segment>, Vec<Method>)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    Parameter,
+}
+
+impl RouteMethods {
+    /// Records that `template` (`/a/{id}` or `/a/:id`) answers `method`; GET implies HEAD.
+    pub fn add(&mut self, template: &str, method: Method) {
+        let segments: Vec<Segment> = template
+            .split('/')
+            .map(|segment| {
+                if segment.starts_with('{') || segment.starts_with(':') {
+                    Segment::Parameter
+                } else {
+                    Segment::Literal(segment.to_owned())
+                }
+            })
+            .collect();
+        let index = match self.routes.iter().position(|(known, _)| *known == segments) {
+            Some(index) => index,
+            None => {
+                self.routes.push((segments, Vec::new()));
+                self.routes.len() - 1
+            }
+        };
+        let methods = &mut self.routes[index].1;
+        let implied = (method == Method::GET).then_some(Method::HEAD);
+        for method in std::iter::once(method).chain(implied) {
+            if !methods.contains(&method) {
+                methods.push(method);
+            }
+        }
+    }
+
+    /// The `Allow` value for a concrete request path, if a route matches it.
+    pub fn allow_header(&self, path: &str) -> Option<String> {
+        let requested: Vec<&str> = path.split('/').collect();
+        let (_, methods) = self.routes.iter().find(|(segments, _)| {
+            segments.len() == requested.len()
+                && segments
+                    .iter()
+                    .zip(&requested)
+                    .all(|(segment, part)| match segment {
+                        Segment::Parameter => !part.is_empty(),
+                        Segment::Literal(literal) => literal == part,
+                    })
+        })?;
+        Some(
+            methods
+                .iter()
+                .map(Method::as_str)
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    }
 }
 
 impl<E: Endpoint> Endpoint for ProblemErrorsEndpoint<E> {
@@ -150,10 +229,15 @@ impl<E: Endpoint> Endpoint for ProblemErrorsEndpoint<E> {
                     path: String::new(),
                     body: Bytes::new(),
                 });
-                Ok(problem_response(
-                    problem_from_error(err, &context),
-                    &context,
-                ))
+                let allow = err
+                    .is::<MethodNotAllowedError>()
+                    .then(|| self.route_methods.allow_header(&context.path))
+                    .flatten();
+                let mut response = problem_response(problem_from_error(err, &context), &context);
+                if let Some(value) = allow.and_then(|allow| HeaderValue::from_str(&allow).ok()) {
+                    response.headers_mut().insert(header::ALLOW, value);
+                }
+                Ok(response)
             }
         }
     }
@@ -383,6 +467,31 @@ mod tests {
         let problem = problem_from_error(err, &context(b""));
         assert_eq!(problem.status, 500);
         assert!(!serde_json::to_string(&problem).unwrap().contains("hunter2"));
+    }
+
+    #[test]
+    fn allow_lists_the_methods_of_the_matching_route() {
+        let mut routes = RouteMethods::default();
+        routes.add("/healthz", Method::GET);
+        routes.add("/api/v1/intakes/{id}", Method::GET);
+        routes.add("/api/v1/intakes/{id}", Method::PUT);
+        routes.add("/api/v1/intakes/{id}/submit", Method::POST);
+        assert_eq!(
+            routes.allow_header("/healthz").as_deref(),
+            Some("GET, HEAD")
+        );
+        assert_eq!(
+            routes.allow_header("/api/v1/intakes/0190").as_deref(),
+            Some("GET, HEAD, PUT")
+        );
+        assert_eq!(
+            routes
+                .allow_header("/api/v1/intakes/0190/submit")
+                .as_deref(),
+            Some("POST")
+        );
+        assert_eq!(routes.allow_header("/api/v1/intakes/"), None);
+        assert_eq!(routes.allow_header("/nothing"), None);
     }
 
     #[test]

@@ -181,6 +181,16 @@ async fn an_unknown_route_is_a_404_problem() {
 async fn a_wrong_method_is_a_405_problem() {
     let app = TestApp::spawn().await;
     let response = app.client.delete(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(response.headers()["allow"], "GET, HEAD");
+    expect_problem(response, 405, "method_not_allowed").await;
+
+    let response = app
+        .client
+        .post(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["allow"], "GET, HEAD");
     expect_problem(response, 405, "method_not_allowed").await;
 }
 
@@ -193,6 +203,11 @@ async fn bad_path_and_query_parameters_are_400_problems_naming_the_parameter() {
         .await;
     assert_eq!(ok.status(), 200);
     assert_eq!(ok.json::<Value>().await.unwrap()["limit"], 5);
+
+    let item = format!("/api/v1/test-probe/items/{id}");
+    let wrong_method = app.client.delete(app.url(&item)).send().await.unwrap();
+    assert_eq!(wrong_method.headers()["allow"], "GET, HEAD");
+    expect_problem(wrong_method, 405, "method_not_allowed").await;
 
     let bad_path = app.get("/api/v1/test-probe/items/not-a-uuid").await;
     let problem = expect_problem(bad_path, 400, "invalid_parameter").await;
