@@ -34,37 +34,31 @@ async fn openapi_prints_the_spec_the_server_serves() {
     assert_eq!(printed, served);
 }
 
+/// Runs `command`, expects it to refuse its settings, and returns the one line it printed.
+fn refused_setting(command: &mut Command) -> String {
+    let output = command.output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "a bad setting exits with status 2"
+    );
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    stderr
+}
+
 #[test]
 fn a_bad_setting_stops_startup_with_one_line_naming_it() {
-    let output = lumbar()
-        .args(["serve", "--listen", "everywhere"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("LUMBAR_LISTEN (--listen)"), "{stderr}");
+    let line = refused_setting(lumbar().args(["serve", "--listen", "everywhere"]));
+    assert!(line.contains("LUMBAR_LISTEN (--listen)"), "{line}");
 
-    let output = lumbar()
-        .env("LUMBAR_TIME_ZONE", "Mars/Olympus_Mons")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("LUMBAR_TIME_ZONE"), "{stderr}");
+    let line = refused_setting(lumbar().env("LUMBAR_TIME_ZONE", "Mars/Olympus_Mons"));
+    assert!(line.contains("LUMBAR_TIME_ZONE"), "{line}");
 
-    let output = lumbar()
-        .env("DATABASE_URL", "mysql://root:hunter2@localhost/lumbar")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
-    assert!(
-        !stderr.contains("hunter2"),
-        "secrets are not echoed: {stderr}"
-    );
+    let line =
+        refused_setting(lumbar().env("DATABASE_URL", "mysql://root:hunter2@localhost/lumbar"));
+    assert!(line.contains("DATABASE_URL"), "{line}");
+    assert!(!line.contains("hunter2"), "secrets are not echoed: {line}");
 }
 
 #[test]

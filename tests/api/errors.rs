@@ -15,12 +15,15 @@ async fn probe_app() -> TestApp {
     TestApp::builder().spawn_with(ProbeApi).await
 }
 
+/// POSTs `body` as JSON to the echo probe.
+async fn echo(app: &TestApp, body: impl Into<reqwest::Body>) -> reqwest::Response {
+    app.post_raw(ECHO, "application/json", body).await
+}
+
 #[tokio::test]
 async fn a_valid_body_passes_through_the_edge_unchanged() {
     let app = probe_app().await;
-    let response = app
-        .post_raw(ECHO, "application/json", r#"{"name":"disc","count":3}"#)
-        .await;
+    let response = echo(&app, r#"{"name":"disc","count":3}"#).await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body, json!({"name": "disc", "count": 3}));
@@ -29,9 +32,7 @@ async fn a_valid_body_passes_through_the_edge_unchanged() {
 #[tokio::test]
 async fn malformed_json_is_a_400_problem() {
     let app = probe_app().await;
-    let response = app
-        .post_raw(ECHO, "application/json", r#"{"name": "disc", "count": "#)
-        .await;
+    let response = echo(&app, r#"{"name": "disc", "count": "#).await;
     let problem = expect_problem(response, 400, "malformed_json").await;
     assert_eq!(problem.body["instance"], ECHO);
     assert!(
@@ -44,7 +45,7 @@ async fn malformed_json_is_a_400_problem() {
 #[tokio::test]
 async fn an_empty_body_is_a_400_problem() {
     let app = probe_app().await;
-    let response = app.post_raw(ECHO, "application/json", "").await;
+    let response = echo(&app, "").await;
     expect_problem(response, 400, "malformed_json").await;
 }
 
@@ -52,12 +53,7 @@ async fn an_empty_body_is_a_400_problem() {
 async fn an_unknown_field_is_a_422_problem_naming_it() {
     let app = probe_app().await;
     let body = r#"{"name":"disc","count":3,"is_admin":true}"#;
-    let problem = expect_problem(
-        app.post_raw(ECHO, "application/json", body).await,
-        422,
-        "invalid_body",
-    )
-    .await;
+    let problem = expect_problem(echo(&app, body).await, 422, "invalid_body").await;
     assert!(
         problem.detail().contains("is_admin"),
         "{}",
@@ -69,33 +65,13 @@ async fn an_unknown_field_is_a_422_problem_naming_it() {
 async fn a_wrong_type_or_missing_field_is_a_422_problem() {
     let app = probe_app().await;
     let wrong_type = r#"{"name":"disc","count":"three"}"#;
-    expect_problem(
-        app.post_raw(ECHO, "application/json", wrong_type).await,
-        422,
-        "invalid_body",
-    )
-    .await;
+    expect_problem(echo(&app, wrong_type).await, 422, "invalid_body").await;
     let negative = r#"{"name":"disc","count":-1}"#;
-    expect_problem(
-        app.post_raw(ECHO, "application/json", negative).await,
-        422,
-        "invalid_body",
-    )
-    .await;
+    expect_problem(echo(&app, negative).await, 422, "invalid_body").await;
     let missing = r#"{"name":"disc"}"#;
-    expect_problem(
-        app.post_raw(ECHO, "application/json", missing).await,
-        422,
-        "invalid_body",
-    )
-    .await;
+    expect_problem(echo(&app, missing).await, 422, "invalid_body").await;
     let not_an_object = r#"["disc", 3]"#;
-    expect_problem(
-        app.post_raw(ECHO, "application/json", not_an_object).await,
-        422,
-        "invalid_body",
-    )
-    .await;
+    expect_problem(echo(&app, not_an_object).await, 422, "invalid_body").await;
 }
 
 #[tokio::test]
@@ -121,20 +97,12 @@ async fn an_oversized_body_is_a_413_problem() {
         .spawn_with(ProbeApi)
         .await;
     let big = format!(r#"{{"name":"{}","count":1}}"#, "x".repeat(4096));
-    let problem = expect_problem(
-        app.post_raw(ECHO, "application/json", big).await,
-        413,
-        "payload_too_large",
-    )
-    .await;
+    let problem = expect_problem(echo(&app, big).await, 413, "payload_too_large").await;
     assert!(problem.detail().contains("2048"), "{}", problem.detail());
 
     // Just under the limit still works.
     let fits = format!(r#"{{"name":"{}","count":1}}"#, "x".repeat(1900));
-    assert_eq!(
-        app.post_raw(ECHO, "application/json", fits).await.status(),
-        200
-    );
+    assert_eq!(echo(&app, fits).await.status(), 200);
 }
 
 #[tokio::test]

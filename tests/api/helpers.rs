@@ -271,6 +271,16 @@ impl ProblemResponse {
     }
 }
 
+/// A response header as text; empty when absent.
+pub fn header(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// Asserts the RFC 9457 shape and returns the parts tests look at.
 pub async fn expect_problem(
     response: reqwest::Response,
@@ -278,18 +288,8 @@ pub async fn expect_problem(
     code: &str,
 ) -> ProblemResponse {
     let actual_status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let request_id = response
-        .headers()
-        .get("x-request-id")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let content_type = header(&response, "content-type");
+    let request_id = header(&response, "x-request-id");
     let text = response.text().await.expect("read the body");
     assert_eq!(actual_status, status, "unexpected status; body: {text}");
     assert_eq!(content_type, "application/problem+json", "body: {text}");
