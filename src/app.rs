@@ -16,13 +16,15 @@ use poem_openapi::{
     registry::{MetaApi, Registry},
 };
 use sea_orm::DatabaseConnection;
+use tokio_util::sync::CancellationToken;
 
 use crate::{
-    api::ops::OpsApi,
+    api::{admin::AdminOutboxApi, ops::OpsApi},
     clock::SharedClock,
     config::{Backend, Config},
     middleware::{ProblemErrors, RequestEdge, RouteMethods},
-    store,
+    notify::{Mailer, Worker, WorkerSettings},
+    store::{self, outbox::Outbox},
 };
 
 /// What every handler may use. Cheap to clone.
@@ -32,6 +34,9 @@ pub struct AppState {
     pub backend: Backend,
     pub clock: SharedClock,
     pub config: Arc<Config>,
+    /// Enqueues emails inside the caller's transaction.
+    pub outbox: Outbox,
+    pub mailer: Arc<Mailer>,
 }
 
 /// An API with no operations: what production passes where tests may add probe endpoints.
@@ -54,10 +59,16 @@ physiotherapy clinics.\n\nEvery error is an RFC 9457 problem document \
 `errors`. Every response carries an `x-request-id` header.";
 
 /// The OpenAPI description of every operation, with `extra` merged in.
-pub fn api_service<A: OpenApi + 'static>(extra: A) -> OpenApiService<(OpsApi, A), ()> {
-    OpenApiService::new((OpsApi, extra), "Lumbar", env!("CARGO_PKG_VERSION"))
-        .description(API_DESCRIPTION)
-        .server("/")
+pub fn api_service<A: OpenApi + 'static>(
+    extra: A,
+) -> OpenApiService<(OpsApi, AdminOutboxApi, A), ()> {
+    OpenApiService::new(
+        (OpsApi, AdminOutboxApi, extra),
+        "Lumbar",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(API_DESCRIPTION)
+    .server("/")
 }
 
 /// The OpenAPI document as served at `/openapi.json` and printed by `lumbar openapi`.
@@ -84,6 +95,9 @@ impl Application {
         clock: SharedClock,
         extra: A,
     ) -> anyhow::Result<Self> {
+        // Templates and the transport are checked before anything else: a broken template or
+        // an unusable SMTP_URL stops startup here, not at the first send.
+        let mailer = Mailer::from_config(&config)?;
         let database = config.database();
         tracing::info!(database = %database, "connecting to the database");
         let db = store::connect(&database, config.db_max_connections).await?;
@@ -104,7 +118,9 @@ impl Application {
             db,
             backend: database.backend(),
             clock,
+            outbox: Outbox::new(config.message_id_domain()),
             config: Arc::new(config),
+            mailer,
         };
         let endpoint = routes(&state, extra);
         Ok(Self {
@@ -128,18 +144,40 @@ impl Application {
         &self.state.db
     }
 
+    /// Shared state, as handlers see it.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// A delivery worker over this application's database, mailer and clock.
+    pub fn worker(&self) -> Worker {
+        worker_for(&self.state)
+    }
+
     /// Serves until `shutdown` completes, then lets in-flight requests finish within the
-    /// configured grace period and closes the pool.
+    /// configured grace period, stops the embedded delivery worker (it finishes the sends under
+    /// way and releases the rest) and closes the pool.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let grace = self.state.config.shutdown_grace();
-        Server::new_with_acceptor(self.acceptor)
+        let stop_worker = CancellationToken::new();
+        let worker = self
+            .state
+            .config
+            .outbox_worker
+            .then(|| tokio::spawn(worker_for(&self.state).run(stop_worker.clone())));
+        let served = Server::new_with_acceptor(self.acceptor)
             .name("lumbar")
             .run_with_graceful_shutdown(self.endpoint, shutdown, Some(grace))
             .await
-            .context("the HTTP server failed")?;
+            .context("the HTTP server failed");
+        stop_worker.cancel();
+        if let Some(worker) = worker {
+            worker.await.context("the delivery worker panicked")?;
+        }
+        served?;
         self.state
             .db
             .close_by_ref()
@@ -147,6 +185,15 @@ impl Application {
             .context("closing the database pool failed")?;
         Ok(())
     }
+}
+
+fn worker_for(state: &AppState) -> Worker {
+    Worker::new(
+        state.db.clone(),
+        state.mailer.clone(),
+        state.clock.clone(),
+        WorkerSettings::from_config(&state.config),
+    )
 }
 
 fn routes<A: OpenApi + 'static>(state: &AppState, extra: A) -> BoxEndpoint<'static> {
@@ -171,7 +218,7 @@ fn routes<A: OpenApi + 'static>(state: &AppState, extra: A) -> BoxEndpoint<'stat
 fn route_methods<A: OpenApi>() -> RouteMethods {
     let mut methods = RouteMethods::default();
     methods.add("/openapi.json", Method::GET);
-    for api in <(OpsApi, A) as OpenApi>::meta() {
+    for api in <(OpsApi, AdminOutboxApi, A) as OpenApi>::meta() {
         for path in api.paths {
             for operation in path.operations {
                 methods.add(&path.path, operation.method);

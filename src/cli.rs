@@ -7,10 +7,14 @@ use clap::{
     error::{ContextKind, ContextValue, ErrorKind},
 };
 
+use migration::{Migrator, MigratorTrait};
+use tokio_util::sync::CancellationToken;
+
 use crate::{
     app::{self, Application},
     clock::SystemClock,
     config::Config,
+    notify::{Mailer, Worker, WorkerSettings},
     store, telemetry,
 };
 
@@ -42,6 +46,9 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations, then exit.
     Migrate,
+    /// Deliver queued emails until Ctrl-C or SIGTERM, without serving HTTP. Several workers may
+    /// run against one PostgreSQL database; run `serve` with `--outbox-worker false` then.
+    Worker,
     /// Print the OpenAPI 3 description of the HTTP API as JSON, then exit. Needs no database.
     Openapi,
 }
@@ -79,6 +86,7 @@ pub fn run_from(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> 
         match command {
             Command::Serve => serve(cli.config).await,
             Command::Migrate => migrate(cli.config).await,
+            Command::Worker => worker(cli.config).await,
             Command::Openapi => unreachable!("handled before the runtime starts"),
         }
     });
@@ -112,6 +120,33 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
     store::migrate(&db).await?;
     db.close().await?;
     tracing::info!(database = %database, "migrations applied");
+    Ok(())
+}
+
+async fn worker(config: Config) -> anyhow::Result<()> {
+    let mailer = Mailer::from_config(&config)?;
+    let database = config.database();
+    let db = store::connect(&database, config.db_max_connections).await?;
+    // A worker never migrates: with several of them that would race. It refuses an old schema.
+    let pending = Migrator::get_pending_migrations(&db).await?;
+    if !pending.is_empty() {
+        anyhow::bail!(
+            "the database schema is {} migration(s) behind; run `lumbar migrate` first",
+            pending.len()
+        );
+    }
+    let stop = CancellationToken::new();
+    let worker = Worker::new(
+        db.clone(),
+        mailer,
+        Arc::new(SystemClock),
+        WorkerSettings::from_config(&config),
+    );
+    let running = tokio::spawn(worker.run(stop.clone()));
+    app::shutdown_signal().await;
+    stop.cancel();
+    running.await?;
+    db.close().await?;
     Ok(())
 }
 
@@ -160,7 +195,10 @@ fn invalid_setting_line(err: &clap::Error) -> String {
         Some(env) => format!("{env} ({flag})"),
         None => flag.clone(),
     };
-    let secret = matches!(env.as_deref(), Some("DATABASE_URL" | "SMTP_URL"));
+    let secret = matches!(
+        env.as_deref(),
+        Some("DATABASE_URL" | "SMTP_URL" | "LUMBAR_ADMIN_TOKEN")
+    );
     let valid = match err.get(ContextKind::ValidValue) {
         Some(ContextValue::Strings(values)) => {
             Some(format!("expected one of: {}", values.join(", ")))

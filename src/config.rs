@@ -61,6 +61,48 @@ pub struct Config {
     #[arg(long, env = "SMTP_URL", value_name = "URL", value_parser = SmtpUrl::parse, global = true)]
     pub smtp_url: Option<SmtpUrl>,
 
+    /// Directory whose files replace the embedded email templates of the same name (branding).
+    #[arg(long, env = "LUMBAR_TEMPLATE_DIR", value_name = "DIR", global = true)]
+    pub template_dir: Option<PathBuf>,
+
+    /// Run the email delivery worker inside `serve`. Turn off when separate `lumbar worker`
+    /// processes deliver.
+    #[arg(long, env = "LUMBAR_OUTBOX_WORKER", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL", global = true)]
+    pub outbox_worker: bool,
+
+    /// Emails claimed per worker pass.
+    #[arg(long, env = "LUMBAR_OUTBOX_BATCH_SIZE", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000), value_name = "N", global = true)]
+    pub outbox_batch_size: u32,
+
+    /// Emails a worker sends at once.
+    #[arg(long, env = "LUMBAR_OUTBOX_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=128), value_name = "N", global = true)]
+    pub outbox_concurrency: u32,
+
+    /// Seconds a claim is exclusive; a crashed worker's emails are retried after this.
+    #[arg(long, env = "LUMBAR_OUTBOX_LEASE_SECONDS", default_value_t = 120, value_parser = clap::value_parser!(u32).range(10..=3600), value_name = "SECONDS", global = true)]
+    pub outbox_lease_seconds: u32,
+
+    /// Attempts before a failing email becomes a dead letter.
+    #[arg(long, env = "LUMBAR_OUTBOX_MAX_ATTEMPTS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100), value_name = "N", global = true)]
+    pub outbox_max_attempts: u32,
+
+    /// First retry delay in seconds; it doubles with each attempt.
+    #[arg(long, env = "LUMBAR_OUTBOX_RETRY_BASE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=86400), value_name = "SECONDS", global = true)]
+    pub outbox_retry_base_seconds: u32,
+
+    /// Longest retry delay in seconds.
+    #[arg(long, env = "LUMBAR_OUTBOX_RETRY_MAX_SECONDS", default_value_t = 3600, value_parser = clap::value_parser!(u32).range(1..=86400), value_name = "SECONDS", global = true)]
+    pub outbox_retry_max_seconds: u32,
+
+    /// Milliseconds between worker passes when the outbox was empty.
+    #[arg(long, env = "LUMBAR_OUTBOX_POLL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=60000), value_name = "MS", global = true)]
+    pub outbox_poll_ms: u64,
+
+    /// Bearer token for the `/api/v1/admin` endpoints (at least 32 characters). Unset: those
+    /// endpoints refuse every call. Temporary until user accounts with an admin role exist.
+    #[arg(long, env = "LUMBAR_ADMIN_TOKEN", value_name = "TOKEN", value_parser = parse_admin_token, hide_env_values = true, global = true)]
+    pub admin_token: Option<Secret>,
+
     /// Sender of every email, as `Name <address>`.
     #[arg(long, env = "LUMBAR_MAIL_FROM", default_value = "Lumbar <no-reply@localhost>", value_name = "MAILBOX", value_parser = parse_mailbox, global = true)]
     pub mail_from: Mailbox,
@@ -97,6 +139,14 @@ impl Config {
 
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_seconds)
+    }
+
+    /// The domain of every Message-ID: the public host.
+    pub fn message_id_domain(&self) -> String {
+        self.public_base_url()
+            .host_str()
+            .unwrap_or("localhost")
+            .to_owned()
     }
 
     /// Where `.eml` files go when no SMTP relay is configured.
@@ -291,6 +341,13 @@ impl fmt::Display for SmtpUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.shown)
     }
+}
+
+fn parse_admin_token(raw: &str) -> Result<Secret, String> {
+    if raw.chars().count() < 32 || raw.chars().any(char::is_whitespace) {
+        return Err("must be at least 32 characters without spaces".into());
+    }
+    Ok(Secret::new(raw))
 }
 
 fn parse_base_url(raw: &str) -> Result<Url, String> {

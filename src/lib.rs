@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod middleware;
+pub mod notify;
 pub mod store;
 pub mod telemetry;
 

@@ -233,9 +233,15 @@ impl<E: Endpoint> Endpoint for ProblemErrorsEndpoint<E> {
                     .is::<MethodNotAllowedError>()
                     .then(|| self.route_methods.allow_header(&context.path))
                     .flatten();
+                let challenge = err.is::<AuthorizationError>();
                 let mut response = problem_response(problem_from_error(err, &context), &context);
                 if let Some(value) = allow.and_then(|allow| HeaderValue::from_str(&allow).ok()) {
                     response.headers_mut().insert(header::ALLOW, value);
+                }
+                if challenge {
+                    response
+                        .headers_mut()
+                        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
                 }
                 Ok(response)
             }

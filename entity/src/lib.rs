@@ -2,3 +2,4 @@
 //! the API tests insert and read each entity to catch drift between the two.
 
 pub mod idempotency_key;
+pub mod outbox_message;

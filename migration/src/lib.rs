@@ -4,14 +4,16 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_idempotency_keys;
+mod m20261122_000002_create_outbox_messages;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(
-            m20261122_000001_create_idempotency_keys::Migration,
-        )]
+        vec![
+            Box::new(m20261122_000001_create_idempotency_keys::Migration),
+            Box::new(m20261122_000002_create_outbox_messages::Migration),
+        ]
     }
 }

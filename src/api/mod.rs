@@ -2,6 +2,7 @@
 
 use poem_openapi::Tags;
 
+pub mod admin;
 pub mod ops;
 
 /// Base path of the versioned API.
@@ -11,4 +12,6 @@ pub const API_PREFIX: &str = "/api/v1";
 pub enum ApiTags {
     /// Liveness and readiness probes for orchestrators and load balancers.
     Ops,
+    /// Administration: the email outbox.
+    Admin,
 }

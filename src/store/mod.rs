@@ -1,5 +1,7 @@
 //! All database access. One connection pool serves either backend; migrations run at startup.
 
+pub mod outbox;
+
 use std::time::Duration;
 
 use anyhow::Context;

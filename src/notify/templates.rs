@@ -1,0 +1,284 @@
+//! Email templates: minijinja, embedded in the binary, each overridable by a file of the same name
+//! in `LUMBAR_TEMPLATE_DIR` (clinic branding). Every kind has `<kind>.subject`, `<kind>.txt` and
+//! `<kind>.html`; all of them are rendered with sample content when the templates load, so a
+//! missing or broken template stops startup instead of failing at send time.
+
+use std::path::Path;
+
+use minijinja::{Environment, UndefinedBehavior, context};
+
+use super::content::{EmailContent, MessageKind};
+
+macro_rules! embedded {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("templates/", $name)))),*]
+    };
+}
+
+/// Every template file Lumbar ships, by name.
+const EMBEDDED: &[(&str, &str)] = embedded![
+    "layout.html",
+    "layout.txt",
+    "appointment_details.html",
+    "appointment_details.txt",
+    "account_verification.subject",
+    "account_verification.txt",
+    "account_verification.html",
+    "appointment_confirmed.subject",
+    "appointment_confirmed.txt",
+    "appointment_confirmed.html",
+    "appointment_rescheduled.subject",
+    "appointment_rescheduled.txt",
+    "appointment_rescheduled.html",
+    "appointment_cancelled.subject",
+    "appointment_cancelled.txt",
+    "appointment_cancelled.html",
+    "appointment_reminder.subject",
+    "appointment_reminder.txt",
+    "appointment_reminder.html",
+    "follow_up_invitation.subject",
+    "follow_up_invitation.txt",
+    "follow_up_invitation.html",
+    "review_needed.subject",
+    "review_needed.txt",
+    "review_needed.html",
+];
+
+/// A rendered email, ready to be put in a multipart message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedEmail {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("cannot read email template {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("email template `{name}` is broken: {detail}")]
+    Broken { name: String, detail: String },
+}
+
+pub struct Templates {
+    env: Environment<'static>,
+    clinic_name: String,
+}
+
+impl Templates {
+    /// Loads the embedded templates, replacing each with `override_dir/<name>` where that file
+    /// exists, and proves every kind renders.
+    pub fn load(override_dir: Option<&Path>, clinic_name: &str) -> Result<Self, TemplateError> {
+        let mut env = Environment::new();
+        // A template that names a field its kind does not have is a bug, not an empty string.
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        for (name, embedded) in EMBEDDED {
+            let source = match override_dir.map(|dir| dir.join(name)) {
+                Some(path) if path.is_file() => {
+                    std::fs::read_to_string(&path).map_err(|source| TemplateError::Read {
+                        path: path.display().to_string(),
+                        source,
+                    })?
+                }
+                _ => (*embedded).to_owned(),
+            };
+            env.add_template_owned(*name, source)
+                .map_err(|err| broken(name, &err))?;
+        }
+        let templates = Self {
+            env,
+            clinic_name: clinic_name.to_owned(),
+        };
+        for kind in MessageKind::ALL {
+            templates.render(&EmailContent::sample(kind))?;
+        }
+        Ok(templates)
+    }
+
+    pub fn render(&self, content: &EmailContent) -> Result<RenderedEmail, TemplateError> {
+        let kind = content.kind().as_str();
+        let fields = context! { clinic_name => &self.clinic_name, ..content.template_fields() };
+        let render = |suffix: &str| {
+            let name = format!("{kind}.{suffix}");
+            let template = self
+                .env
+                .get_template(&name)
+                .map_err(|err| broken(&name, &err))?;
+            template.render(&fields).map_err(|err| broken(&name, &err))
+        };
+        let subject = render("subject")?;
+        let subject = subject.trim();
+        if subject.is_empty() || subject.contains(['\r', '\n']) {
+            return Err(TemplateError::Broken {
+                name: format!("{kind}.subject"),
+                detail: "a subject must be one non-empty line".into(),
+            });
+        }
+        Ok(RenderedEmail {
+            subject: subject.to_owned(),
+            text: render("txt")?,
+            html: render("html")?,
+        })
+    }
+}
+
+fn broken(name: &str, err: &minijinja::Error) -> TemplateError {
+    let mut detail = err.to_string();
+    if let Some(line) = err.line() {
+        detail = format!("{detail} (line {line})");
+    }
+    TemplateError::Broken {
+        name: name.to_owned(),
+        detail,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::content::AppointmentDetails;
+
+    fn templates() -> Templates {
+        Templates::load(None, "Riverside Physio").unwrap()
+    }
+
+    #[test]
+    fn every_kind_renders_a_subject_and_both_bodies() {
+        let templates = templates();
+        for kind in MessageKind::ALL {
+            let email = templates.render(&EmailContent::sample(kind)).unwrap();
+            assert!(!email.subject.is_empty(), "{kind:?}");
+            assert!(
+                email.text.contains("Riverside Physio"),
+                "{kind:?} text names the clinic"
+            );
+            assert!(
+                email.html.contains("Riverside Physio"),
+                "{kind:?} html names the clinic"
+            );
+            assert!(
+                email.html.contains("<html"),
+                "{kind:?} html uses the layout"
+            );
+            assert!(!email.text.contains("<p>"), "{kind:?} text is plain");
+        }
+    }
+
+    #[test]
+    fn every_kind_carries_its_link_in_both_bodies() {
+        let templates = templates();
+        for kind in MessageKind::ALL {
+            let content = EmailContent::sample(kind);
+            let link = match &content {
+                EmailContent::AccountVerification(data) => data.verify_url.clone(),
+                EmailContent::AppointmentConfirmed(data)
+                | EmailContent::AppointmentRescheduled(data)
+                | EmailContent::AppointmentCancelled(data)
+                | EmailContent::AppointmentReminder(data) => data.manage_url.clone(),
+                EmailContent::FollowUpInvitation(data) => data.questionnaire_url.clone(),
+                EmailContent::ReviewNeeded(data) => data.review_url.clone(),
+            };
+            let email = templates.render(&content).unwrap();
+            assert!(email.text.contains(&link), "{kind:?} text");
+            // HTML escapes `/` and `&` in attributes and text; browsers read them back.
+            let html = email.html.replace("&#x2f;", "/").replace("&amp;", "&");
+            assert!(html.contains(&format!("href=\"{link}\"")), "{kind:?} html links it");
+        }
+    }
+
+    #[test]
+    fn appointment_emails_state_time_place_and_practitioner() {
+        let email = templates()
+            .render(&EmailContent::sample(MessageKind::AppointmentReminder))
+            .unwrap();
+        assert_eq!(
+            email.subject,
+            "Reminder: your appointment on Monday 2 March 2026, 09:00 GMT"
+        );
+        for expected in [
+            "Monday 2 March 2026, 09:00 GMT",
+            "45 minutes",
+            "Dr Sam Taylor",
+            "1 River Street",
+        ] {
+            assert!(email.text.contains(expected), "text has {expected}");
+            assert!(email.html.contains(expected), "html has {expected}");
+        }
+    }
+
+    #[test]
+    fn html_escapes_what_it_is_given_and_text_does_not() {
+        let content = EmailContent::AppointmentConfirmed(AppointmentDetails {
+            patient_name: "Jo <script>O'Neil</script>".into(),
+            ..match EmailContent::sample(MessageKind::AppointmentConfirmed) {
+                EmailContent::AppointmentConfirmed(details) => details,
+                _ => unreachable!(),
+            }
+        });
+        let email = templates().render(&content).unwrap();
+        assert!(!email.html.contains("<script>"));
+        assert!(email.html.contains("&lt;script&gt;"));
+        assert!(email.text.contains("Jo <script>O'Neil</script>"));
+    }
+
+    #[test]
+    fn an_override_directory_replaces_single_templates() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("review_needed.subject"),
+            "[{{ clinic_name }}] Review queue",
+        )
+        .unwrap();
+        let templates = Templates::load(Some(dir.path()), "Riverside Physio").unwrap();
+        let email = templates
+            .render(&EmailContent::sample(MessageKind::ReviewNeeded))
+            .unwrap();
+        assert_eq!(email.subject, "[Riverside Physio] Review queue");
+        // The others are still the embedded ones.
+        let other = templates
+            .render(&EmailContent::sample(MessageKind::FollowUpInvitation))
+            .unwrap();
+        assert!(other.subject.starts_with("How are you getting on?"));
+    }
+
+    #[test]
+    fn a_broken_or_wrong_override_stops_loading_naming_the_template() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("appointment_reminder.html"), "{% if %}").unwrap();
+        let err = Templates::load(Some(dir.path()), "Clinic")
+            .err()
+            .expect("a syntax error is refused");
+        assert!(
+            err.to_string().contains("appointment_reminder.html"),
+            "{err}"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("follow_up_invitation.txt"),
+            "Hi {{ diagnosis }}",
+        )
+        .unwrap();
+        let err = Templates::load(Some(dir.path()), "Clinic")
+            .err()
+            .expect("an unknown field is refused");
+        assert!(
+            err.to_string().contains("follow_up_invitation.txt"),
+            "{err}"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("review_needed.subject"),
+            "Line one\nLine two",
+        )
+        .unwrap();
+        let err = Templates::load(Some(dir.path()), "Clinic")
+            .err()
+            .expect("a two-line subject is refused");
+        assert!(err.to_string().contains("one non-empty line"), "{err}");
+    }
+}

@@ -1,0 +1,310 @@
+//! The delivery worker: claims due outbox rows under a lease, sends them outside any database
+//! transaction, and records each outcome with an update guarded by that lease.
+//!
+//! Delivery is at least once: a worker that dies after sending but before recording loses its
+//! lease, and the row is sent again by whoever claims it next, with the same Message-ID.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use entity::outbox_message;
+use futures_util::{StreamExt, stream};
+use sea_orm::DatabaseConnection;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::{
+    Mailer,
+    content::EmailContent,
+    transport::{Envelope, SendError, build_message},
+};
+use crate::{
+    clock::SharedClock,
+    config::Config,
+    store::outbox::{self, Failure},
+};
+
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// Rows claimed per pass.
+    pub batch_size: u64,
+    /// Sends in flight at once.
+    pub concurrency: usize,
+    /// How long a claim is exclusive; a crashed worker's rows are retried after it.
+    pub lease: Duration,
+    /// Attempts before a transiently failing message becomes a dead letter.
+    pub max_attempts: u32,
+    /// First retry delay; it doubles with every attempt up to `retry_max`.
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    /// Pause between passes when there was nothing to do.
+    pub poll_interval: std::time::Duration,
+}
+
+impl WorkerSettings {
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            batch_size: u64::from(config.outbox_batch_size),
+            concurrency: config.outbox_concurrency as usize,
+            lease: Duration::seconds(i64::from(config.outbox_lease_seconds)),
+            max_attempts: config.outbox_max_attempts,
+            retry_base: Duration::seconds(i64::from(config.outbox_retry_base_seconds)),
+            retry_max: Duration::seconds(i64::from(config.outbox_retry_max_seconds)),
+            poll_interval: std::time::Duration::from_millis(config.outbox_poll_ms),
+        }
+    }
+
+    /// Exponential backoff with "equal jitter": half the delay fixed, half random, so many
+    /// messages failing together do not all come back at the same instant.
+    pub fn retry_delay(&self, attempts: u32) -> Duration {
+        let exponent = attempts.saturating_sub(1).min(20);
+        let full = self
+            .retry_base
+            .checked_mul(1 << exponent)
+            .unwrap_or(self.retry_max)
+            .min(self.retry_max);
+        let half_ms = full.num_milliseconds() / 2;
+        Duration::milliseconds(half_ms + fastrand::i64(0..=half_ms))
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PassReport {
+    pub claimed: usize,
+    pub sent: usize,
+    pub retried: usize,
+    pub dead: usize,
+    pub expired: usize,
+    /// Given back unsent because shutdown began.
+    pub released: usize,
+    /// Outcomes not recorded because the lease had run out and another worker owns the row.
+    pub lost_leases: usize,
+}
+
+enum Outcome {
+    Sent,
+    Failed(Failure),
+    NotStarted,
+}
+
+pub struct Worker {
+    db: DatabaseConnection,
+    mailer: Arc<Mailer>,
+    clock: SharedClock,
+    owner: String,
+    settings: WorkerSettings,
+}
+
+impl Worker {
+    pub fn new(
+        db: DatabaseConnection,
+        mailer: Arc<Mailer>,
+        clock: SharedClock,
+        settings: WorkerSettings,
+    ) -> Self {
+        let id = Uuid::now_v7().simple().to_string();
+        Self {
+            db,
+            mailer,
+            clock,
+            // The random tail of a v7 id: unique per worker, short enough for the lease column.
+            owner: format!("worker-{}-{}", std::process::id(), &id[20..]),
+            settings,
+        }
+    }
+
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// One pass at the worker clock's current time: the test hook, and the loop's step.
+    pub async fn run_once(&self) -> anyhow::Result<PassReport> {
+        self.pass(&CancellationToken::new()).await
+    }
+
+    /// Passes until `shutdown` is cancelled; sends under way then finish, unstarted ones are
+    /// released for another worker.
+    pub async fn run(self, shutdown: CancellationToken) {
+        tracing::info!(owner = %self.owner, transport = self.mailer.transport.describe(), "outbox worker started");
+        while !shutdown.is_cancelled() {
+            let pause = match self.pass(&shutdown).await {
+                // A full batch suggests more is waiting: go again at once.
+                Ok(report) if report.claimed as u64 >= self.settings.batch_size => continue,
+                Ok(_) => self.settings.poll_interval,
+                Err(err) => {
+                    tracing::error!(error = format!("{err:#}"), "outbox pass failed");
+                    self.settings
+                        .poll_interval
+                        .max(std::time::Duration::from_secs(1))
+                }
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => {}
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+        tracing::info!(owner = %self.owner, "outbox worker stopped");
+    }
+
+    async fn pass(&self, shutdown: &CancellationToken) -> anyhow::Result<PassReport> {
+        let now = self.clock.now();
+        let mut report = PassReport {
+            expired: usize::try_from(outbox::expire_overdue(&self.db, now).await?)
+                .unwrap_or(usize::MAX),
+            ..PassReport::default()
+        };
+        let claim = outbox::claim(
+            &self.db,
+            now,
+            &self.owner,
+            self.settings.batch_size,
+            self.settings.lease,
+        )
+        .await?;
+        report.claimed = claim.rows.len();
+        if claim.rows.is_empty() {
+            return Ok(report);
+        }
+
+        let outcomes: Vec<(Uuid, Outcome)> = stream::iter(claim.rows)
+            .map(|row| async move {
+                let outcome = if shutdown.is_cancelled() {
+                    Outcome::NotStarted
+                } else {
+                    self.deliver(&row).await
+                };
+                (row.id, outcome)
+            })
+            .buffer_unordered(self.settings.concurrency.max(1))
+            .collect()
+            .await;
+
+        let mut sent = Vec::new();
+        let mut unstarted = Vec::new();
+        let done_at = self.clock.now();
+        for (id, outcome) in outcomes {
+            match outcome {
+                Outcome::Sent => sent.push(id),
+                Outcome::NotStarted => unstarted.push(id),
+                Outcome::Failed(failure) => {
+                    match &failure {
+                        Failure::Retry { .. } => report.retried += 1,
+                        Failure::Dead { .. } => report.dead += 1,
+                        Failure::Expired => report.expired += 1,
+                    }
+                    if !outbox::record_failure(&self.db, done_at, &claim.token, id, failure).await?
+                    {
+                        report.lost_leases += 1;
+                    }
+                }
+            }
+        }
+        let recorded = outbox::complete_sent(&self.db, done_at, &claim.token, &sent).await?;
+        report.sent = sent.len();
+        report.lost_leases += sent
+            .len()
+            .saturating_sub(usize::try_from(recorded).unwrap_or(0));
+        report.released =
+            usize::try_from(outbox::release(&self.db, done_at, &claim.token, &unstarted).await?)
+                .unwrap_or(0);
+        if report.lost_leases > 0 {
+            tracing::warn!(
+                lost = report.lost_leases,
+                "lease ran out before outcomes were recorded; another worker owns those messages"
+            );
+        }
+        Ok(report)
+    }
+
+    async fn deliver(&self, row: &outbox_message::Model) -> Outcome {
+        let now = self.clock.now();
+        if row.deadline.is_some_and(|deadline| deadline <= now) {
+            return Outcome::Failed(Failure::Expired);
+        }
+        match self.send(row).await {
+            Ok(()) => {
+                tracing::debug!(message = %row.id, kind = %row.kind, attempt = row.attempts, "email sent");
+                Outcome::Sent
+            }
+            Err(SendError::Permanent(error)) => {
+                tracing::warn!(message = %row.id, kind = %row.kind, attempt = row.attempts, %error, "email refused permanently; now a dead letter");
+                Outcome::Failed(Failure::Dead { error })
+            }
+            Err(SendError::Transient(error)) => {
+                let attempts = u32::try_from(row.attempts).unwrap_or(u32::MAX);
+                if attempts >= self.settings.max_attempts {
+                    tracing::warn!(message = %row.id, kind = %row.kind, attempts, %error, "email failed too often; now a dead letter");
+                    Outcome::Failed(Failure::Dead {
+                        error: format!("gave up after {attempts} attempts: {error}"),
+                    })
+                } else {
+                    let not_before = now + self.settings.retry_delay(attempts);
+                    tracing::info!(message = %row.id, kind = %row.kind, attempt = attempts, %error, retry_at = %not_before, "email failed; will retry");
+                    Outcome::Failed(Failure::Retry { not_before, error })
+                }
+            }
+        }
+    }
+
+    async fn send(&self, row: &outbox_message::Model) -> Result<(), SendError> {
+        let content: EmailContent = serde_json::from_str(&row.template_data)
+            .map_err(|err| SendError::Permanent(format!("unreadable template data: {err}")))?;
+        let rendered = self
+            .mailer
+            .templates
+            .render(&content)
+            .map_err(|err| SendError::Permanent(err.to_string()))?;
+        let calendar = outbox::calendar_of(row);
+        let message = build_message(&Envelope {
+            from: &self.mailer.from,
+            to: &row.recipient,
+            message_id: &row.message_id,
+            rendered: &rendered,
+            calendar: calendar.as_ref(),
+        })?;
+        self.mailer.transport.send(message).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> WorkerSettings {
+        WorkerSettings {
+            batch_size: 10,
+            concurrency: 2,
+            lease: Duration::seconds(60),
+            max_attempts: 5,
+            retry_base: Duration::seconds(30),
+            retry_max: Duration::seconds(3600),
+            poll_interval: std::time::Duration::from_millis(100),
+        }
+    }
+
+    #[test]
+    fn retry_delays_double_with_jitter_and_are_capped() {
+        let settings = settings();
+        for _ in 0..200 {
+            for (attempts, full) in [(1, 30), (2, 60), (3, 120), (4, 240)] {
+                let delay = settings.retry_delay(attempts).num_milliseconds();
+                assert!(
+                    (full * 500..=full * 1000).contains(&delay),
+                    "attempt {attempts}: {delay} ms"
+                );
+            }
+            let capped = settings.retry_delay(30).num_milliseconds();
+            assert!((1_800_000..=3_600_000).contains(&capped), "{capped} ms");
+        }
+    }
+
+    #[test]
+    fn retry_delays_are_not_all_equal() {
+        let settings = settings();
+        let delays: std::collections::HashSet<i64> = (0..50)
+            .map(|_| settings.retry_delay(3).num_milliseconds())
+            .collect();
+        assert!(delays.len() > 1, "jitter spreads retries");
+    }
+}
