@@ -39,6 +39,18 @@ pub struct AppState {
     pub mailer: Arc<Mailer>,
 }
 
+impl AppState {
+    /// A new delivery worker over this state's database, mailer and clock.
+    pub fn worker(&self) -> Worker {
+        Worker::new(
+            self.db.clone(),
+            self.mailer.clone(),
+            self.clock.clone(),
+            WorkerSettings::from_config(&self.config),
+        )
+    }
+}
+
 /// An API with no operations: what production passes where tests may add probe endpoints.
 pub struct NoExtraApi;
 
@@ -149,11 +161,6 @@ impl Application {
         &self.state
     }
 
-    /// A delivery worker over this application's database, mailer and clock.
-    pub fn worker(&self) -> Worker {
-        worker_for(&self.state)
-    }
-
     /// Serves until `shutdown` completes, then lets in-flight requests finish within the
     /// configured grace period, stops the embedded delivery worker (it finishes the sends under
     /// way and releases the rest) and closes the pool.
@@ -167,7 +174,7 @@ impl Application {
             .state
             .config
             .outbox_worker
-            .then(|| tokio::spawn(worker_for(&self.state).run(stop_worker.clone())));
+            .then(|| tokio::spawn(self.state.worker().run(stop_worker.clone())));
         let served = Server::new_with_acceptor(self.acceptor)
             .name("lumbar")
             .run_with_graceful_shutdown(self.endpoint, shutdown, Some(grace))
@@ -185,15 +192,6 @@ impl Application {
             .context("closing the database pool failed")?;
         Ok(())
     }
-}
-
-fn worker_for(state: &AppState) -> Worker {
-    Worker::new(
-        state.db.clone(),
-        state.mailer.clone(),
-        state.clock.clone(),
-        WorkerSettings::from_config(&state.config),
-    )
 }
 
 fn routes<A: OpenApi + 'static>(state: &AppState, extra: A) -> BoxEndpoint<'static> {

@@ -24,11 +24,7 @@ use crate::{
 
 /// The value of `LUMBAR_ADMIN_TOKEN` as a bearer token (temporary, until the admin role exists).
 #[derive(SecurityScheme)]
-#[oai(
-    ty = "bearer",
-    checker = "check_admin_token",
-    rename = "AdminToken"
-)]
+#[oai(ty = "bearer", checker = "check_admin_token", rename = "AdminToken")]
 pub struct AdminToken(());
 
 async fn check_admin_token(req: &Request, bearer: Bearer) -> Option<()> {

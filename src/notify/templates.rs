@@ -185,7 +185,10 @@ mod tests {
             assert!(email.text.contains(&link), "{kind:?} text");
             // HTML escapes `/` and `&` in attributes and text; browsers read them back.
             let html = email.html.replace("&#x2f;", "/").replace("&amp;", "&");
-            assert!(html.contains(&format!("href=\"{link}\"")), "{kind:?} html links it");
+            assert!(
+                html.contains(&format!("href=\"{link}\"")),
+                "{kind:?} html links it"
+            );
         }
     }
 

@@ -9,7 +9,7 @@ use entity::outbox_message::{self, Column, Entity, OutboxStatus};
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, Order,
-    QueryFilter, QueryOrder, QuerySelect,
+    QueryFilter, QueryOrder, QuerySelect, UpdateMany,
     sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Query},
 };
 use uuid::Uuid;
@@ -223,6 +223,19 @@ pub async fn claim<C: ConnectionTrait>(
     lease: Duration,
 ) -> Result<Claim, DbErr> {
     let token = format!("{owner}/{}", Uuid::now_v7().simple());
+    let rows = claim_query(db.get_database_backend(), now, &token, limit, lease)
+        .exec_with_returning(db)
+        .await?;
+    Ok(Claim { token, rows })
+}
+
+fn claim_query(
+    backend: DatabaseBackend,
+    now: DateTime<Utc>,
+    token: &str,
+    limit: u64,
+    lease: Duration,
+) -> UpdateMany<Entity> {
     let mut due = Query::select();
     due.column(Column::Id)
         .from(Entity)
@@ -234,19 +247,16 @@ pub async fn claim<C: ConnectionTrait>(
         )
         .order_by(Column::NotBefore, Order::Asc)
         .limit(limit);
-    if db.get_database_backend() == DatabaseBackend::Postgres {
+    if backend == DatabaseBackend::Postgres {
         due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     }
-    let rows = Entity::update_many()
+    Entity::update_many()
         .col_expr(Column::Status, Expr::value(OutboxStatus::Sending))
-        .col_expr(Column::LeaseOwner, Expr::value(token.clone()))
+        .col_expr(Column::LeaseOwner, Expr::value(token.to_owned()))
         .col_expr(Column::LeaseExpiresAt, Expr::value(now + lease))
         .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
         .col_expr(Column::UpdatedAt, Expr::value(now))
         .filter(Column::Id.in_subquery(due))
-        .exec_with_returning(db)
-        .await?;
-    Ok(Claim { token, rows })
 }
 
 fn leased_by(token: &str) -> Condition {
@@ -442,4 +452,34 @@ pub fn calendar_of(row: &outbox_message::Model) -> Option<CalendarInvite> {
 
 fn truncate(text: &str, max_chars: usize) -> String {
     text.chars().take(max_chars).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::QueryTrait;
+
+    use super::*;
+
+    fn claim_sql(backend: DatabaseBackend) -> String {
+        let now = DateTime::parse_from_rfc3339("2026-03-02T09:00:00Z")
+            .unwrap()
+            .to_utc();
+        claim_query(backend, now, "w/1", 25, Duration::seconds(60))
+            .build(backend)
+            .to_string()
+    }
+
+    #[test]
+    fn postgres_claims_skip_rows_other_workers_hold() {
+        let sql = claim_sql(DatabaseBackend::Postgres);
+        assert!(sql.contains("FOR UPDATE SKIP LOCKED"), "{sql}");
+        assert!(sql.contains("LIMIT 25"), "{sql}");
+    }
+
+    #[test]
+    fn sqlite_claims_are_one_plain_update() {
+        let sql = claim_sql(DatabaseBackend::Sqlite);
+        assert!(sql.starts_with("UPDATE"), "{sql}");
+        assert!(!sql.contains("FOR UPDATE"), "{sql}");
+    }
 }

@@ -128,6 +128,7 @@ impl Drop for TestDatabase {
 /// Builds a `TestApp` with optional settings and probe endpoints.
 pub struct TestAppBuilder {
     args: Vec<String>,
+    embedded_worker: bool,
 }
 
 impl TestAppBuilder {
@@ -138,6 +139,13 @@ impl TestAppBuilder {
         S: Into<String>,
     {
         self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Runs the delivery worker inside the server, as production does. Off by default: tests
+    /// drive delivery one pass at a time with `TestApp::worker`.
+    pub fn embedded_worker(mut self) -> Self {
+        self.embedded_worker = true;
         self
     }
 
@@ -157,6 +165,8 @@ impl TestAppBuilder {
             path_arg(&data_dir),
             "--database-url".into(),
             database.url.expose().to_owned(),
+            "--outbox-worker".into(),
+            self.embedded_worker.to_string(),
         ];
         args.extend(self.args);
         let cli = <Cli as clap::Parser>::try_parse_from(&args).expect("valid test settings");
@@ -167,6 +177,7 @@ impl TestAppBuilder {
             .expect("the application starts");
         let address = format!("http://{}", application.local_addr());
         let db = application.db().clone();
+        let state = application.state().clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(application.run_until(async {
             let _ = stopped.await;
@@ -180,6 +191,8 @@ impl TestAppBuilder {
                 .expect("build the HTTP client"),
             clock,
             db,
+            state,
+            data_dir,
             stop: Some(stop),
             server: Some(server),
             _database: database,
@@ -198,6 +211,10 @@ pub struct TestApp {
     pub clock: ManualClock,
     /// The server's own pool.
     pub db: DatabaseConnection,
+    /// The server's shared state: its outbox, settings and mailer.
+    pub state: lumbar::AppState,
+    /// `--data-dir` of the server (the `.eml` directory is `mail/` inside it).
+    pub data_dir: std::path::PathBuf,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
     /// Kept until the test ends (declared last, so dropped after the server handle).
@@ -206,11 +223,19 @@ pub struct TestApp {
 
 impl TestApp {
     pub fn builder() -> TestAppBuilder {
-        TestAppBuilder { args: Vec::new() }
+        TestAppBuilder {
+            args: Vec::new(),
+            embedded_worker: false,
+        }
     }
 
     pub async fn spawn() -> Self {
         Self::builder().spawn().await
+    }
+
+    /// A delivery worker on the server's database and clock; `run_once` is one pass.
+    pub fn worker(&self) -> lumbar::notify::Worker {
+        self.state.worker()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -7,4 +7,6 @@ mod docs;
 mod errors;
 mod health;
 mod helpers;
+mod outbox;
 mod probe;
+mod smtp_sink;
