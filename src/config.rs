@@ -71,11 +71,11 @@ pub struct Config {
     pub outbox_worker: bool,
 
     /// Emails claimed per worker pass.
-    #[arg(long, env = "LUMBAR_OUTBOX_BATCH_SIZE", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000), value_name = "N", global = true)]
+    #[arg(long, env = "LUMBAR_OUTBOX_BATCH_SIZE", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=1000), value_name = "N", global = true)]
     pub outbox_batch_size: u32,
 
     /// Emails a worker sends at once.
-    #[arg(long, env = "LUMBAR_OUTBOX_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=128), value_name = "N", global = true)]
+    #[arg(long, env = "LUMBAR_OUTBOX_CONCURRENCY", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=128), value_name = "N", global = true)]
     pub outbox_concurrency: u32,
 
     /// Seconds a claim is exclusive; a crashed worker's emails are retried after this.

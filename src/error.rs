@@ -56,7 +56,7 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
     /// For validation failures: every problem found, one entry per field.
-    #[oai(skip_serializing_if_is_empty)]
+    #[oai(default, skip_serializing_if_is_empty)]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
 }

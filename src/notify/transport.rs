@@ -38,7 +38,11 @@ impl Transport {
                 let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
                     .map_err(|err| anyhow::anyhow!("SMTP_URL is not usable: {err}"))?
                     .timeout(Some(Duration::from_secs(30)))
-                    .pool_config(PoolConfig::new().max_size(16))
+                    // One connection per concurrent send: lettre writes a message's body and its
+                    // final dot separately, so with Nagle's algorithm and the relay's delayed ACK
+                    // each message holds its connection for tens of milliseconds; throughput
+                    // comes from sending on several connections at once.
+                    .pool_config(PoolConfig::new().max_size(config.outbox_concurrency))
                     .build();
                 Ok(Self::Smtp(transport))
             }

@@ -228,19 +228,19 @@ impl Worker {
                 Outcome::Sent
             }
             Err(SendError::Permanent(error)) => {
-                tracing::warn!(message = %row.id, kind = %row.kind, attempt = row.attempts, %error, "email refused permanently; now a dead letter");
+                tracing::warn!(message = %row.id, kind = %row.kind, attempt = row.attempts, error = without_addresses(&error), "email refused permanently; now a dead letter");
                 Outcome::Failed(Failure::Dead { error })
             }
             Err(SendError::Transient(error)) => {
                 let attempts = u32::try_from(row.attempts).unwrap_or(u32::MAX);
                 if attempts >= self.settings.max_attempts {
-                    tracing::warn!(message = %row.id, kind = %row.kind, attempts, %error, "email failed too often; now a dead letter");
+                    tracing::warn!(message = %row.id, kind = %row.kind, attempts, error = without_addresses(&error), "email failed too often; now a dead letter");
                     Outcome::Failed(Failure::Dead {
                         error: format!("gave up after {attempts} attempts: {error}"),
                     })
                 } else {
                     let not_before = now + self.settings.retry_delay(attempts);
-                    tracing::info!(message = %row.id, kind = %row.kind, attempt = attempts, %error, retry_at = %not_before, "email failed; will retry");
+                    tracing::info!(message = %row.id, kind = %row.kind, attempt = attempts, error = without_addresses(&error), retry_at = %not_before, "email failed; will retry");
                     Outcome::Failed(Failure::Retry { not_before, error })
                 }
             }
@@ -267,9 +267,37 @@ impl Worker {
     }
 }
 
+/// Relays quote the recipient in their replies ("550 <alex@example.org>: unknown"); logs get
+/// the reply without any address in it. The outbox row keeps the full text for admins.
+fn without_addresses(error: &str) -> String {
+    error
+        .split(' ')
+        .map(|word| {
+            if word.contains('@') {
+                "<address>"
+            } else {
+                word
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logged_errors_carry_no_address() {
+        let logged = without_addresses(
+            "permanent error (550): 5.1.1 <alex@example.org>: Recipient address rejected",
+        );
+        assert!(!logged.contains("alex"), "{logged}");
+        assert!(
+            logged.contains("550") && logged.contains("Recipient address rejected"),
+            "{logged}"
+        );
+    }
 
     fn settings() -> WorkerSettings {
         WorkerSettings {
