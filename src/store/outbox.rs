@@ -178,13 +178,8 @@ pub struct Claim {
 
 /// Marks pending rows (and rows whose lease ran out) whose deadline has passed as `expired`.
 pub async fn expire_overdue<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<u64, DbErr> {
-    let result = Entity::update_many()
+    let result = end_lease(Entity::update_many())
         .col_expr(Column::Status, Expr::value(OutboxStatus::Expired))
-        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
-        .col_expr(
-            Column::LeaseExpiresAt,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
         .col_expr(
             Column::LastError,
             Expr::value("the deadline passed before the message could be sent"),
@@ -259,6 +254,16 @@ fn claim_query(
         .filter(Column::Id.in_subquery(due))
 }
 
+/// Clears the lease: every outcome (sent, retry, dead, expired, released) ends it.
+fn end_lease(update: UpdateMany<Entity>) -> UpdateMany<Entity> {
+    update
+        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(
+            Column::LeaseExpiresAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+}
+
 fn leased_by(token: &str) -> Condition {
     Condition::all()
         .add(Column::LeaseOwner.eq(token))
@@ -275,14 +280,9 @@ pub async fn complete_sent<C: ConnectionTrait>(
     if ids.is_empty() {
         return Ok(0);
     }
-    let result = Entity::update_many()
+    let result = end_lease(Entity::update_many())
         .col_expr(Column::Status, Expr::value(OutboxStatus::Sent))
         .col_expr(Column::SentAt, Expr::value(now))
-        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
-        .col_expr(
-            Column::LeaseExpiresAt,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
         .col_expr(Column::LastError, Expr::value(Option::<String>::None))
         .col_expr(Column::UpdatedAt, Expr::value(now))
         .filter(Column::Id.is_in(ids.iter().copied()))
@@ -323,13 +323,8 @@ pub async fn record_failure<C: ConnectionTrait>(
             "the deadline passed before the message could be sent".to_owned(),
         ),
     };
-    let mut update = Entity::update_many()
+    let mut update = end_lease(Entity::update_many())
         .col_expr(Column::Status, Expr::value(status))
-        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
-        .col_expr(
-            Column::LeaseExpiresAt,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
         .col_expr(Column::LastError, Expr::value(truncate(&error, 1000)))
         .col_expr(Column::UpdatedAt, Expr::value(now));
     if let Some(not_before) = not_before {
@@ -353,14 +348,9 @@ pub async fn release<C: ConnectionTrait>(
     if ids.is_empty() {
         return Ok(0);
     }
-    let result = Entity::update_many()
+    let result = end_lease(Entity::update_many())
         .col_expr(Column::Status, Expr::value(OutboxStatus::Pending))
         .col_expr(Column::Attempts, Expr::col(Column::Attempts).sub(1))
-        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
-        .col_expr(
-            Column::LeaseExpiresAt,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
         .col_expr(Column::UpdatedAt, Expr::value(now))
         .filter(Column::Id.is_in(ids.iter().copied()))
         .filter(leased_by(token))

@@ -23,6 +23,16 @@ fn lumbar() -> Command {
     command
 }
 
+/// `lumbar <command>` on a test database, with a data directory beside it.
+fn lumbar_on(database: &TestDatabase, command: &str) -> Command {
+    let mut lumbar = lumbar();
+    lumbar
+        .args([command, "--database-url", database.url.expose()])
+        .arg("--data-dir")
+        .arg(database.dir.path());
+    lumbar
+}
+
 #[tokio::test]
 async fn openapi_prints_the_spec_the_server_serves() {
     let output = lumbar().arg("openapi").output().unwrap();
@@ -81,12 +91,7 @@ fn help_describes_every_command() {
 #[tokio::test]
 async fn migrate_applies_the_schema_and_exits() {
     let database = TestDatabase::create().await;
-    let output = lumbar()
-        .args(["migrate", "--database-url", database.url.expose()])
-        .arg("--data-dir")
-        .arg(database.dir.path())
-        .output()
-        .unwrap();
+    let output = lumbar_on(&database, "migrate").output().unwrap();
     assert!(
         output.status.success(),
         "{}",
@@ -171,4 +176,70 @@ async fn serve_prints_its_address_and_stops_cleanly_on_sigterm() {
         messages.iter().any(|m| m == "lumbar stopped"),
         "{messages:?}"
     );
+}
+
+#[tokio::test]
+async fn worker_refuses_a_database_that_is_not_migrated() {
+    let database = TestDatabase::create().await;
+    let output = lumbar_on(&database, "worker").output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("run `lumbar migrate` first"), "{stderr}");
+}
+
+#[tokio::test]
+async fn worker_delivers_queued_email_and_stops_cleanly_on_sigterm() {
+    use lumbar::{
+        notify::content::{EmailContent, MessageKind},
+        store::outbox::{NewMessage, Outbox},
+    };
+
+    let sink = crate::smtp_sink::SmtpSink::start().await;
+    let database = TestDatabase::create().await;
+    let db = database.connect().await;
+    lumbar::store::migrate(&db).await.unwrap();
+    let now = chrono::Utc::now();
+    Outbox::new("clinic.example")
+        .enqueue(
+            &db,
+            now,
+            NewMessage {
+                recipient: "alex@example.org".into(),
+                content: EmailContent::sample(MessageKind::ReviewNeeded),
+                calendar: None,
+                not_before: now,
+                deadline: None,
+                dedupe_key: None,
+            },
+        )
+        .await
+        .unwrap();
+
+    let mut child = lumbar_on(&database, "worker")
+        .args(["--smtp-url", &sink.url()])
+        .args(["--outbox-poll-ms", "20"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let received = sink.wait_for(1, Duration::from_secs(30)).await;
+    assert_eq!(
+        received.len(),
+        1,
+        "the worker process delivered the queued email"
+    );
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        exit.success(),
+        "lumbar worker exits 0 on SIGTERM, got {exit}"
+    );
+    db.close().await.unwrap();
 }

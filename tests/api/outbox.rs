@@ -63,6 +63,10 @@ async fn enqueue(app: &TestApp, message: NewMessage) -> Uuid {
     }
 }
 
+async fn all_rows(app: &TestApp) -> Vec<outbox_message::Model> {
+    outbox_message::Entity::find().all(&app.db).await.unwrap()
+}
+
 async fn row(app: &TestApp, id: Uuid) -> outbox_message::Model {
     outbox_message::Entity::find_by_id(id)
         .one(&app.db)
@@ -473,14 +477,7 @@ async fn the_same_logical_message_is_queued_once_and_can_be_cancelled() {
         .await
         .unwrap();
     assert_eq!(second, Enqueued::Duplicate);
-    assert_eq!(
-        outbox_message::Entity::find()
-            .all(&app.db)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(all_rows(&app).await.len(), 1);
 
     let cancelled = outbox::cancel_by_dedupe_key(&app.db, now, "reminder:0190a6c8-2222:0")
         .await
@@ -517,13 +514,7 @@ async fn enqueueing_joins_the_callers_transaction() {
         .await
         .unwrap();
     rolled_back.rollback().await.unwrap();
-    assert!(
-        outbox_message::Entity::find()
-            .all(&app.db)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(all_rows(&app).await.is_empty());
 
     let committed = app.db.begin().await.unwrap();
     app.state
@@ -532,14 +523,7 @@ async fn enqueueing_joins_the_callers_transaction() {
         .await
         .unwrap();
     committed.commit().await.unwrap();
-    assert_eq!(
-        outbox_message::Entity::find()
-            .all(&app.db)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(all_rows(&app).await.len(), 1);
 }
 
 #[tokio::test]
@@ -573,13 +557,7 @@ async fn bad_messages_are_refused_at_enqueue() {
         outbox.enqueue(&app.db, now, long_key).await,
         Err(outbox::OutboxError::InvalidDedupeKey)
     ));
-    assert!(
-        outbox_message::Entity::find()
-            .all(&app.db)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(all_rows(&app).await.is_empty());
 }
 
 #[tokio::test]
@@ -625,7 +603,7 @@ async fn two_workers_deliver_500_messages_each_exactly_once() {
         })
         .collect();
     assert_eq!(unique.len(), 500);
-    let rows = outbox_message::Entity::find().all(&app.db).await.unwrap();
+    let rows = all_rows(&app).await;
     assert!(
         rows.iter()
             .all(|row| row.status == OutboxStatus::Sent && row.attempts == 1)
@@ -680,7 +658,7 @@ async fn a_crashed_workers_messages_are_delivered_by_another_after_its_lease() {
         !failed,
         "a stale lease cannot overwrite another worker's result"
     );
-    let rows = outbox_message::Entity::find().all(&app.db).await.unwrap();
+    let rows = all_rows(&app).await;
     assert!(
         rows.iter()
             .all(|row| row.status == OutboxStatus::Sent && row.attempts == 2)
