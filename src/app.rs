@@ -19,7 +19,8 @@ use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    api::{admin::AdminOutboxApi, ops::OpsApi},
+    api::{admin::AdminOutboxApi, auth::AuthApi, ops::OpsApi},
+    auth::{keys::KeyRing, tokens::TokenService},
     clock::SharedClock,
     config::{Backend, Config},
     middleware::{ProblemErrors, RequestEdge, RouteMethods},
@@ -37,6 +38,8 @@ pub struct AppState {
     /// Enqueues emails inside the caller's transaction.
     pub outbox: Outbox,
     pub mailer: Arc<Mailer>,
+    /// Issues and verifies access tokens.
+    pub tokens: Arc<TokenService>,
 }
 
 impl AppState {
@@ -73,9 +76,9 @@ physiotherapy clinics.\n\nEvery error is an RFC 9457 problem document \
 /// The OpenAPI description of every operation, with `extra` merged in.
 pub fn api_service<A: OpenApi + 'static>(
     extra: A,
-) -> OpenApiService<(OpsApi, AdminOutboxApi, A), ()> {
+) -> OpenApiService<(OpsApi, AuthApi, AdminOutboxApi, A), ()> {
     OpenApiService::new(
-        (OpsApi, AdminOutboxApi, extra),
+        (OpsApi, AuthApi, AdminOutboxApi, extra),
         "Lumbar",
         env!("CARGO_PKG_VERSION"),
     )
@@ -103,13 +106,14 @@ impl Application {
 
     /// Like [`Application::build`], with more API operations mounted behind the same middleware.
     pub async fn build_with<A: OpenApi + 'static>(
-        config: Config,
+        mut config: Config,
         clock: SharedClock,
         extra: A,
     ) -> anyhow::Result<Self> {
-        // Templates and the transport are checked before anything else: a broken template or
-        // an unusable SMTP_URL stops startup here, not at the first send.
+        // Templates, the transport and the signing keys are checked before anything else: a
+        // broken template, an unusable SMTP_URL or a bad key stops startup here.
         let mailer = Mailer::from_config(&config)?;
+        let ring = KeyRing::load_or_create(&config.jwt_keys_dir())?;
         let database = config.database();
         tracing::info!(database = %database, "connecting to the database");
         let db = store::connect(&database, config.db_max_connections).await?;
@@ -125,7 +129,16 @@ impl Application {
             .first()
             .and_then(|addr| addr.as_socket_addr().copied())
             .context("the listener has no socket address")?;
+        // Without a configured public URL, links and the token issuer name the real address
+        // (which differs from LUMBAR_LISTEN when listening on port 0).
+        if config.public_base_url.is_none() {
+            config.listen = local_addr;
+        }
 
+        let tokens = Arc::new(TokenService::new(
+            ring,
+            config.public_base_url().to_string(),
+        ));
         let state = AppState {
             db,
             backend: database.backend(),
@@ -133,6 +146,7 @@ impl Application {
             outbox: Outbox::new(config.message_id_domain()),
             config: Arc::new(config),
             mailer,
+            tokens,
         };
         let endpoint = routes(&state, extra);
         Ok(Self {
@@ -216,7 +230,7 @@ fn routes<A: OpenApi + 'static>(state: &AppState, extra: A) -> BoxEndpoint<'stat
 fn route_methods<A: OpenApi>() -> RouteMethods {
     let mut methods = RouteMethods::default();
     methods.add("/openapi.json", Method::GET);
-    for api in <(OpsApi, AdminOutboxApi, A) as OpenApi>::meta() {
+    for api in <(OpsApi, AuthApi, AdminOutboxApi, A) as OpenApi>::meta() {
         for path in api.paths {
             for operation in path.operations {
                 methods.add(&path.path, operation.method);

@@ -12,10 +12,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     app::{self, Application},
+    auth::{password, tokens::parse_role},
     clock::SystemClock,
     config::Config,
     notify::{Mailer, Worker, WorkerSettings},
-    store, telemetry,
+    store::{self, users},
+    telemetry,
 };
 
 #[derive(Debug, Parser)]
@@ -39,7 +41,7 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Command {
     /// Run the HTTP API (the default when no command is given). Applies migrations first;
     /// stops cleanly on Ctrl-C or SIGTERM.
@@ -51,6 +53,31 @@ pub enum Command {
     Worker,
     /// Print the OpenAPI 3 description of the HTTP API as JSON, then exit. Needs no database.
     Openapi,
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum UserCommand {
+    /// Create an account, e.g. the first admin. The password is read from standard input
+    /// (`--password-stdin`) or asked for at the terminal; it is never an argument.
+    Add(AddUser),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct AddUser {
+    /// patient, staff, practitioner or admin.
+    #[arg(long, value_parser = ["patient", "staff", "practitioner", "admin"])]
+    pub role: String,
+    #[arg(long)]
+    pub email: String,
+    /// The name shown in the application and in emails. Default: the part of the email before @.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
 }
 
 /// Entry point of the binary.
@@ -63,7 +90,7 @@ pub fn run_from(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> 
         Ok(cli) => cli,
         Err(err) => return report_usage_error(err),
     };
-    let command = cli.command.unwrap_or(Command::Serve);
+    let command = cli.command.clone().unwrap_or(Command::Serve);
     if command == Command::Openapi {
         println!("{}", app::openapi_json());
         return ExitCode::SUCCESS;
@@ -87,6 +114,7 @@ pub fn run_from(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> 
             Command::Serve => serve(cli.config).await,
             Command::Migrate => migrate(cli.config).await,
             Command::Worker => worker(cli.config).await,
+            Command::User(UserCommand::Add(add)) => add_user(cli.config, add).await,
             Command::Openapi => unreachable!("handled before the runtime starts"),
         }
     });
@@ -120,6 +148,46 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
     store::migrate(&db).await?;
     db.close().await?;
     tracing::info!(database = %database, "migrations applied");
+    Ok(())
+}
+
+async fn add_user(config: Config, add: AddUser) -> anyhow::Result<()> {
+    let password = if add.password_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        rpassword::prompt_password(format!("Password for {}: ", add.email))?
+    };
+    password::check_strength(&password)
+        .map_err(|reason| anyhow::anyhow!("password refused: {reason}"))?;
+    let email = users::normalize_email(&add.email);
+    email
+        .parse::<lettre::Address>()
+        .map_err(|_| anyhow::anyhow!("`{}` is not an email address", add.email))?;
+    let role =
+        parse_role(&add.role).ok_or_else(|| anyhow::anyhow!("unknown role `{}`", add.role))?;
+    let display_name = add
+        .name
+        .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
+    let db = store::connect(&config.database(), 1).await?;
+    store::migrate(&db).await?;
+    let password_hash = password::hash(password).await?;
+    let user = users::create(
+        &db,
+        chrono::Utc::now(),
+        users::NewUser {
+            email,
+            display_name,
+            password_hash: Some(password_hash),
+            role,
+            email_verified: true,
+        },
+    )
+    .await?;
+    db.close().await?;
+    // The id only: the address is already on the operator's screen and need not be in logs.
+    println!("created {} account {}", add.role, user.id);
     Ok(())
 }
 

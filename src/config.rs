@@ -98,6 +98,12 @@ pub struct Config {
     #[arg(long, env = "LUMBAR_OUTBOX_POLL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=60000), value_name = "MS", global = true)]
     pub outbox_poll_ms: u64,
 
+    /// Directory of Ed25519 PKCS#8 PEM keys for access tokens: all verify, the last by name signs.
+    /// Default: `<data-dir>/keys`, where a first key is created on first start. Several instances
+    /// must share the same keys.
+    #[arg(long, env = "LUMBAR_JWT_KEYS_DIR", value_name = "DIR", global = true)]
+    pub jwt_keys_dir: Option<PathBuf>,
+
     /// Bearer token for the `/api/v1/admin` endpoints (at least 32 characters). Unset: those
     /// endpoints refuse every call. Temporary until user accounts with an admin role exist.
     #[arg(long, env = "LUMBAR_ADMIN_TOKEN", value_name = "TOKEN", value_parser = parse_admin_token, hide_env_values = true, global = true)]
@@ -147,6 +153,12 @@ impl Config {
             .host_str()
             .unwrap_or("localhost")
             .to_owned()
+    }
+
+    pub fn jwt_keys_dir(&self) -> PathBuf {
+        self.jwt_keys_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("keys"))
     }
 
     /// Where `.eml` files go when no SMTP relay is configured.

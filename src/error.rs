@@ -104,6 +104,10 @@ pub enum ApiError {
         errors: Vec<FieldError>,
     },
 
+    /// Missing, wrong or expired credentials. The detail never says which.
+    #[error("{detail}")]
+    Unauthorized { code: &'static str, detail: String },
+
     /// The record does not exist, or the caller may not know that it exists.
     #[error("not found")]
     NotFound,
@@ -129,6 +133,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -140,6 +145,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::BadRequest { code, .. }
+            | Self::Unauthorized { code, .. }
             | Self::Conflict { code, .. }
             | Self::Unavailable { code, .. } => code,
             Self::Validation { .. } => "validation_failed",
@@ -173,6 +179,7 @@ impl ApiError {
                 ..Problem::new(status, self.code(), title, Some(detail.clone()))
             },
             Self::BadRequest { detail, .. }
+            | Self::Unauthorized { detail, .. }
             | Self::Conflict { detail, .. }
             | Self::Unavailable { detail, .. } => {
                 Problem::new(status, self.code(), title, Some(detail.clone()))

@@ -3,3 +3,5 @@
 
 pub mod idempotency_key;
 pub mod outbox_message;
+pub mod refresh_token;
+pub mod user;

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_idempotency_keys;
 mod m20261122_000002_create_outbox_messages;
+mod m20261122_000003_create_users_and_refresh_tokens;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_create_idempotency_keys::Migration),
             Box::new(m20261122_000002_create_outbox_messages::Migration),
+            Box::new(m20261122_000003_create_users_and_refresh_tokens::Migration),
         ]
     }
 }

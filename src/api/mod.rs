@@ -3,6 +3,7 @@
 use poem_openapi::Tags;
 
 pub mod admin;
+pub mod auth;
 pub mod ops;
 
 /// Base path of the versioned API.
@@ -12,6 +13,8 @@ pub const API_PREFIX: &str = "/api/v1";
 pub enum ApiTags {
     /// Liveness and readiness probes for orchestrators and load balancers.
     Ops,
+    /// Logging in and out, tokens and the caller's account.
+    Auth,
     /// Administration: the email outbox.
     Admin,
 }

@@ -1,6 +1,8 @@
 //! All database access. One connection pool serves either backend; migrations run at startup.
 
 pub mod outbox;
+pub mod refresh_tokens;
+pub mod users;
 
 use std::time::Duration;
 

@@ -243,3 +243,75 @@ async fn worker_delivers_queued_email_and_stops_cleanly_on_sigterm() {
     );
     db.close().await.unwrap();
 }
+
+fn add_user_with_password(
+    database: &TestDatabase,
+    email: &str,
+    password: &str,
+) -> std::process::Output {
+    use std::io::Write;
+    let mut child = lumbar_on(database, "user")
+        .args([
+            "add",
+            "--role",
+            "admin",
+            "--email",
+            email,
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn user_add_creates_an_account_that_can_log_in() {
+    let database = TestDatabase::create().await;
+    let created = add_user_with_password(
+        &database,
+        "Admin@Clinic.example",
+        "correct horse battery staple",
+    );
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&created.stdout);
+    assert!(stdout.lines().any(|line| line.starts_with("created admin account ")), "{stdout}");
+    assert!(
+        !stdout.contains("correct horse"),
+        "the password is never printed"
+    );
+
+    let again = add_user_with_password(&database, "admin@clinic.example", "another long password");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+
+    let weak = add_user_with_password(&database, "staff@clinic.example", "short");
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("at least 10 characters"));
+
+    let db = database.connect().await;
+    let user = lumbar::store::users::find_by_email(&db, "admin@clinic.example")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.role, entity::user::Role::Admin);
+    let stored = user.password_hash.unwrap();
+    assert!(
+        lumbar::auth::password::verify("correct horse battery staple".into(), stored)
+            .await
+            .unwrap()
+    );
+    db.close().await.unwrap();
+}

@@ -1,6 +1,7 @@
 //! Black-box API tests: the real server over HTTP against a real database (SQLite by default,
 //! PostgreSQL with `LUMBAR_TEST_DB=postgres`).
 
+mod auth;
 mod cli;
 mod database;
 mod docs;

@@ -1,0 +1,133 @@
+//! Refresh tokens: opaque random strings given to the client once, stored only as SHA-256
+//! hashes. Every refresh spends the presented token and issues a new one in the same family;
+//! presenting a spent token again means it was stolen (or leaked), so the whole family is revoked.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Duration, Utc};
+use entity::refresh_token::{self, Column, Entity};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr,
+};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+pub const REFRESH_TOKEN_TTL: Duration = Duration::days(30);
+
+fn hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+fn new_secret() -> Result<String, DbErr> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|err| DbErr::Custom(format!("no randomness: {err}")))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Stores a new token in `family` and returns the secret to hand to the client.
+pub async fn issue<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    user_id: Uuid,
+    family_id: Uuid,
+) -> Result<String, DbErr> {
+    let secret = new_secret()?;
+    refresh_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user_id),
+        family_id: Set(family_id),
+        token_hash: Set(hash(&secret)),
+        created_at: Set(now),
+        expires_at: Set(now + REFRESH_TOKEN_TTL),
+        used_at: Set(None),
+        revoked_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok(secret)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was good: here is its successor.
+    Rotated {
+        user_id: Uuid,
+        refresh_token: String,
+    },
+    /// Unknown, expired or revoked.
+    Invalid,
+    /// Already spent: the family has been revoked.
+    Reused { user_id: Uuid },
+}
+
+/// Spends `presented` and issues its successor, in one transaction.
+pub async fn rotate(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    presented: &str,
+) -> Result<Rotation, DbErr> {
+    let txn = db.begin().await?;
+    let Some(token) = Entity::find()
+        .filter(Column::TokenHash.eq(hash(presented)))
+        .one(&txn)
+        .await?
+    else {
+        return Ok(Rotation::Invalid);
+    };
+    if token.revoked_at.is_some() || token.expires_at <= now {
+        return Ok(Rotation::Invalid);
+    }
+    // Spend it only if nobody has: two concurrent refreshes with one token are one theft.
+    let spent = Entity::update_many()
+        .col_expr(Column::UsedAt, Expr::value(now))
+        .filter(Column::Id.eq(token.id))
+        .filter(Column::UsedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if spent.rows_affected == 0 {
+        revoke_family_in(&txn, now, token.family_id).await?;
+        txn.commit().await?;
+        return Ok(Rotation::Reused {
+            user_id: token.user_id,
+        });
+    }
+    let refresh_token = issue(&txn, now, token.user_id, token.family_id).await?;
+    txn.commit().await?;
+    Ok(Rotation::Rotated {
+        user_id: token.user_id,
+        refresh_token,
+    })
+}
+
+/// Revokes the family of `presented` (logout). Unknown tokens are ignored.
+pub async fn revoke_family_of<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    presented: &str,
+) -> Result<(), DbErr> {
+    if let Some(token) = Entity::find()
+        .filter(Column::TokenHash.eq(hash(presented)))
+        .one(db)
+        .await?
+    {
+        revoke_family_in(db, now, token.family_id).await?;
+    }
+    Ok(())
+}
+
+async fn revoke_family_in<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    family_id: Uuid,
+) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::RevokedAt, Expr::value(now))
+        .filter(Column::FamilyId.eq(family_id))
+        .filter(Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}

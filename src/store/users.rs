@@ -1,0 +1,67 @@
+//! Accounts.
+
+use chrono::{DateTime, Utc};
+use entity::user::{self, Column, Entity, Role};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    QueryFilter, SqlErr,
+};
+use uuid::Uuid;
+
+/// Emails are compared and stored in lower case.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateUserError {
+    #[error("an account with this email exists already")]
+    EmailTaken,
+    #[error(transparent)]
+    Database(#[from] DbErr),
+}
+
+pub struct NewUser {
+    pub email: String,
+    pub display_name: String,
+    pub password_hash: Option<String>,
+    pub role: Role,
+    /// Accounts made by an operator or an admin are trusted; patients verify by email.
+    pub email_verified: bool,
+}
+
+pub async fn create<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    new: NewUser,
+) -> Result<user::Model, CreateUserError> {
+    let row = user::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        email: Set(normalize_email(&new.email)),
+        display_name: Set(new.display_name),
+        password_hash: Set(new.password_hash),
+        role: Set(new.role),
+        email_verified_at: Set(new.email_verified.then_some(now)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        disabled_at: Set(None),
+    };
+    row.insert(db).await.map_err(|err| match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => CreateUserError::EmailTaken,
+        _ => CreateUserError::Database(err),
+    })
+}
+
+pub async fn find_by_email<C: ConnectionTrait>(
+    db: &C,
+    email: &str,
+) -> Result<Option<user::Model>, DbErr> {
+    Entity::find()
+        .filter(Column::Email.eq(normalize_email(email)))
+        .one(db)
+        .await
+}
+
+pub async fn find<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<user::Model>, DbErr> {
+    Entity::find_by_id(id).one(db).await
+}

@@ -1,0 +1,269 @@
+//! Logging in, refreshing, logging out, and what access tokens the server refuses.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::Duration;
+use entity::user::Role;
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
+use lumbar::{
+    auth::{
+        keys::{KeyRing, generate_pem},
+        password,
+        tokens::{Claims, TokenService},
+    },
+    clock::Clock,
+    store::users::{self, NewUser},
+};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, expect_problem};
+
+const PASSWORD: &str = "a long enough password";
+
+async fn add_user(app: &TestApp, email: &str, role: Role) -> uuid::Uuid {
+    let hash = password::hash(PASSWORD.into()).await.unwrap();
+    users::create(
+        &app.db,
+        app.clock.now(),
+        NewUser {
+            email: email.into(),
+            display_name: "Sam Taylor".into(),
+            password_hash: Some(hash),
+            role,
+            email_verified: true,
+        },
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+async fn post(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
+    app.client
+        .post(app.url(path))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn login(app: &TestApp, email: &str) -> Value {
+    let response = post(
+        app,
+        "/api/v1/auth/login",
+        json!({"email": email, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+async fn me(app: &TestApp, access_token: &str) -> reqwest::Response {
+    app.client
+        .get(app.url("/api/v1/auth/me"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn login_refresh_rotation_reuse_detection_and_logout() {
+    let app = TestApp::spawn().await;
+    let id = add_user(&app, "sam@clinic.example", Role::Practitioner).await;
+
+    // Emails are case-insensitive.
+    let first = login(&app, "Sam@Clinic.Example").await;
+    assert_eq!(first["token_type"], "Bearer");
+    assert_eq!(first["expires_in"], 900);
+    let who: Value = me(&app, first["access_token"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(who["id"], id.to_string());
+    assert_eq!(who["role"], "practitioner");
+    assert_eq!(who["email"], "sam@clinic.example");
+
+    // Refresh rotates: a new refresh token, and the old one is spent.
+    let refresh = |token: &Value| json!({"refresh_token": token["refresh_token"]});
+    let second: Value = post(&app, "/api/v1/auth/refresh", refresh(&first))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(second["refresh_token"], first["refresh_token"]);
+    assert_eq!(
+        me(&app, second["access_token"].as_str().unwrap())
+            .await
+            .status(),
+        200
+    );
+
+    // Presenting the spent token again is theft: the whole login is revoked.
+    let reused = post(&app, "/api/v1/auth/refresh", refresh(&first)).await;
+    expect_problem(reused, 401, "invalid_refresh_token").await;
+    let after_theft = post(&app, "/api/v1/auth/refresh", refresh(&second)).await;
+    expect_problem(after_theft, 401, "invalid_refresh_token").await;
+
+    // A new login is a new family; logout revokes it.
+    let third = login(&app, "sam@clinic.example").await;
+    let logout = post(&app, "/api/v1/auth/logout", refresh(&third)).await;
+    assert_eq!(logout.status(), 204);
+    let after_logout = post(&app, "/api/v1/auth/refresh", refresh(&third)).await;
+    expect_problem(after_logout, 401, "invalid_refresh_token").await;
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_email_look_the_same() {
+    let app = TestApp::spawn().await;
+    add_user(&app, "sam@clinic.example", Role::Staff).await;
+
+    let wrong = post(
+        &app,
+        "/api/v1/auth/login",
+        json!({"email": "sam@clinic.example", "password": "not it at all"}),
+    )
+    .await;
+    let wrong = expect_problem(wrong, 401, "invalid_credentials").await;
+    let unknown = post(
+        &app,
+        "/api/v1/auth/login",
+        json!({"email": "nobody@clinic.example", "password": PASSWORD}),
+    )
+    .await;
+    let unknown = expect_problem(unknown, 401, "invalid_credentials").await;
+    assert_eq!(wrong.detail(), unknown.detail());
+}
+
+#[tokio::test]
+async fn a_refresh_token_expires_after_30_days() {
+    let app = TestApp::spawn().await;
+    add_user(&app, "sam@clinic.example", Role::Staff).await;
+    let tokens = login(&app, "sam@clinic.example").await;
+    app.clock.advance(Duration::days(30));
+    let late = post(
+        &app,
+        "/api/v1/auth/refresh",
+        json!({"refresh_token": tokens["refresh_token"]}),
+    )
+    .await;
+    expect_problem(late, 401, "invalid_refresh_token").await;
+}
+
+#[tokio::test]
+async fn expired_tampered_unsigned_and_foreign_tokens_are_refused() {
+    let app = TestApp::spawn().await;
+    let id = add_user(&app, "admin@clinic.example", Role::Admin).await;
+    let tokens = login(&app, "admin@clinic.example").await;
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(me(&app, &access).await.status(), 200);
+
+    let refused = |token: String| {
+        let app = &app;
+        async move { expect_problem(me(app, &token).await, 401, "unauthorized").await }
+    };
+
+    // Expired: the server's clock moves past 15 minutes.
+    app.clock.advance(Duration::minutes(16));
+    refused(access.clone()).await;
+    app.clock.advance(Duration::minutes(-16));
+
+    // Tampered payload, original signature.
+    let parts: Vec<&str> = access.split('.').collect();
+    let mut claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    claims["sub"] = uuid::Uuid::now_v7().to_string().into();
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        parts[2]
+    );
+    refused(tampered).await;
+
+    // alg: none.
+    let none = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
+        parts[1]
+    );
+    refused(none).await;
+
+    // A key the server does not have, with the server's issuer.
+    let issuer = format!("{}/", app.address);
+    let stranger = TokenService::new(
+        KeyRing::from_pems(&[&generate_pem().unwrap()]).unwrap(),
+        issuer.clone(),
+    );
+    refused(stranger.issue(id, Role::Admin, app.clock.now()).unwrap().0).await;
+
+    // The server's own key, with the wrong audience or issuer.
+    let ring = KeyRing::load_or_create(&app.data_dir.join("keys")).unwrap();
+    let key = ring.signing();
+    let now = app.clock.now().timestamp();
+    let sign = |iss: &str, aud: &str| {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(key.kid.clone());
+        let claims = Claims {
+            iss: iss.into(),
+            aud: aud.into(),
+            sub: id.to_string(),
+            role: "admin".into(),
+            iat: now,
+            nbf: now,
+            exp: now + 600,
+            jti: "t".into(),
+        };
+        jsonwebtoken::encode(&header, &claims, &key.encoding).unwrap()
+    };
+    // Sanity: the right issuer and audience are accepted, so the two below fail for their claim.
+    assert_eq!(me(&app, &sign(&issuer, "lumbar-api")).await.status(), 200);
+    refused(sign(&issuer, "another-api")).await;
+    refused(sign("https://elsewhere.example/", "lumbar-api")).await;
+}
+
+#[tokio::test]
+async fn jwks_publishes_the_key_that_verifies_access_tokens() {
+    let app = TestApp::spawn().await;
+    add_user(&app, "sam@clinic.example", Role::Staff).await;
+    let tokens = login(&app, "sam@clinic.example").await;
+    let access = tokens["access_token"].as_str().unwrap();
+
+    let jwks: Value = app
+        .get("/.well-known/jwks.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let header = jsonwebtoken::decode_header(access).unwrap();
+    let key = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|key| key["kid"] == header.kid.clone().unwrap().as_str())
+        .expect("the token's kid is published");
+    assert_eq!(
+        (
+            key["kty"].as_str(),
+            key["crv"].as_str(),
+            key["alg"].as_str()
+        ),
+        (Some("OKP"), Some("Ed25519"), Some("EdDSA"))
+    );
+
+    let decoding = DecodingKey::from_ed_components(key["x"].as_str().unwrap()).unwrap();
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.set_audience(&["lumbar-api"]);
+    validation.validate_exp = false;
+    let verified = jsonwebtoken::decode::<Claims>(access, &decoding, &validation).unwrap();
+    assert_eq!(verified.claims.role, "staff");
+}
+
+#[tokio::test]
+async fn login_refuses_malformed_bodies_with_problems() {
+    let app = TestApp::spawn().await;
+    let missing = post(&app, "/api/v1/auth/login", json!({"email": "a@b.example"})).await;
+    expect_problem(missing, 422, "invalid_body").await;
+    let me_without_token = app.get("/api/v1/auth/me").await;
+    expect_problem(me_without_token, 401, "unauthorized").await;
+}
