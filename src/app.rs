@@ -19,7 +19,7 @@ use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    api::{admin::AdminOutboxApi, auth::AuthApi, ops::OpsApi},
+    api::{admin::AdminOutboxApi, auth::AuthApi, ops::OpsApi, types::close_request_schemas},
     auth::{keys::KeyRing, tokens::TokenService},
     clock::SharedClock,
     config::{Backend, Config},
@@ -88,7 +88,7 @@ pub fn api_service<A: OpenApi + 'static>(
 
 /// The OpenAPI document as served at `/openapi.json` and printed by `lumbar openapi`.
 pub fn openapi_json() -> String {
-    api_service(NoExtraApi).spec()
+    close_request_schemas(&api_service(NoExtraApi).spec())
 }
 
 pub struct Application {
@@ -211,7 +211,12 @@ impl Application {
 fn routes<A: OpenApi + 'static>(state: &AppState, extra: A) -> BoxEndpoint<'static> {
     let config = &state.config;
     let api = api_service(extra);
-    let spec = api.spec_endpoint();
+    let spec_json = close_request_schemas(&api.spec());
+    let spec = poem::endpoint::make_sync(move |_| {
+        poem::Response::builder()
+            .content_type("application/json; charset=utf-8")
+            .body(spec_json.clone())
+    });
     let docs = api.swagger_ui();
     let routes = Route::new()
         .at("/openapi.json", poem::get(spec))

@@ -263,10 +263,7 @@ fn invalid_setting_line(err: &clap::Error) -> String {
         Some(env) => format!("{env} ({flag})"),
         None => flag.clone(),
     };
-    let secret = matches!(
-        env.as_deref(),
-        Some("DATABASE_URL" | "SMTP_URL" | "LUMBAR_ADMIN_TOKEN")
-    );
+    let secret = matches!(env.as_deref(), Some("DATABASE_URL" | "SMTP_URL"));
     let valid = match err.get(ContextKind::ValidValue) {
         Some(ContextValue::Strings(values)) => {
             Some(format!("expected one of: {}", values.join(", ")))

@@ -104,11 +104,6 @@ pub struct Config {
     #[arg(long, env = "LUMBAR_JWT_KEYS_DIR", value_name = "DIR", global = true)]
     pub jwt_keys_dir: Option<PathBuf>,
 
-    /// Bearer token for the `/api/v1/admin` endpoints (at least 32 characters). Unset: those
-    /// endpoints refuse every call. Temporary until user accounts with an admin role exist.
-    #[arg(long, env = "LUMBAR_ADMIN_TOKEN", value_name = "TOKEN", value_parser = parse_admin_token, hide_env_values = true, global = true)]
-    pub admin_token: Option<Secret>,
-
     /// Sender of every email, as `Name <address>`.
     #[arg(long, env = "LUMBAR_MAIL_FROM", default_value = "Lumbar <no-reply@localhost>", value_name = "MAILBOX", value_parser = parse_mailbox, global = true)]
     pub mail_from: Mailbox,
@@ -353,13 +348,6 @@ impl fmt::Display for SmtpUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.shown)
     }
-}
-
-fn parse_admin_token(raw: &str) -> Result<Secret, String> {
-    if raw.chars().count() < 32 || raw.chars().any(char::is_whitespace) {
-        return Err("must be at least 32 characters without spaces".into());
-    }
-    Ok(Secret::new(raw))
 }
 
 fn parse_base_url(raw: &str) -> Result<Url, String> {

@@ -108,6 +108,10 @@ pub enum ApiError {
     #[error("{detail}")]
     Unauthorized { code: &'static str, detail: String },
 
+    /// Signed in, but the role may not do this.
+    #[error("{detail}")]
+    Forbidden { detail: String },
+
     /// The record does not exist, or the caller may not know that it exists.
     #[error("not found")]
     NotFound,
@@ -134,6 +138,7 @@ impl ApiError {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -149,6 +154,7 @@ impl ApiError {
             | Self::Conflict { code, .. }
             | Self::Unavailable { code, .. } => code,
             Self::Validation { .. } => "validation_failed",
+            Self::Forbidden { .. } => "forbidden",
             Self::NotFound => "not_found",
             Self::Internal(_) => "internal_error",
         }
@@ -180,6 +186,7 @@ impl ApiError {
             },
             Self::BadRequest { detail, .. }
             | Self::Unauthorized { detail, .. }
+            | Self::Forbidden { detail }
             | Self::Conflict { detail, .. }
             | Self::Unavailable { detail, .. } => {
                 Problem::new(status, self.code(), title, Some(detail.clone()))

@@ -1,15 +1,14 @@
 //! `/api/v1/admin/outbox`: the email outbox for administrators — dead letters first, retrying
 //! them, and counts by status.
 //!
-//! Until user accounts with an admin role exist, these endpoints are protected by the configured
-//! `LUMBAR_ADMIN_TOKEN`; the identity work replaces that with the admin role.
+//! Only the admin role may call them.
 
 use chrono::{DateTime, Utc};
 use entity::outbox_message::{self, OutboxStatus};
-use poem::{Request, web::Data};
+use entity::user::Role;
+use poem::web::Data;
 use poem_openapi::{
-    Enum, Object, OpenApi, SecurityScheme,
-    auth::Bearer,
+    Enum, Object, OpenApi,
     param::{Path, Query},
     payload::Json,
 };
@@ -18,29 +17,20 @@ use uuid::Uuid;
 use crate::{
     api::ApiTags,
     app::AppState,
+    auth::BearerAuth,
     error::{ApiError, ApiResult},
     store::outbox::{self, Retried},
 };
 
-/// The value of `LUMBAR_ADMIN_TOKEN` as a bearer token (temporary, until the admin role exists).
-#[derive(SecurityScheme)]
-#[oai(ty = "bearer", checker = "check_admin_token", rename = "AdminToken")]
-pub struct AdminToken(());
-
-async fn check_admin_token(req: &Request, bearer: Bearer) -> Option<()> {
-    let state = req.data::<AppState>()?;
-    let expected = state.config.admin_token.as_ref()?;
-    constant_time_eq(bearer.token.as_bytes(), expected.expose().as_bytes()).then_some(())
-}
-
-/// Compares without stopping at the first difference, so timing does not reveal the token.
-fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
-    left.len() == right.len()
-        && left
-            .iter()
-            .zip(right)
-            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
-            == 0
+/// Admin endpoints answer only to the admin role: 403 for any other signed-in caller.
+fn require_admin(auth: &BearerAuth) -> ApiResult<()> {
+    if auth.0.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden {
+            detail: "This needs the admin role.".into(),
+        })
+    }
 }
 
 /// Where a message is in its life.
@@ -144,7 +134,7 @@ impl AdminOutboxApi {
     #[oai(path = "/outbox", method = "get", operation_id = "listOutboxMessages")]
     async fn list(
         &self,
-        _admin: AdminToken,
+        auth: BearerAuth,
         state: Data<&AppState>,
         /// Only messages in this status.
         status: Query<Option<Status>>,
@@ -152,6 +142,7 @@ impl AdminOutboxApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u32>>,
     ) -> ApiResult<Json<Vec<MessageView>>> {
+        require_admin(&auth)?;
         let rows = outbox::list(
             &state.db,
             status.0.map(Into::into),
@@ -168,7 +159,8 @@ impl AdminOutboxApi {
         method = "get",
         operation_id = "countOutboxMessages"
     )]
-    async fn counts(&self, _admin: AdminToken, state: Data<&AppState>) -> ApiResult<Json<Counts>> {
+    async fn counts(&self, auth: BearerAuth, state: Data<&AppState>) -> ApiResult<Json<Counts>> {
+        require_admin(&auth)?;
         let mut counts = Counts::default();
         for (status, count) in outbox::counts(&state.db)
             .await
@@ -195,10 +187,11 @@ impl AdminOutboxApi {
     )]
     async fn retry(
         &self,
-        _admin: AdminToken,
+        auth: BearerAuth,
         state: Data<&AppState>,
         id: Path<Uuid>,
     ) -> ApiResult<Json<MessageView>> {
+        require_admin(&auth)?;
         let now = state.clock.now();
         match outbox::retry_dead(&state.db, now, id.0)
             .await
@@ -241,14 +234,6 @@ impl Status {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn token_comparison_needs_every_byte() {
-        assert!(constant_time_eq(b"abcdef", b"abcdef"));
-        assert!(!constant_time_eq(b"abcdef", b"abcdeg"));
-        assert!(!constant_time_eq(b"abcdef", b"abcde"));
-        assert!(!constant_time_eq(b"", b"a"));
-    }
 
     #[test]
     fn statuses_map_both_ways() {

@@ -7,7 +7,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 use uuid::Uuid;
 
 use crate::{
-    api::ApiTags,
+    api::{ApiTags, types::Text},
     app::AppState,
     auth::{BearerAuth, password, tokens::role_name},
     error::{ApiError, ApiResult},
@@ -21,16 +21,16 @@ use crate::{
 #[oai(deny_unknown_fields)]
 pub struct LoginRequest {
     #[oai(validator(max_length = 320))]
-    pub email: String,
+    pub email: Text,
     #[oai(validator(max_length = 256))]
-    pub password: String,
+    pub password: Text,
 }
 
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct RefreshRequest {
     #[oai(validator(max_length = 128))]
-    pub refresh_token: String,
+    pub refresh_token: Text,
 }
 
 /// An access token for `Authorization: Bearer`, and the refresh token that renews it.
@@ -107,7 +107,7 @@ impl AuthApi {
         body: Json<LoginRequest>,
     ) -> ApiResult<Json<TokenPair>> {
         let now = state.clock.now();
-        let user = users::find_by_email(&state.db, &body.email)
+        let user = users::find_by_email(&state.db, body.email.as_str())
             .await
             .map_err(ApiError::internal)?;
         // Unknown accounts cost a verification too, so timing does not reveal which emails exist.
@@ -115,7 +115,7 @@ impl AuthApi {
             .as_ref()
             .and_then(|user| user.password_hash.clone())
             .unwrap_or_else(|| password::decoy_hash().to_owned());
-        let matches = password::verify(body.0.password, stored)
+        let matches = password::verify(body.0.password.into_string(), stored)
             .await
             .map_err(ApiError::internal)?;
         let user = match user {
@@ -143,7 +143,7 @@ impl AuthApi {
         body: Json<RefreshRequest>,
     ) -> ApiResult<Json<TokenPair>> {
         let now = state.clock.now();
-        match refresh_tokens::rotate(&state.db, now, &body.refresh_token)
+        match refresh_tokens::rotate(&state.db, now, body.refresh_token.as_str())
             .await
             .map_err(ApiError::internal)?
         {
@@ -176,7 +176,7 @@ impl AuthApi {
         state: Data<&AppState>,
         body: Json<RefreshRequest>,
     ) -> ApiResult<LoggedOut> {
-        refresh_tokens::revoke_family_of(&state.db, state.clock.now(), &body.refresh_token)
+        refresh_tokens::revoke_family_of(&state.db, state.clock.now(), body.refresh_token.as_str())
             .await
             .map_err(ApiError::internal)?;
         Ok(LoggedOut::Done)

@@ -5,6 +5,7 @@ use poem_openapi::Tags;
 pub mod admin;
 pub mod auth;
 pub mod ops;
+pub mod types;
 
 /// Base path of the versioned API.
 pub const API_PREFIX: &str = "/api/v1";

@@ -7,34 +7,16 @@ use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use lumbar::{
     auth::{
         keys::{KeyRing, generate_pem},
-        password,
         tokens::{Claims, TokenService},
     },
     clock::Clock,
-    store::users::{self, NewUser},
 };
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, expect_problem};
-
-const PASSWORD: &str = "a long enough password";
+use crate::helpers::{TEST_PASSWORD, TestApp, expect_problem};
 
 async fn add_user(app: &TestApp, email: &str, role: Role) -> uuid::Uuid {
-    let hash = password::hash(PASSWORD.into()).await.unwrap();
-    users::create(
-        &app.db,
-        app.clock.now(),
-        NewUser {
-            email: email.into(),
-            display_name: "Sam Taylor".into(),
-            password_hash: Some(hash),
-            role,
-            email_verified: true,
-        },
-    )
-    .await
-    .unwrap()
-    .id
+    app.add_user(email, role).await
 }
 
 async fn post(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
@@ -47,14 +29,7 @@ async fn post(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
 }
 
 async fn login(app: &TestApp, email: &str) -> Value {
-    let response = post(
-        app,
-        "/api/v1/auth/login",
-        json!({"email": email, "password": PASSWORD}),
-    )
-    .await;
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+    app.login(email).await
 }
 
 async fn me(app: &TestApp, access_token: &str) -> reqwest::Response {
@@ -128,7 +103,7 @@ async fn a_wrong_password_and_an_unknown_email_look_the_same() {
     let unknown = post(
         &app,
         "/api/v1/auth/login",
-        json!({"email": "nobody@clinic.example", "password": PASSWORD}),
+        json!({"email": "nobody@clinic.example", "password": TEST_PASSWORD}),
     )
     .await;
     let unknown = expect_problem(unknown, 401, "invalid_credentials").await;

@@ -287,7 +287,12 @@ async fn user_add_creates_an_account_that_can_log_in() {
         String::from_utf8_lossy(&created.stderr)
     );
     let stdout = String::from_utf8_lossy(&created.stdout);
-    assert!(stdout.lines().any(|line| line.starts_with("created admin account ")), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|line| line.starts_with("created admin account ")),
+        "{stdout}"
+    );
     assert!(
         !stdout.contains("correct horse"),
         "the password is never printed"

@@ -29,6 +29,13 @@ async fn openapi_spec_describes_every_operation_and_its_problem_responses() {
             }
         }
     }
+    // Request bodies refuse unknown fields, and the spec says so.
+    for request in ["LoginRequest", "RefreshRequest"] {
+        assert_eq!(
+            spec["components"]["schemas"][request]["additionalProperties"], false,
+            "{request}"
+        );
+    }
     let problem = &spec["components"]["schemas"]["Problem"];
     let required: Vec<&str> = problem["required"]
         .as_array()

@@ -66,6 +66,9 @@ async fn a_wrong_type_or_missing_field_is_a_422_problem() {
     let app = probe_app().await;
     let wrong_type = r#"{"name":"disc","count":"three"}"#;
     expect_problem(echo(&app, wrong_type).await, 422, "invalid_body").await;
+    // A number is not a string, even though poem-openapi's own `String` would take it.
+    let number_for_text = r#"{"name":123,"count":3}"#;
+    expect_problem(echo(&app, number_for_text).await, 422, "invalid_body").await;
     let negative = r#"{"name":"disc","count":-1}"#;
     expect_problem(echo(&app, negative).await, 422, "invalid_body").await;
     let missing = r#"{"name":"disc"}"#;

@@ -339,3 +339,53 @@ pub async fn expect_problem(
     assert_eq!(body["request_id"], request_id.as_str(), "body: {text}");
     ProblemResponse { body }
 }
+
+/// The password of every account `TestApp::add_user` makes.
+pub const TEST_PASSWORD: &str = "a long enough password";
+
+impl TestApp {
+    /// Creates an account directly in the database.
+    pub async fn add_user(&self, email: &str, role: entity::user::Role) -> uuid::Uuid {
+        use lumbar::{clock::Clock, store::users};
+        let hash = lumbar::auth::password::hash(TEST_PASSWORD.into())
+            .await
+            .unwrap();
+        users::create(
+            &self.db,
+            self.clock.now(),
+            users::NewUser {
+                email: email.into(),
+                display_name: "Sam Taylor".into(),
+                password_hash: Some(hash),
+                role,
+                email_verified: true,
+            },
+        )
+        .await
+        .unwrap()
+        .id
+    }
+
+    /// Logs in over HTTP and returns the token pair.
+    pub async fn login(&self, email: &str) -> Value {
+        let response = self
+            .client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({"email": email, "password": TEST_PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "login as {email}");
+        response.json().await.unwrap()
+    }
+
+    /// A new account with `role`, logged in: its access token.
+    pub async fn access_token(&self, role: entity::user::Role) -> String {
+        let email = format!("{}@clinic.example", uuid::Uuid::now_v7().simple());
+        self.add_user(&email, role).await;
+        self.login(&email).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+}

@@ -4,7 +4,10 @@
 use std::{collections::HashSet, time::Duration};
 
 use chrono::{DateTime, Duration as Span, Utc};
-use entity::outbox_message::{self, OutboxStatus};
+use entity::{
+    outbox_message::{self, OutboxStatus},
+    user::Role,
+};
 use lumbar::{
     clock::Clock,
     notify::{
@@ -23,8 +26,6 @@ use crate::{
     smtp_sink::{Reply, SmtpSink},
 };
 
-const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef0123";
-
 async fn app_with_sink(sink: &SmtpSink, extra: &[&str]) -> TestApp {
     TestApp::builder()
         .args([
@@ -33,7 +34,6 @@ async fn app_with_sink(sink: &SmtpSink, extra: &[&str]) -> TestApp {
             "--mail-from",
             "Riverside Clinic <bookings@clinic.example>",
         ])
-        .args(["--admin-token", ADMIN_TOKEN])
         .args(extra.iter().copied())
         .spawn()
         .await
@@ -250,7 +250,8 @@ async fn a_permanent_refusal_makes_a_dead_letter_an_admin_can_retry() {
         "a dead letter stays dead"
     );
 
-    let admin = |request: reqwest::RequestBuilder| request.bearer_auth(ADMIN_TOKEN);
+    let admin_token = app.access_token(Role::Admin).await;
+    let admin = |request: reqwest::RequestBuilder| request.bearer_auth(&admin_token);
     let list: Value = admin(app.client.get(app.url("/api/v1/admin/outbox")))
         .send()
         .await
@@ -308,41 +309,61 @@ async fn a_permanent_refusal_makes_a_dead_letter_an_admin_can_retry() {
 }
 
 #[tokio::test]
-async fn admin_endpoints_refuse_callers_without_the_token() {
+async fn admin_endpoints_answer_only_to_the_admin_role() {
     let sink = SmtpSink::start().await;
     let app = app_with_sink(&sink, &[]).await;
+    let staff = app.access_token(Role::Staff).await;
+    let practitioner = app.access_token(Role::Practitioner).await;
+    let admin = app.access_token(Role::Admin).await;
     for path in ["/api/v1/admin/outbox", "/api/v1/admin/outbox/counts"] {
         let anonymous = app.client.get(app.url(path)).send().await.unwrap();
         assert_eq!(anonymous.headers()["www-authenticate"], "Bearer");
         expect_problem(anonymous, 401, "unauthorized").await;
-        let wrong = app
+        let garbage = app
             .client
             .get(app.url(path))
             .bearer_auth("x".repeat(36))
             .send()
             .await
             .unwrap();
-        expect_problem(wrong, 401, "unauthorized").await;
+        expect_problem(garbage, 401, "unauthorized").await;
+        for token in [&staff, &practitioner] {
+            let other_role = app
+                .client
+                .get(app.url(path))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            expect_problem(other_role, 403, "forbidden").await;
+        }
+        let allowed = app
+            .client
+            .get(app.url(path))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(allowed.status(), 200, "{path}");
     }
+    let retry = app.url(&format!("/api/v1/admin/outbox/{}/retry", Uuid::now_v7()));
+    let by_staff = app
+        .client
+        .post(&retry)
+        .bearer_auth(&staff)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(by_staff, 403, "forbidden").await;
+
     let bad_limit = app
         .client
         .get(app.url("/api/v1/admin/outbox?limit=0"))
-        .bearer_auth(ADMIN_TOKEN)
+        .bearer_auth(&admin)
         .send()
         .await
         .unwrap();
     expect_problem(bad_limit, 400, "invalid_parameter").await;
-
-    // Without a configured token, nobody gets in.
-    let closed = TestApp::spawn().await;
-    let response = closed
-        .client
-        .get(closed.url("/api/v1/admin/outbox"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    expect_problem(response, 401, "unauthorized").await;
 }
 
 #[tokio::test]

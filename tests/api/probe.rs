@@ -14,7 +14,7 @@ pub struct ProbeApi;
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct ProbeBody {
-    pub name: String,
+    pub name: lumbar::api::types::Text,
     pub count: u32,
 }
 
