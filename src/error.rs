@@ -112,6 +112,10 @@ pub enum ApiError {
     #[error("{detail}")]
     Forbidden { detail: String },
 
+    /// Too many attempts; try again later.
+    #[error("{detail}")]
+    TooManyRequests { code: &'static str, detail: String },
+
     /// The record does not exist, or the caller may not know that it exists.
     #[error("not found")]
     NotFound,
@@ -139,6 +143,7 @@ impl ApiError {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -151,6 +156,7 @@ impl ApiError {
         match self {
             Self::BadRequest { code, .. }
             | Self::Unauthorized { code, .. }
+            | Self::TooManyRequests { code, .. }
             | Self::Conflict { code, .. }
             | Self::Unavailable { code, .. } => code,
             Self::Validation { .. } => "validation_failed",
@@ -187,6 +193,7 @@ impl ApiError {
             Self::BadRequest { detail, .. }
             | Self::Unauthorized { detail, .. }
             | Self::Forbidden { detail }
+            | Self::TooManyRequests { detail, .. }
             | Self::Conflict { detail, .. }
             | Self::Unavailable { detail, .. } => {
                 Problem::new(status, self.code(), title, Some(detail.clone()))

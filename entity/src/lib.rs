@@ -2,6 +2,7 @@
 //! the API tests insert and read each entity to catch drift between the two.
 
 pub mod idempotency_key;
+pub mod login_throttle;
 pub mod outbox_message;
 pub mod refresh_token;
 pub mod user;

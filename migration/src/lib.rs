@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_create_idempotency_keys;
 mod m20261122_000002_create_outbox_messages;
 mod m20261122_000003_create_users_and_refresh_tokens;
+mod m20261122_000004_create_login_throttles;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_idempotency_keys::Migration),
             Box::new(m20261122_000002_create_outbox_messages::Migration),
             Box::new(m20261122_000003_create_users_and_refresh_tokens::Migration),
+            Box::new(m20261122_000004_create_login_throttles::Migration),
         ]
     }
 }

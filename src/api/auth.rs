@@ -2,7 +2,7 @@
 //! `/.well-known/jwks.json`.
 
 use chrono::{DateTime, Utc};
-use poem::web::Data;
+use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 use uuid::Uuid;
 
@@ -13,7 +13,7 @@ use crate::{
     error::{ApiError, ApiResult},
     store::{
         refresh_tokens::{self, Rotation},
-        users,
+        throttle, users,
     },
 };
 
@@ -103,10 +103,29 @@ impl AuthApi {
     #[oai(path = "/api/v1/auth/login", method = "post", operation_id = "login")]
     async fn login(
         &self,
+        request: &Request,
         state: Data<&AppState>,
         body: Json<LoginRequest>,
     ) -> ApiResult<Json<TokenPair>> {
         let now = state.clock.now();
+        let account = throttle::account_key(&users::normalize_email(body.email.as_str()));
+        let source = request
+            .remote_addr()
+            .as_socket_addr()
+            .map(|addr| addr.ip().to_string())
+            .unwrap_or_default();
+        let address = throttle::address_key(&source);
+        let keys = [account.clone(), address.clone()];
+        let blocked = throttle::blocked_until(&state.db, &keys, now)
+            .await
+            .map_err(ApiError::internal)?;
+        if blocked.is_some() {
+            // The same answer whether the account or the address is blocked.
+            return Err(ApiError::TooManyRequests {
+                code: "too_many_attempts",
+                detail: "Too many failed logins. Please wait a little and try again.".into(),
+            });
+        }
         let user = users::find_by_email(&state.db, body.email.as_str())
             .await
             .map_err(ApiError::internal)?;
@@ -122,8 +141,19 @@ impl AuthApi {
             Some(user) if matches && user.disabled_at.is_none() && user.password_hash.is_some() => {
                 user
             }
-            _ => return Err(invalid_credentials()),
+            _ => {
+                throttle::record_failure(&state.db, &account, &throttle::ACCOUNT, now)
+                    .await
+                    .map_err(ApiError::internal)?;
+                throttle::record_failure(&state.db, &address, &throttle::ADDRESS, now)
+                    .await
+                    .map_err(ApiError::internal)?;
+                return Err(invalid_credentials());
+            }
         };
+        throttle::clear(&state.db, &account)
+            .await
+            .map_err(ApiError::internal)?;
         let refresh_token = refresh_tokens::issue(&state.db, now, user.id, Uuid::now_v7())
             .await
             .map_err(ApiError::internal)?;

@@ -2,6 +2,7 @@
 
 pub mod outbox;
 pub mod refresh_tokens;
+pub mod throttle;
 pub mod users;
 
 use std::time::Duration;

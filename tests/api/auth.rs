@@ -242,3 +242,116 @@ async fn login_refuses_malformed_bodies_with_problems() {
     let me_without_token = app.get("/api/v1/auth/me").await;
     expect_problem(me_without_token, 401, "unauthorized").await;
 }
+
+async fn attempt(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
+    post(
+        app,
+        "/api/v1/auth/login",
+        json!({"email": email, "password": password}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn failed_logins_slow_an_account_down_and_success_resets_it() {
+    let app = TestApp::spawn().await;
+    add_user(&app, "sam@clinic.example", Role::Staff).await;
+    for _ in 0..4 {
+        expect_problem(
+            attempt(&app, "sam@clinic.example", "wrong password!").await,
+            401,
+            "invalid_credentials",
+        )
+        .await;
+    }
+    // The fourth failure costs a second: even the right password waits.
+    let blocked = attempt(&app, "sam@clinic.example", TEST_PASSWORD).await;
+    let blocked = expect_problem(blocked, 429, "too_many_attempts").await;
+    assert!(!blocked.detail().contains("account") && !blocked.detail().contains("address"));
+
+    app.clock.advance(Duration::seconds(2));
+    assert_eq!(
+        attempt(&app, "sam@clinic.example", TEST_PASSWORD)
+            .await
+            .status(),
+        200
+    );
+    // Success forgot the failures: one more mistake costs nothing.
+    expect_problem(
+        attempt(&app, "sam@clinic.example", "wrong password!").await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    assert_eq!(
+        attempt(&app, "sam@clinic.example", TEST_PASSWORD)
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn ten_failed_logins_lock_an_account_for_fifteen_minutes() {
+    let app = TestApp::spawn().await;
+    add_user(&app, "sam@clinic.example", Role::Staff).await;
+    for _ in 0..10 {
+        expect_problem(
+            attempt(&app, "sam@clinic.example", "wrong password!").await,
+            401,
+            "invalid_credentials",
+        )
+        .await;
+        // Wait out each delay (at most 32 s), staying inside the 15-minute window.
+        app.clock.advance(Duration::seconds(33));
+    }
+    expect_problem(
+        attempt(&app, "sam@clinic.example", TEST_PASSWORD).await,
+        429,
+        "too_many_attempts",
+    )
+    .await;
+    app.clock.advance(Duration::minutes(13));
+    expect_problem(
+        attempt(&app, "sam@clinic.example", TEST_PASSWORD).await,
+        429,
+        "too_many_attempts",
+    )
+    .await;
+    app.clock.advance(Duration::minutes(2));
+    assert_eq!(
+        attempt(&app, "sam@clinic.example", TEST_PASSWORD)
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn many_failures_from_one_address_slow_every_account_from_it() {
+    let app = TestApp::spawn().await;
+    add_user(&app, "sam@clinic.example", Role::Staff).await;
+    // Guessing across many accounts from one address.
+    for n in 0..11 {
+        let email = format!("guess{n}@clinic.example");
+        expect_problem(
+            attempt(&app, &email, "wrong password!").await,
+            401,
+            "invalid_credentials",
+        )
+        .await;
+    }
+    expect_problem(
+        attempt(&app, "sam@clinic.example", TEST_PASSWORD).await,
+        429,
+        "too_many_attempts",
+    )
+    .await;
+    app.clock.advance(Duration::seconds(2));
+    assert_eq!(
+        attempt(&app, "sam@clinic.example", TEST_PASSWORD)
+            .await
+            .status(),
+        200
+    );
+}
