@@ -19,7 +19,10 @@ use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    api::{admin::AdminOutboxApi, auth::AuthApi, ops::OpsApi, types::close_request_schemas},
+    api::{
+        admin::AdminOutboxApi, auth::AuthApi, ops::OpsApi, types::close_request_schemas,
+        users::UsersApi,
+    },
     auth::{keys::KeyRing, tokens::TokenService},
     clock::SharedClock,
     config::{Backend, Config},
@@ -76,9 +79,9 @@ physiotherapy clinics.\n\nEvery error is an RFC 9457 problem document \
 /// The OpenAPI description of every operation, with `extra` merged in.
 pub fn api_service<A: OpenApi + 'static>(
     extra: A,
-) -> OpenApiService<(OpsApi, AuthApi, AdminOutboxApi, A), ()> {
+) -> OpenApiService<(OpsApi, AuthApi, UsersApi, AdminOutboxApi, A), ()> {
     OpenApiService::new(
-        (OpsApi, AuthApi, AdminOutboxApi, extra),
+        (OpsApi, AuthApi, UsersApi, AdminOutboxApi, extra),
         "Lumbar",
         env!("CARGO_PKG_VERSION"),
     )
@@ -235,7 +238,7 @@ fn routes<A: OpenApi + 'static>(state: &AppState, extra: A) -> BoxEndpoint<'stat
 fn route_methods<A: OpenApi>() -> RouteMethods {
     let mut methods = RouteMethods::default();
     methods.add("/openapi.json", Method::GET);
-    for api in <(OpsApi, AuthApi, AdminOutboxApi, A) as OpenApi>::meta() {
+    for api in <(OpsApi, AuthApi, UsersApi, AdminOutboxApi, A) as OpenApi>::meta() {
         for path in api.paths {
             for operation in path.operations {
                 methods.add(&path.path, operation.method);

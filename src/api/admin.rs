@@ -23,7 +23,7 @@ use crate::{
 };
 
 /// Admin endpoints answer only to the admin role: 403 for any other signed-in caller.
-fn require_admin(auth: &BearerAuth) -> ApiResult<()> {
+pub fn require_admin(auth: &BearerAuth) -> ApiResult<()> {
     if auth.0.role == Role::Admin {
         Ok(())
     } else {

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod ops;
 pub mod types;
+pub mod users;
 
 /// Base path of the versioned API.
 pub const API_PREFIX: &str = "/api/v1";
@@ -16,6 +17,6 @@ pub enum ApiTags {
     Ops,
     /// Logging in and out, tokens and the caller's account.
     Auth,
-    /// Administration: the email outbox.
+    /// Administration: accounts and the email outbox.
     Admin,
 }

@@ -131,3 +131,18 @@ async fn revoke_family_in<C: ConnectionTrait>(
         .await?;
     Ok(())
 }
+
+/// Revokes every live refresh token of a user (their account was disabled).
+pub async fn revoke_all_of_user<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    user_id: Uuid,
+) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::RevokedAt, Expr::value(now))
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}

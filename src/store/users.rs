@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use entity::user::{self, Column, Entity, Role};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    QueryFilter, SqlErr,
+    IntoActiveModel, QueryFilter, QueryOrder, SqlErr,
 };
 use uuid::Uuid;
 
@@ -64,4 +64,31 @@ pub async fn find_by_email<C: ConnectionTrait>(
 
 pub async fn find<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<user::Model>, DbErr> {
     Entity::find_by_id(id).one(db).await
+}
+
+/// Every account, newest first.
+pub async fn list<C: ConnectionTrait>(db: &C) -> Result<Vec<user::Model>, DbErr> {
+    Entity::find()
+        .order_by_desc(Column::CreatedAt)
+        .order_by_desc(Column::Id)
+        .all(db)
+        .await
+}
+
+/// Marks the account disabled (once; later calls keep the first time). `None` if it does not exist.
+pub async fn disable<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    id: Uuid,
+) -> Result<Option<user::Model>, DbErr> {
+    let Some(found) = Entity::find_by_id(id).one(db).await? else {
+        return Ok(None);
+    };
+    if found.disabled_at.is_some() {
+        return Ok(Some(found));
+    }
+    let mut update = found.into_active_model();
+    update.disabled_at = Set(Some(now));
+    update.updated_at = Set(now);
+    Ok(Some(update.update(db).await?))
 }

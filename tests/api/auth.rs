@@ -355,3 +355,150 @@ async fn many_failures_from_one_address_slow_every_account_from_it() {
         200
     );
 }
+
+#[tokio::test]
+async fn admins_create_and_disable_accounts_and_others_may_not() {
+    let app = TestApp::spawn().await;
+    let admin = app.access_token(Role::Admin).await;
+    let staff = app.access_token(Role::Staff).await;
+    let new_account = json!({
+        "email": "New.Physio@Clinic.example",
+        "display_name": "Jo Physio",
+        "role": "practitioner",
+        "password": "first password 123"
+    });
+
+    let by_staff = app
+        .client
+        .post(app.url("/api/v1/users"))
+        .bearer_auth(&staff)
+        .json(&new_account)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(by_staff, 403, "forbidden").await;
+    let anonymous = app
+        .client
+        .post(app.url("/api/v1/users"))
+        .json(&new_account)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(anonymous, 401, "unauthorized").await;
+
+    let created = app
+        .client
+        .post(app.url("/api/v1/users"))
+        .bearer_auth(&admin)
+        .json(&new_account)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    assert_eq!(
+        (created["email"].as_str(), created["role"].as_str()),
+        (Some("new.physio@clinic.example"), Some("practitioner"))
+    );
+    let physio = post(
+        &app,
+        "/api/v1/auth/login",
+        json!({"email": "new.physio@clinic.example", "password": "first password 123"}),
+    )
+    .await;
+    assert_eq!(physio.status(), 200);
+    let physio: Value = physio.json().await.unwrap();
+
+    let again = app
+        .client
+        .post(app.url("/api/v1/users"))
+        .bearer_auth(&admin)
+        .json(&new_account)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(again, 409, "email_taken").await;
+    let invalid =
+        json!({"email": "not-an-email", "display_name": "X", "role": "staff", "password": "short"});
+    let invalid = app
+        .client
+        .post(app.url("/api/v1/users"))
+        .bearer_auth(&admin)
+        .json(&invalid)
+        .send()
+        .await
+        .unwrap();
+    let invalid = expect_problem(invalid, 422, "validation_failed").await;
+    let fields: Vec<&str> = invalid.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["email", "password"], "every problem at once");
+
+    let listed: Value = app
+        .client
+        .get(app.url("/api/v1/users"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|account| account["id"] == created["id"])
+    );
+
+    let disable_url = app.url(&format!(
+        "/api/v1/users/{}/disable",
+        created["id"].as_str().unwrap()
+    ));
+    let disabled = app
+        .client
+        .post(&disable_url)
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(disabled.status(), 200);
+    // Disabled: no login, no refresh, and the access token no longer finds its account.
+    let login = post(
+        &app,
+        "/api/v1/auth/login",
+        json!({"email": "new.physio@clinic.example", "password": "first password 123"}),
+    )
+    .await;
+    expect_problem(login, 401, "invalid_credentials").await;
+    let refresh = post(
+        &app,
+        "/api/v1/auth/refresh",
+        json!({"refresh_token": physio["refresh_token"]}),
+    )
+    .await;
+    expect_problem(refresh, 401, "invalid_refresh_token").await;
+    expect_problem(
+        me(&app, physio["access_token"].as_str().unwrap()).await,
+        401,
+        "unauthorized",
+    )
+    .await;
+
+    let unknown = app.url(&format!("/api/v1/users/{}/disable", uuid::Uuid::now_v7()));
+    expect_problem(
+        app.client
+            .post(&unknown)
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
+}

@@ -30,7 +30,7 @@ async fn openapi_spec_describes_every_operation_and_its_problem_responses() {
         }
     }
     // Request bodies refuse unknown fields, and the spec says so.
-    for request in ["LoginRequest", "RefreshRequest"] {
+    for request in ["LoginRequest", "RefreshRequest", "NewAccount"] {
         assert_eq!(
             spec["components"]["schemas"][request]["additionalProperties"], false,
             "{request}"
