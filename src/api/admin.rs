@@ -84,13 +84,16 @@ pub struct MessageView {
     /// Not sent before this time.
     pub not_before: DateTime<Utc>,
     /// Never sent after this time.
+    #[oai(skip_serializing_if_is_none)]
     pub deadline: Option<DateTime<Utc>>,
     /// Why the last attempt failed.
+    #[oai(skip_serializing_if_is_none)]
     pub last_error: Option<String>,
     pub message_id: String,
     pub has_calendar_invite: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[oai(skip_serializing_if_is_none)]
     pub sent_at: Option<DateTime<Utc>>,
 }
 

@@ -4,14 +4,14 @@
 use chrono::{DateTime, Utc};
 use entity::user::{self, Role};
 use poem::web::Data;
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi, param::Path, payload::Json};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, param::Path, payload::Json, types::Email};
 use uuid::Uuid;
 
 use crate::{
     api::{ApiTags, admin::require_admin, types::Text},
     app::AppState,
     auth::{BearerAuth, password, tokens::role_name},
-    error::{ApiError, ApiResult, FieldError},
+    error::{ApiError, ApiResult},
     store::{
         refresh_tokens,
         users::{self, CreateUserError, NewUser},
@@ -41,12 +41,12 @@ impl From<StaffRole> for Role {
 #[oai(deny_unknown_fields)]
 pub struct NewAccount {
     #[oai(validator(max_length = 320))]
-    pub email: Text,
+    pub email: Email,
     #[oai(validator(min_length = 1, max_length = 200))]
     pub display_name: Text,
     pub role: StaffRole,
-    /// The first password; the person should change it.
-    #[oai(validator(max_length = 256))]
+    /// The first password (10 to 256 characters); the person should change it.
+    #[oai(validator(min_length = 10, max_length = 256))]
     pub password: Text,
 }
 
@@ -57,6 +57,8 @@ pub struct Account {
     pub display_name: String,
     pub role: String,
     pub created_at: DateTime<Utc>,
+    /// Absent while the account is active.
+    #[oai(skip_serializing_if_is_none)]
     pub disabled_at: Option<DateTime<Utc>>,
 }
 
@@ -92,29 +94,10 @@ impl UsersApi {
         body: Json<NewAccount>,
     ) -> ApiResult<Created> {
         require_admin(&auth)?;
+        // The schema (an email address, a password of 10 to 256 characters) is checked when the
+        // body is parsed; anything that passes it is accepted here.
         let body = body.0;
-        let mut problems = Vec::new();
-        let email = users::normalize_email(body.email.as_str());
-        if email.parse::<lettre::Address>().is_err() {
-            problems.push(FieldError {
-                field: "email".into(),
-                code: "invalid_email".into(),
-                message: "This is not an email address.".into(),
-            });
-        }
-        if let Err(reason) = password::check_strength(body.password.as_str()) {
-            problems.push(FieldError {
-                field: "password".into(),
-                code: "weak_password".into(),
-                message: reason,
-            });
-        }
-        if !problems.is_empty() {
-            return Err(ApiError::Validation {
-                detail: "The account cannot be created as given.".into(),
-                errors: problems,
-            });
-        }
+        let email = users::normalize_email(&body.email.0);
         let password_hash = password::hash(body.password.into_string())
             .await
             .map_err(ApiError::internal)?;
