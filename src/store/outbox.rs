@@ -277,14 +277,25 @@ pub async fn complete_sent<C: ConnectionTrait>(
     token: &str,
     ids: &[Uuid],
 ) -> Result<u64, DbErr> {
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    let result = end_lease(Entity::update_many())
+    let sent = end_lease(Entity::update_many())
         .col_expr(Column::Status, Expr::value(OutboxStatus::Sent))
         .col_expr(Column::SentAt, Expr::value(now))
         .col_expr(Column::LastError, Expr::value(Option::<String>::None))
-        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .col_expr(Column::UpdatedAt, Expr::value(now));
+    update_claimed(db, token, ids, sent).await
+}
+
+/// Applies `update` to those of `ids` that the lease `token` still covers; returns how many.
+async fn update_claimed<C: ConnectionTrait>(
+    db: &C,
+    token: &str,
+    ids: &[Uuid],
+    update: UpdateMany<Entity>,
+) -> Result<u64, DbErr> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let result = update
         .filter(Column::Id.is_in(ids.iter().copied()))
         .filter(leased_by(token))
         .exec(db)
@@ -345,18 +356,11 @@ pub async fn release<C: ConnectionTrait>(
     token: &str,
     ids: &[Uuid],
 ) -> Result<u64, DbErr> {
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    let result = end_lease(Entity::update_many())
+    let released = end_lease(Entity::update_many())
         .col_expr(Column::Status, Expr::value(OutboxStatus::Pending))
         .col_expr(Column::Attempts, Expr::col(Column::Attempts).sub(1))
-        .col_expr(Column::UpdatedAt, Expr::value(now))
-        .filter(Column::Id.is_in(ids.iter().copied()))
-        .filter(leased_by(token))
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected)
+        .col_expr(Column::UpdatedAt, Expr::value(now));
+    update_claimed(db, token, ids, released).await
 }
 
 /// Messages for the admin view: dead letters first, then newest first.

@@ -123,9 +123,18 @@ async fn revoke_family_in<C: ConnectionTrait>(
     now: DateTime<Utc>,
     family_id: Uuid,
 ) -> Result<(), DbErr> {
+    revoke_where(db, now, Column::FamilyId.eq(family_id)).await
+}
+
+/// Revokes every live token matching `which`.
+async fn revoke_where<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    which: sea_orm::sea_query::SimpleExpr,
+) -> Result<(), DbErr> {
     Entity::update_many()
         .col_expr(Column::RevokedAt, Expr::value(now))
-        .filter(Column::FamilyId.eq(family_id))
+        .filter(which)
         .filter(Column::RevokedAt.is_null())
         .exec(db)
         .await?;
@@ -138,11 +147,5 @@ pub async fn revoke_all_of_user<C: ConnectionTrait>(
     now: DateTime<Utc>,
     user_id: Uuid,
 ) -> Result<(), DbErr> {
-    Entity::update_many()
-        .col_expr(Column::RevokedAt, Expr::value(now))
-        .filter(Column::UserId.eq(user_id))
-        .filter(Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
-    Ok(())
+    revoke_where(db, now, Column::UserId.eq(user_id)).await
 }
