@@ -20,8 +20,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     api::{
-        admin::AdminOutboxApi, auth::AuthApi, ops::OpsApi, types::close_request_schemas,
-        users::UsersApi,
+        admin::AdminOutboxApi, audit::AdminAuditApi, auth::AuthApi, ops::OpsApi,
+        patients::PatientsApi, types::close_request_schemas, users::UsersApi,
     },
     auth::{keys::KeyRing, tokens::TokenService},
     clock::SharedClock,
@@ -46,6 +46,24 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Today's date where the clinic is.
+    pub fn local_today(&self) -> chrono::NaiveDate {
+        self.clock
+            .now()
+            .with_timezone(&self.config.time_zone)
+            .date_naive()
+    }
+
+    /// A link for an email: `<public base URL><page>?token=<secret>`.
+    pub fn link(&self, page: &str, token: &str) -> String {
+        let mut url = self.config.public_base_url();
+        // `https://clinic.example/portal` and `…/portal/` both lead to `…/portal/<page>`.
+        let path = format!("{}/{page}", url.path().trim_end_matches('/'));
+        url.set_path(&path);
+        url.query_pairs_mut().append_pair("token", token);
+        url.into()
+    }
+
     /// A new delivery worker over this state's database, mailer and clock.
     pub fn worker(&self) -> Worker {
         Worker::new(
@@ -76,12 +94,30 @@ physiotherapy clinics.\n\nEvery error is an RFC 9457 problem document \
 (`application/problem+json`) with a stable `code`; validation failures list every problem in \
 `errors`. Every response carries an `x-request-id` header.";
 
+/// Every area of the API, in the order the documentation lists them, plus `A` (tests mount
+/// probe operations there; the service itself passes `()`).
+pub type Apis<A> = (
+    OpsApi,
+    AuthApi,
+    UsersApi,
+    PatientsApi,
+    AdminOutboxApi,
+    AdminAuditApi,
+    A,
+);
+
 /// The OpenAPI description of every operation, with `extra` merged in.
-pub fn api_service<A: OpenApi + 'static>(
-    extra: A,
-) -> OpenApiService<(OpsApi, AuthApi, UsersApi, AdminOutboxApi, A), ()> {
+pub fn api_service<A: OpenApi + 'static>(extra: A) -> OpenApiService<Apis<A>, ()> {
     OpenApiService::new(
-        (OpsApi, AuthApi, UsersApi, AdminOutboxApi, extra),
+        (
+            OpsApi,
+            AuthApi,
+            UsersApi,
+            PatientsApi,
+            AdminOutboxApi,
+            AdminAuditApi,
+            extra,
+        ),
         "Lumbar",
         env!("CARGO_PKG_VERSION"),
     )
@@ -238,7 +274,7 @@ fn routes<A: OpenApi + 'static>(state: &AppState, extra: A) -> BoxEndpoint<'stat
 fn route_methods<A: OpenApi>() -> RouteMethods {
     let mut methods = RouteMethods::default();
     methods.add("/openapi.json", Method::GET);
-    for api in <(OpsApi, AuthApi, UsersApi, AdminOutboxApi, A) as OpenApi>::meta() {
+    for api in <Apis<A> as OpenApi>::meta() {
         for path in api.paths {
             for operation in path.operations {
                 methods.add(&path.path, operation.method);

@@ -108,9 +108,10 @@ pub enum ApiError {
     #[error("{detail}")]
     Unauthorized { code: &'static str, detail: String },
 
-    /// Signed in, but the role may not do this.
+    /// Signed in, but the role may not do this (`forbidden`), or the account may not yet
+    /// (`email_not_verified`).
     #[error("{detail}")]
-    Forbidden { detail: String },
+    Forbidden { code: &'static str, detail: String },
 
     /// Too many attempts; try again later.
     #[error("{detail}")]
@@ -157,10 +158,10 @@ impl ApiError {
             Self::BadRequest { code, .. }
             | Self::Unauthorized { code, .. }
             | Self::TooManyRequests { code, .. }
+            | Self::Forbidden { code, .. }
             | Self::Conflict { code, .. }
             | Self::Unavailable { code, .. } => code,
             Self::Validation { .. } => "validation_failed",
-            Self::Forbidden { .. } => "forbidden",
             Self::NotFound => "not_found",
             Self::Internal(_) => "internal_error",
         }
@@ -192,13 +193,19 @@ impl ApiError {
             },
             Self::BadRequest { detail, .. }
             | Self::Unauthorized { detail, .. }
-            | Self::Forbidden { detail }
+            | Self::Forbidden { detail, .. }
             | Self::TooManyRequests { detail, .. }
             | Self::Conflict { detail, .. }
             | Self::Unavailable { detail, .. } => {
                 Problem::new(status, self.code(), title, Some(detail.clone()))
             }
         }
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        Self::Internal(err.into())
     }
 }
 

@@ -1,8 +1,11 @@
 //! sea-orm entities, one module per table. The schema itself is defined by the `migration` crate;
 //! the API tests insert and read each entity to catch drift between the two.
 
+pub mod account_token;
+pub mod audit_event;
 pub mod idempotency_key;
 pub mod login_throttle;
 pub mod outbox_message;
+pub mod patient;
 pub mod refresh_token;
 pub mod user;

@@ -7,6 +7,7 @@ mod m20261122_000001_create_idempotency_keys;
 mod m20261122_000002_create_outbox_messages;
 mod m20261122_000003_create_users_and_refresh_tokens;
 mod m20261122_000004_create_login_throttles;
+mod m20261122_000005_create_patients_account_tokens_audit;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_create_outbox_messages::Migration),
             Box::new(m20261122_000003_create_users_and_refresh_tokens::Migration),
             Box::new(m20261122_000004_create_login_throttles::Migration),
+            Box::new(m20261122_000005_create_patients_account_tokens_audit::Migration),
         ]
     }
 }

@@ -5,8 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::outbox_message::{self, OutboxStatus};
-use entity::user::Role;
-use poem::web::Data;
+use poem::{Request, web::Data};
 use poem_openapi::{
     Enum, Object, OpenApi,
     param::{Path, Query},
@@ -15,23 +14,15 @@ use poem_openapi::{
 use uuid::Uuid;
 
 use crate::{
-    api::ApiTags,
+    api::{
+        ApiTags,
+        access::{ADMIN, require_role},
+    },
     app::AppState,
     auth::BearerAuth,
     error::{ApiError, ApiResult},
     store::outbox::{self, Retried},
 };
-
-/// Admin endpoints answer only to the admin role: 403 for any other signed-in caller.
-pub fn require_admin(auth: &BearerAuth) -> ApiResult<()> {
-    if auth.0.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden {
-            detail: "This needs the admin role.".into(),
-        })
-    }
-}
 
 /// Where a message is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -138,6 +129,7 @@ impl AdminOutboxApi {
     async fn list(
         &self,
         auth: BearerAuth,
+        request: &Request,
         state: Data<&AppState>,
         /// Only messages in this status.
         status: Query<Option<Status>>,
@@ -145,7 +137,7 @@ impl AdminOutboxApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u32>>,
     ) -> ApiResult<Json<Vec<MessageView>>> {
-        require_admin(&auth)?;
+        require_role(&state, request, &auth, ADMIN).await?;
         let rows = outbox::list(
             &state.db,
             status.0.map(Into::into),
@@ -162,8 +154,13 @@ impl AdminOutboxApi {
         method = "get",
         operation_id = "countOutboxMessages"
     )]
-    async fn counts(&self, auth: BearerAuth, state: Data<&AppState>) -> ApiResult<Json<Counts>> {
-        require_admin(&auth)?;
+    async fn counts(
+        &self,
+        auth: BearerAuth,
+        request: &Request,
+        state: Data<&AppState>,
+    ) -> ApiResult<Json<Counts>> {
+        require_role(&state, request, &auth, ADMIN).await?;
         let mut counts = Counts::default();
         for (status, count) in outbox::counts(&state.db)
             .await
@@ -191,10 +188,11 @@ impl AdminOutboxApi {
     async fn retry(
         &self,
         auth: BearerAuth,
+        request: &Request,
         state: Data<&AppState>,
         id: Path<Uuid>,
     ) -> ApiResult<Json<MessageView>> {
-        require_admin(&auth)?;
+        require_role(&state, request, &auth, ADMIN).await?;
         let now = state.clock.now();
         match outbox::retry_dead(&state.db, now, id.0)
             .await

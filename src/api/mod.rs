@@ -2,9 +2,12 @@
 
 use poem_openapi::Tags;
 
+pub mod access;
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod ops;
+pub mod patients;
 pub mod types;
 pub mod users;
 
@@ -17,6 +20,8 @@ pub enum ApiTags {
     Ops,
     /// Logging in and out, tokens and the caller's account.
     Auth,
-    /// Administration: accounts and the email outbox.
+    /// Patient records: demographics, found and kept by the front desk.
+    Patients,
+    /// Administration: accounts, the email outbox and the audit trail.
     Admin,
 }

@@ -3,12 +3,16 @@
 
 use chrono::{DateTime, Utc};
 use entity::user::{self, Role};
-use poem::web::Data;
+use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, param::Path, payload::Json, types::Email};
 use uuid::Uuid;
 
 use crate::{
-    api::{ApiTags, admin::require_admin, types::Text},
+    api::{
+        ApiTags,
+        access::{ADMIN, require_role},
+        types::Text,
+    },
     app::AppState,
     auth::{BearerAuth, password, tokens::role_name},
     error::{ApiError, ApiResult},
@@ -90,10 +94,11 @@ impl UsersApi {
     async fn create(
         &self,
         auth: BearerAuth,
+        request: &Request,
         state: Data<&AppState>,
         body: Json<NewAccount>,
     ) -> ApiResult<Created> {
-        require_admin(&auth)?;
+        require_role(&state, request, &auth, ADMIN).await?;
         // The schema (an email address, a password of 10 to 256 characters) is checked when the
         // body is parsed; anything that passes it is accepted here.
         let body = body.0;
@@ -128,9 +133,10 @@ impl UsersApi {
     async fn list(
         &self,
         auth: BearerAuth,
+        request: &Request,
         state: Data<&AppState>,
     ) -> ApiResult<Json<Vec<Account>>> {
-        require_admin(&auth)?;
+        require_role(&state, request, &auth, ADMIN).await?;
         let accounts = users::list(&state.db).await.map_err(ApiError::internal)?;
         Ok(Json(accounts.into_iter().map(Account::from).collect()))
     }
@@ -145,10 +151,11 @@ impl UsersApi {
     async fn disable(
         &self,
         auth: BearerAuth,
+        request: &Request,
         state: Data<&AppState>,
         id: Path<Uuid>,
     ) -> ApiResult<Json<Account>> {
-        require_admin(&auth)?;
+        require_role(&state, request, &auth, ADMIN).await?;
         if id.0 == auth.0.user_id {
             return Err(ApiError::Conflict {
                 code: "cannot_disable_self",

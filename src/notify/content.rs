@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 #[oai(rename_all = "snake_case")]
 pub enum MessageKind {
     AccountVerification,
+    PatientInvitation,
     AppointmentConfirmed,
     AppointmentRescheduled,
     AppointmentCancelled,
@@ -20,8 +21,9 @@ pub enum MessageKind {
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 7] = [
+    pub const ALL: [MessageKind; 8] = [
         MessageKind::AccountVerification,
+        MessageKind::PatientInvitation,
         MessageKind::AppointmentConfirmed,
         MessageKind::AppointmentRescheduled,
         MessageKind::AppointmentCancelled,
@@ -33,6 +35,7 @@ impl MessageKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::AccountVerification => "account_verification",
+            Self::PatientInvitation => "patient_invitation",
             Self::AppointmentConfirmed => "appointment_confirmed",
             Self::AppointmentRescheduled => "appointment_rescheduled",
             Self::AppointmentCancelled => "appointment_cancelled",
@@ -52,6 +55,7 @@ impl MessageKind {
 #[serde(tag = "kind", content = "data", rename_all = "snake_case")]
 pub enum EmailContent {
     AccountVerification(AccountVerification),
+    PatientInvitation(PatientInvitation),
     AppointmentConfirmed(AppointmentDetails),
     AppointmentRescheduled(AppointmentDetails),
     AppointmentCancelled(AppointmentDetails),
@@ -66,6 +70,14 @@ pub struct AccountVerification {
     pub recipient_name: String,
     pub verify_url: String,
     pub expires_in_hours: u32,
+}
+
+/// To a patient the front desk registered: a link to set a password and log in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatientInvitation {
+    pub recipient_name: String,
+    pub invitation_url: String,
+    pub expires_in_days: u32,
 }
 
 /// An appointment as the patient should read it.
@@ -102,6 +114,7 @@ impl EmailContent {
     pub fn kind(&self) -> MessageKind {
         match self {
             Self::AccountVerification(_) => MessageKind::AccountVerification,
+            Self::PatientInvitation(_) => MessageKind::PatientInvitation,
             Self::AppointmentConfirmed(_) => MessageKind::AppointmentConfirmed,
             Self::AppointmentRescheduled(_) => MessageKind::AppointmentRescheduled,
             Self::AppointmentCancelled(_) => MessageKind::AppointmentCancelled,
@@ -117,6 +130,7 @@ impl EmailContent {
             Self::AccountVerification(data) => {
                 minijinja::Value::from(minijinja::value::Serde(data))
             }
+            Self::PatientInvitation(data) => minijinja::Value::from(minijinja::value::Serde(data)),
             Self::AppointmentConfirmed(data)
             | Self::AppointmentRescheduled(data)
             | Self::AppointmentCancelled(data)
@@ -145,6 +159,11 @@ impl EmailContent {
                 recipient_name: "Alex Example".into(),
                 verify_url: "https://clinic.example/verify?token=sample".into(),
                 expires_in_hours: 24,
+            }),
+            MessageKind::PatientInvitation => Self::PatientInvitation(PatientInvitation {
+                recipient_name: "Alex".into(),
+                invitation_url: "https://clinic.example/accept-invitation?token=sample".into(),
+                expires_in_days: 7,
             }),
             MessageKind::AppointmentConfirmed => Self::AppointmentConfirmed(appointment),
             MessageKind::AppointmentRescheduled => Self::AppointmentRescheduled(appointment),

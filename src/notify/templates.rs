@@ -24,6 +24,9 @@ const EMBEDDED: &[(&str, &str)] = embedded![
     "account_verification.subject",
     "account_verification.txt",
     "account_verification.html",
+    "patient_invitation.subject",
+    "patient_invitation.txt",
+    "patient_invitation.html",
     "appointment_confirmed.subject",
     "appointment_confirmed.txt",
     "appointment_confirmed.html",
@@ -174,6 +177,7 @@ mod tests {
             let content = EmailContent::sample(kind);
             let link = match &content {
                 EmailContent::AccountVerification(data) => data.verify_url.clone(),
+                EmailContent::PatientInvitation(data) => data.invitation_url.clone(),
                 EmailContent::AppointmentConfirmed(data)
                 | EmailContent::AppointmentRescheduled(data)
                 | EmailContent::AppointmentCancelled(data)

@@ -1,7 +1,11 @@
 //! All database access. One connection pool serves either backend; migrations run at startup.
 
+pub mod account_tokens;
+pub mod audit;
 pub mod outbox;
+pub mod patients;
 pub mod refresh_tokens;
+pub mod secrets;
 pub mod throttle;
 pub mod users;
 

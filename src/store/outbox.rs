@@ -37,6 +37,20 @@ pub struct NewMessage {
     pub dedupe_key: Option<String>,
 }
 
+impl NewMessage {
+    /// An email to send as soon as possible, with no invite, deadline or dedupe key.
+    pub fn immediate(recipient: String, content: EmailContent, now: DateTime<Utc>) -> Self {
+        Self {
+            recipient,
+            content,
+            calendar: None,
+            not_before: now,
+            deadline: None,
+            dedupe_key: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Enqueued {
     Created(Uuid),

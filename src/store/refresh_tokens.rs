@@ -2,30 +2,17 @@
 //! hashes. Every refresh spends the presented token and issues a new one in the same family;
 //! presenting a spent token again means it was stolen (or leaked), so the whole family is revoked.
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Duration, Utc};
 use entity::refresh_token::{self, Column, Entity};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
     EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr,
 };
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::secrets::{hash, new_secret};
+
 pub const REFRESH_TOKEN_TTL: Duration = Duration::days(30);
-
-fn hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
-}
-
-fn new_secret() -> Result<String, DbErr> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|err| DbErr::Custom(format!("no randomness: {err}")))?;
-    Ok(URL_SAFE_NO_PAD.encode(bytes))
-}
 
 /// Stores a new token in `family` and returns the secret to hand to the client.
 pub async fn issue<C: ConnectionTrait>(

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use entity::user::{self, Column, Entity, Role};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, SqlErr,
+    IntoActiveModel, QueryFilter, QueryOrder, SqlErr, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -91,4 +91,21 @@ pub async fn disable<C: ConnectionTrait>(
     update.disabled_at = Set(Some(now));
     update.updated_at = Set(now);
     Ok(Some(update.update(db).await?))
+}
+
+/// Records that the account's owner proved they read its email (once; later calls keep the
+/// first time).
+pub async fn mark_email_verified<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    id: Uuid,
+) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::EmailVerifiedAt, Expr::value(now))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .filter(Column::EmailVerifiedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
 }

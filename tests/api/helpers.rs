@@ -388,4 +388,58 @@ impl TestApp {
             .unwrap()
             .to_owned()
     }
+
+    /// A patient who can log in: an account and its linked record. Returns (user id, patient id).
+    pub async fn add_patient(&self, email: &str) -> (uuid::Uuid, uuid::Uuid) {
+        use lumbar::{clock::Clock, store::patients};
+        let user_id = self.add_user(email, entity::user::Role::Patient).await;
+        let record = patients::create(
+            &self.db,
+            self.clock.now(),
+            patients::NewPatient {
+                user_id: Some(user_id),
+                given_name: "Alex".into(),
+                family_name: "Morgan".into(),
+                date_of_birth: chrono::NaiveDate::from_ymd_opt(1980, 5, 17).unwrap(),
+                email: Some(email.into()),
+                phone: None,
+                created_by: None,
+            },
+        )
+        .await
+        .unwrap();
+        (user_id, record.id)
+    }
+
+    /// Sends an authorised JSON request and returns the response.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+}
+
+/// A test app whose emails go to `sink` over real SMTP.
+pub async fn app_with_sink(sink: &crate::smtp_sink::SmtpSink, extra: &[&str]) -> TestApp {
+    TestApp::builder()
+        .args([
+            "--smtp-url",
+            &sink.url(),
+            "--mail-from",
+            "Riverside Clinic <bookings@clinic.example>",
+        ])
+        .args(extra.iter().copied())
+        .spawn()
+        .await
 }

@@ -1,6 +1,7 @@
 //! Black-box API tests: the real server over HTTP against a real database (SQLite by default,
 //! PostgreSQL with `LUMBAR_TEST_DB=postgres`).
 
+mod access;
 mod auth;
 mod cli;
 mod database;
@@ -9,5 +10,6 @@ mod errors;
 mod health;
 mod helpers;
 mod outbox;
+mod patients;
 mod probe;
 mod smtp_sink;

@@ -22,22 +22,9 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::{
-    helpers::{TestApp, expect_problem},
+    helpers::{TestApp, app_with_sink, expect_problem},
     smtp_sink::{Reply, SmtpSink},
 };
-
-async fn app_with_sink(sink: &SmtpSink, extra: &[&str]) -> TestApp {
-    TestApp::builder()
-        .args([
-            "--smtp-url",
-            &sink.url(),
-            "--mail-from",
-            "Riverside Clinic <bookings@clinic.example>",
-        ])
-        .args(extra.iter().copied())
-        .spawn()
-        .await
-}
 
 fn message(kind: MessageKind, now: DateTime<Utc>) -> NewMessage {
     NewMessage {

@@ -36,6 +36,29 @@ pub struct ReceivedMail {
     pub data: Vec<u8>,
 }
 
+impl ReceivedMail {
+    /// The plain-text body, decoded.
+    pub fn text(&self) -> String {
+        let message = mail_parser::MessageParser::default()
+            .parse(&self.data)
+            .expect("a parsable message");
+        message
+            .body_text(0)
+            .expect("a plain-text body")
+            .into_owned()
+    }
+
+    /// The `token` query parameter of the link in the message.
+    pub fn link_token(&self) -> String {
+        let text = self.text();
+        let start = text.find("token=").expect("a link with a token") + "token=".len();
+        text[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect()
+    }
+}
+
 #[derive(Default)]
 struct Shared {
     received: Mutex<Vec<ReceivedMail>>,

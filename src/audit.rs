@@ -1,0 +1,165 @@
+//! The audit trail: who touched which patient record, logged in, reused a token or was refused,
+//! when and from where. An entry names the record, never its content. The table is append-only
+//! in the database too (a trigger refuses updates and deletes).
+
+use chrono::{DateTime, Utc};
+use entity::{audit_event::Outcome, user::Role};
+use poem::Request;
+use sea_orm::{ConnectionTrait, DbErr};
+use uuid::Uuid;
+
+use crate::{
+    auth::{Principal, tokens::role_name},
+    middleware::RequestContext,
+    store,
+};
+
+/// What happened. The names are stable: admins filter and export by them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Login,
+    /// A spent refresh token was presented again; its whole login was revoked.
+    RefreshTokenReuse,
+    Register,
+    VerifyEmail,
+    AcceptInvitation,
+    /// A signed-in caller asked for something their role may not do.
+    AccessDenied,
+    PatientCreate,
+    PatientRead,
+    PatientUpdate,
+    PatientSearch,
+    PatientInvite,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::RefreshTokenReuse => "refresh_token.reuse",
+            Self::Register => "register",
+            Self::VerifyEmail => "verify_email",
+            Self::AcceptInvitation => "accept_invitation",
+            Self::AccessDenied => "access_denied",
+            Self::PatientCreate => "patient.create",
+            Self::PatientRead => "patient.read",
+            Self::PatientUpdate => "patient.update",
+            Self::PatientSearch => "patient.search",
+            Self::PatientInvite => "patient.invite",
+        }
+    }
+}
+
+/// The record an entry is about.
+#[derive(Debug, Clone, Copy)]
+pub enum Record {
+    User(Uuid),
+    Patient(Uuid),
+}
+
+impl Record {
+    pub fn type_name(self) -> &'static str {
+        match self {
+            Self::User(_) => "user",
+            Self::Patient(_) => "patient",
+        }
+    }
+
+    pub fn id(self) -> Uuid {
+        match self {
+            Self::User(id) | Self::Patient(id) => id,
+        }
+    }
+}
+
+/// Who is acting and from where: the part of every entry that comes from the request.
+#[derive(Debug, Clone, Default)]
+pub struct AuditContext {
+    pub actor_user_id: Option<Uuid>,
+    pub actor_role: Option<Role>,
+    pub request_id: Option<String>,
+    pub source_address: Option<String>,
+}
+
+impl AuditContext {
+    pub fn from_request(request: &Request, actor: Option<&Principal>) -> Self {
+        Self {
+            actor_user_id: actor.map(|principal| principal.user_id),
+            actor_role: actor.map(|principal| principal.role),
+            request_id: request
+                .extensions()
+                .get::<RequestContext>()
+                .map(|context| context.request_id.clone()),
+            source_address: source_address(request),
+        }
+    }
+
+    /// The same request, now known to be acting as this account (after a login).
+    pub fn acting_as(mut self, user_id: Uuid, role: Role) -> Self {
+        self.actor_user_id = Some(user_id);
+        self.actor_role = Some(role);
+        self
+    }
+
+    pub fn actor_role_name(&self) -> Option<&'static str> {
+        self.actor_role.map(role_name)
+    }
+}
+
+/// The caller's IP address, as the connection shows it.
+pub fn source_address(request: &Request) -> Option<String> {
+    request
+        .remote_addr()
+        .as_socket_addr()
+        .map(|addr| addr.ip().to_string())
+}
+
+/// One entry to append.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry {
+    pub action: Action,
+    pub record: Option<Record>,
+    pub patient_id: Option<Uuid>,
+    pub outcome: Outcome,
+}
+
+impl Entry {
+    pub fn allowed(action: Action) -> Self {
+        Self {
+            action,
+            record: None,
+            patient_id: None,
+            outcome: Outcome::Allowed,
+        }
+    }
+
+    pub fn denied(action: Action) -> Self {
+        Self {
+            outcome: Outcome::Denied,
+            ..Self::allowed(action)
+        }
+    }
+
+    pub fn on(mut self, record: Record) -> Self {
+        self.record = Some(record);
+        if let Record::Patient(id) = record {
+            self.patient_id = Some(id);
+        }
+        self
+    }
+
+    pub fn for_patient(mut self, patient_id: Uuid) -> Self {
+        self.patient_id = Some(patient_id);
+        self
+    }
+}
+
+/// Appends `entry`. Pass the transaction of the change it records, so both land or neither does.
+pub async fn record<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    context: &AuditContext,
+    entry: Entry,
+) -> Result<(), DbErr> {
+    store::audit::append(db, now, context, entry).await
+}

@@ -1,0 +1,156 @@
+//! Patient records (demographics). Who may see which record is decided by the caller (the API
+//! layer scopes every query); this module only reads and writes.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::patient::{self, Column, Entity};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait, Func, LikeExpr},
+};
+use uuid::Uuid;
+
+use super::users::normalize_email;
+
+#[derive(Debug, Clone)]
+pub struct NewPatient {
+    pub user_id: Option<Uuid>,
+    pub given_name: String,
+    pub family_name: String,
+    pub date_of_birth: NaiveDate,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub created_by: Option<Uuid>,
+}
+
+pub async fn create<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    new: NewPatient,
+) -> Result<patient::Model, DbErr> {
+    patient::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(new.user_id),
+        given_name: Set(new.given_name),
+        family_name: Set(new.family_name),
+        date_of_birth: Set(new.date_of_birth),
+        email: Set(new.email.as_deref().map(normalize_email)),
+        phone: Set(new.phone),
+        created_at: Set(now),
+        updated_at: Set(now),
+        created_by: Set(new.created_by),
+    }
+    .insert(db)
+    .await
+}
+
+pub async fn find<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<patient::Model>, DbErr> {
+    Entity::find_by_id(id).one(db).await
+}
+
+/// The record of the patient who logs in as `user_id`.
+pub async fn find_by_user<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+) -> Result<Option<patient::Model>, DbErr> {
+    Entity::find()
+        .filter(Column::UserId.eq(user_id))
+        .one(db)
+        .await
+}
+
+/// A page of patients, by family then given name, optionally only those whose name or email
+/// contains `search` (case-insensitive). Returns the page and the total count.
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    search: Option<&str>,
+    limit: u64,
+    offset: u64,
+) -> Result<(Vec<patient::Model>, u64), DbErr> {
+    let mut query = Entity::find();
+    if let Some(search) = search.map(str::trim).filter(|text| !text.is_empty()) {
+        let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
+        let contains = |column: Column| {
+            Expr::expr(Func::lower(Expr::col(column)))
+                .like(LikeExpr::new(pattern.clone()).escape('\\'))
+        };
+        query = query.filter(
+            Condition::any()
+                .add(contains(Column::GivenName))
+                .add(contains(Column::FamilyName))
+                .add(contains(Column::Email)),
+        );
+    }
+    let total = query.clone().count(db).await?;
+    let page = query
+        .order_by_asc(Column::FamilyName)
+        .order_by_asc(Column::GivenName)
+        .order_by_asc(Column::Id)
+        .limit(limit)
+        .offset(offset)
+        .all(db)
+        .await?;
+    Ok((page, total))
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// Changes to a record; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct PatientChanges {
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub date_of_birth: Option<NaiveDate>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+pub async fn update<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    record: patient::Model,
+    changes: PatientChanges,
+) -> Result<patient::Model, DbErr> {
+    let mut row = record.into_active_model();
+    if let Some(value) = changes.given_name {
+        row.given_name = Set(value);
+    }
+    if let Some(value) = changes.family_name {
+        row.family_name = Set(value);
+    }
+    if let Some(value) = changes.date_of_birth {
+        row.date_of_birth = Set(value);
+    }
+    if let Some(value) = changes.email {
+        row.email = Set(Some(normalize_email(&value)));
+    }
+    if let Some(value) = changes.phone {
+        row.phone = Set(Some(value));
+    }
+    row.updated_at = Set(now);
+    row.update(db).await
+}
+
+/// Links a record to the login its patient just created, unless it has one already.
+/// Returns whether it was linked.
+pub async fn link_user<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    patient_id: Uuid,
+    user_id: Uuid,
+) -> Result<bool, DbErr> {
+    let linked = Entity::update_many()
+        .col_expr(Column::UserId, Expr::value(user_id))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(patient_id))
+        .filter(Column::UserId.is_null())
+        .exec(db)
+        .await?;
+    Ok(linked.rows_affected == 1)
+}

@@ -1,0 +1,258 @@
+//! The role × endpoint matrix: every operation in the OpenAPI document, called by an anonymous
+//! caller and by each role, answers exactly the intended status. A new endpoint fails this test
+//! until its row is added, so nobody ships an endpoint without deciding who may call it.
+
+use std::collections::BTreeSet;
+
+use entity::user::Role;
+use reqwest::Method;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{TEST_PASSWORD, TestApp};
+
+/// Who calls, in the order of the expected statuses in [`MATRIX`].
+const CALLERS: [Option<Role>; 5] = [
+    None,
+    Some(Role::Patient),
+    Some(Role::Staff),
+    Some(Role::Practitioner),
+    Some(Role::Admin),
+];
+
+/// (method, path as in the OpenAPI document, [anonymous, patient, staff, practitioner, admin]).
+const MATRIX: &[(&str, &str, [u16; 5])] = &[
+    ("get", "/healthz", [200, 200, 200, 200, 200]),
+    ("get", "/readyz", [200, 200, 200, 200, 200]),
+    ("get", "/.well-known/jwks.json", [200, 200, 200, 200, 200]),
+    ("post", "/api/v1/auth/login", [200, 200, 200, 200, 200]),
+    ("post", "/api/v1/auth/refresh", [200, 200, 200, 200, 200]),
+    ("post", "/api/v1/auth/logout", [204, 204, 204, 204, 204]),
+    ("post", "/api/v1/auth/register", [202, 202, 202, 202, 202]),
+    // A token that was never issued: refused the same for everyone.
+    (
+        "post",
+        "/api/v1/auth/verify-email",
+        [400, 400, 400, 400, 400],
+    ),
+    (
+        "post",
+        "/api/v1/auth/accept-invitation",
+        [400, 400, 400, 400, 400],
+    ),
+    ("get", "/api/v1/auth/me", [401, 200, 200, 200, 200]),
+    ("post", "/api/v1/users", [401, 403, 403, 403, 201]),
+    ("get", "/api/v1/users", [401, 403, 403, 403, 200]),
+    (
+        "post",
+        "/api/v1/users/{id}/disable",
+        [401, 403, 403, 403, 200],
+    ),
+    ("post", "/api/v1/patients", [401, 403, 201, 403, 403]),
+    ("get", "/api/v1/patients", [401, 403, 200, 200, 403]),
+    ("get", "/api/v1/patients/me", [401, 200, 403, 403, 403]),
+    // Another patient's record: a patient may not know it exists.
+    ("get", "/api/v1/patients/{id}", [401, 404, 200, 200, 403]),
+    ("patch", "/api/v1/patients/{id}", [401, 404, 200, 403, 403]),
+    (
+        "post",
+        "/api/v1/patients/{id}/invite",
+        [401, 403, 202, 403, 403],
+    ),
+    ("get", "/api/v1/admin/outbox", [401, 403, 403, 403, 200]),
+    (
+        "get",
+        "/api/v1/admin/outbox/counts",
+        [401, 403, 403, 403, 200],
+    ),
+    // No such message: an admin gets past the role check to a 404.
+    (
+        "post",
+        "/api/v1/admin/outbox/{id}/retry",
+        [401, 403, 403, 403, 404],
+    ),
+    ("get", "/api/v1/admin/audit", [401, 403, 403, 403, 200]),
+];
+
+/// Accounts and records the calls need.
+struct Fixture {
+    tokens: Vec<Option<String>>,
+    /// A patient record that belongs to none of the callers.
+    other_patient: Uuid,
+}
+
+fn unique_email(prefix: &str) -> String {
+    format!("{prefix}.{}@example.org", Uuid::now_v7().simple())
+}
+
+async fn fixture(app: &TestApp) -> Fixture {
+    let mut tokens = Vec::new();
+    for caller in CALLERS {
+        tokens.push(match caller {
+            None => None,
+            Some(Role::Patient) => {
+                let email = unique_email("patient");
+                app.add_patient(&email).await;
+                Some(
+                    app.login(&email).await["access_token"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                )
+            }
+            Some(role) => Some(app.access_token(role).await),
+        });
+    }
+    let (_, other_patient) = app.add_patient(&unique_email("other")).await;
+    Fixture {
+        tokens,
+        other_patient,
+    }
+}
+
+/// Makes the call for one matrix row, with fresh inputs where the call uses them up.
+async fn call(
+    app: &TestApp,
+    fixture: &Fixture,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+) -> u16 {
+    let other = fixture.other_patient;
+    let (method, url, body): (Method, String, Option<Value>) = match (method, path) {
+        ("post", "/api/v1/auth/login") => {
+            let email = unique_email("login");
+            app.add_user(&email, Role::Staff).await;
+            (
+                Method::POST,
+                path.into(),
+                Some(json!({"email": email, "password": TEST_PASSWORD})),
+            )
+        }
+        ("post", "/api/v1/auth/refresh") | ("post", "/api/v1/auth/logout") => {
+            let email = unique_email("refresh");
+            app.add_user(&email, Role::Staff).await;
+            let refresh_token = app.login(&email).await["refresh_token"].clone();
+            (
+                Method::POST,
+                path.into(),
+                Some(json!({"refresh_token": refresh_token})),
+            )
+        }
+        ("post", "/api/v1/auth/register") => (
+            Method::POST,
+            path.into(),
+            Some(json!({
+                "given_name": "Robin", "family_name": "Hart", "email": unique_email("register"),
+                "date_of_birth": "1985-02-03", "password": "a long password",
+            })),
+        ),
+        ("post", "/api/v1/auth/verify-email") => (
+            Method::POST,
+            path.into(),
+            Some(json!({"token": "never-issued"})),
+        ),
+        ("post", "/api/v1/auth/accept-invitation") => (
+            Method::POST,
+            path.into(),
+            Some(json!({"token": "never-issued", "password": "a long password"})),
+        ),
+        ("post", "/api/v1/users") => (
+            Method::POST,
+            path.into(),
+            Some(json!({
+                "email": unique_email("staff"), "display_name": "Kim Park",
+                "role": "staff", "password": "a long password",
+            })),
+        ),
+        ("post", "/api/v1/users/{id}/disable") => {
+            let target = app.add_user(&unique_email("disable"), Role::Staff).await;
+            (
+                Method::POST,
+                format!("/api/v1/users/{target}/disable"),
+                None,
+            )
+        }
+        ("post", "/api/v1/patients") => (
+            Method::POST,
+            path.into(),
+            Some(json!({"given_name": "Lou", "family_name": "Ng", "date_of_birth": "1970-10-10"})),
+        ),
+        ("get", "/api/v1/patients/{id}") => {
+            (Method::GET, format!("/api/v1/patients/{other}"), None)
+        }
+        ("patch", "/api/v1/patients/{id}") => (
+            Method::PATCH,
+            format!("/api/v1/patients/{other}"),
+            Some(json!({"phone": "0117 496 0002"})),
+        ),
+        ("post", "/api/v1/patients/{id}/invite") => {
+            let staff = app.access_token(Role::Staff).await;
+            let created: Value = app
+                .send(
+                    Method::POST,
+                    "/api/v1/patients",
+                    Some(&staff),
+                    Some(json!({"given_name": "Ana", "family_name": "Silva",
+                                "date_of_birth": "1999-09-09", "email": unique_email("invite")})),
+                )
+                .await
+                .json()
+                .await
+                .unwrap();
+            let id = created["id"].as_str().unwrap().to_owned();
+            (Method::POST, format!("/api/v1/patients/{id}/invite"), None)
+        }
+        ("post", "/api/v1/admin/outbox/{id}/retry") => (
+            Method::POST,
+            format!("/api/v1/admin/outbox/{}/retry", Uuid::now_v7()),
+            None,
+        ),
+        ("get", _) => (Method::GET, path.into(), None),
+        _ => panic!("no request is written for {method} {path}; add it to `call`"),
+    };
+    app.send(method, &url, token, body).await.status().as_u16()
+}
+
+#[tokio::test]
+async fn every_endpoint_answers_each_role_exactly_as_intended() {
+    let app = TestApp::spawn().await;
+
+    let spec: Value = app.get("/openapi.json").await.json().await.unwrap();
+    let documented: BTreeSet<(String, String)> = spec["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, operations)| {
+            operations
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(move |method| (method.clone(), path.clone()))
+        })
+        .collect();
+    let covered: BTreeSet<(String, String)> = MATRIX
+        .iter()
+        .map(|(method, path, _)| ((*method).to_owned(), (*path).to_owned()))
+        .collect();
+    assert_eq!(
+        documented, covered,
+        "the matrix must list exactly the documented operations"
+    );
+
+    let fixture = fixture(&app).await;
+    let mut wrong = Vec::new();
+    for (method, path, expected) in MATRIX {
+        for (index, caller) in CALLERS.iter().enumerate() {
+            let token = fixture.tokens[index].as_deref();
+            let status = call(&app, &fixture, method, path, token).await;
+            if status != expected[index] {
+                wrong.push(format!(
+                    "{method} {path} as {caller:?}: expected {}, got {status}",
+                    expected[index]
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
