@@ -67,8 +67,9 @@ pub enum UserCommand {
 
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct AddUser {
-    /// patient, staff, practitioner or admin.
-    #[arg(long, value_parser = ["patient", "staff", "practitioner", "admin"])]
+    /// staff, practitioner or admin. Patients register themselves or are invited by the front
+    /// desk, so that every patient login has its patient record.
+    #[arg(long, value_parser = ["staff", "practitioner", "admin"])]
     pub role: String,
     #[arg(long)]
     pub email: String,

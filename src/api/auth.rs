@@ -1,7 +1,7 @@
 //! `/api/v1/auth`: log in, refresh, log out, who am I; and the public keys at
 //! `/.well-known/jwks.json`.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use entity::{
     account_token::Purpose,
     user::{self, Role},
@@ -15,7 +15,7 @@ use crate::{
     api::{
         ApiTags,
         patients::{check_date_of_birth, invalid},
-        types::Text,
+        types::{Date, Text},
     },
     app::AppState,
     audit::{self, Action, AuditContext, Entry, Record},
@@ -85,7 +85,7 @@ pub struct Registration {
     #[oai(validator(max_length = 320))]
     pub email: Email,
     /// Not in the future, and at most 120 years ago.
-    pub date_of_birth: NaiveDate,
+    pub date_of_birth: Date,
     #[oai(validator(min_length = 10, max_length = 256))]
     pub password: Text,
 }
@@ -358,7 +358,7 @@ impl AuthApi {
         body: Json<Registration>,
     ) -> ApiResult<Registered> {
         let body = body.0;
-        check_date_of_birth("date_of_birth", body.date_of_birth, state.local_today())
+        check_date_of_birth("date_of_birth", body.date_of_birth.0, state.local_today())
             .map_err(|error| invalid(vec![error]))?;
         // Hashed before anything is looked up, so a known email costs the same time.
         let password_hash = password::hash(body.password.into_string())
@@ -398,7 +398,7 @@ impl AuthApi {
                         user_id: Some(user.id),
                         given_name,
                         family_name,
-                        date_of_birth: body.date_of_birth,
+                        date_of_birth: body.date_of_birth.0,
                         email: Some(email),
                         phone: None,
                         created_by: None,

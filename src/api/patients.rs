@@ -9,7 +9,7 @@ use poem_openapi::{
     ApiResponse, Object, OpenApi,
     param::{Path, Query},
     payload::Json,
-    types::Email,
+    types::{Email, MaybeUndefined},
 };
 use sea_orm::TransactionTrait;
 use uuid::Uuid;
@@ -18,7 +18,7 @@ use crate::{
     api::{
         ApiTags,
         access::{CLINIC_TEAM, FRONT_DESK, PATIENT, require_role},
-        types::Text,
+        types::{Date, Text},
     },
     app::AppState,
     audit::{self, Action, AuditContext, Entry, Record},
@@ -40,7 +40,7 @@ pub struct PatientView {
     pub id: Uuid,
     pub given_name: String,
     pub family_name: String,
-    pub date_of_birth: NaiveDate,
+    pub date_of_birth: Date,
     #[oai(skip_serializing_if_is_none)]
     pub email: Option<String>,
     #[oai(skip_serializing_if_is_none)]
@@ -57,7 +57,7 @@ impl From<patient::Model> for PatientView {
             id: row.id,
             given_name: row.given_name,
             family_name: row.family_name,
-            date_of_birth: row.date_of_birth,
+            date_of_birth: Date(row.date_of_birth),
             email: row.email,
             phone: row.phone,
             has_login: row.user_id.is_some(),
@@ -77,28 +77,58 @@ pub struct NewPatientRecord {
     #[oai(validator(min_length = 1, max_length = 100, pattern = r"\S"))]
     pub family_name: Text,
     /// Not in the future, and at most 120 years ago.
-    pub date_of_birth: NaiveDate,
+    pub date_of_birth: Date,
     /// Needed to invite the patient to log in, and for appointment emails.
-    #[oai(validator(max_length = 320))]
+    #[oai(nullable, validator(max_length = 320))]
     pub email: Option<Email>,
-    #[oai(validator(pattern = r"^\+?[0-9 ()./-]{3,39}$"))]
+    #[oai(nullable, validator(pattern = r"^\+?[0-9 ()./-]{3,39}$"))]
     pub phone: Option<Text>,
 }
 
-/// Changes to a patient's demographics; absent fields stay as they are.
+/// Changes to a patient's demographics; absent fields stay as they are, and `null` removes an
+/// email address or phone number.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct PatientChangesRequest {
     #[oai(validator(min_length = 1, max_length = 100, pattern = r"\S"))]
-    pub given_name: Option<Text>,
+    pub given_name: MaybeUndefined<Text>,
     #[oai(validator(min_length = 1, max_length = 100, pattern = r"\S"))]
-    pub family_name: Option<Text>,
+    pub family_name: MaybeUndefined<Text>,
     /// Not in the future, and at most 120 years ago.
-    pub date_of_birth: Option<NaiveDate>,
-    #[oai(validator(max_length = 320))]
-    pub email: Option<Email>,
-    #[oai(validator(pattern = r"^\+?[0-9 ()./-]{3,39}$"))]
-    pub phone: Option<Text>,
+    pub date_of_birth: MaybeUndefined<Date>,
+    #[oai(nullable, validator(max_length = 320))]
+    pub email: MaybeUndefined<Email>,
+    #[oai(nullable, validator(pattern = r"^\+?[0-9 ()./-]{3,39}$"))]
+    pub phone: MaybeUndefined<Text>,
+}
+
+/// A field that may be left out but, when given, may not be `null`.
+fn required_if_present<T>(
+    field: &str,
+    value: MaybeUndefined<T>,
+    errors: &mut Vec<FieldError>,
+) -> Option<T> {
+    match value {
+        MaybeUndefined::Value(value) => Some(value),
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => {
+            errors.push(FieldError {
+                field: field.into(),
+                code: "null_not_allowed".into(),
+                message: format!("`{field}` cannot be removed; leave it out to keep it."),
+            });
+            None
+        }
+    }
+}
+
+/// `Some(None)` removes the value, `None` keeps it.
+fn nullable<T, U>(value: MaybeUndefined<T>, convert: impl FnOnce(T) -> U) -> Option<Option<U>> {
+    match value {
+        MaybeUndefined::Value(value) => Some(Some(convert(value))),
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Undefined => None,
+    }
 }
 
 /// One page of patients.
@@ -180,7 +210,7 @@ impl PatientsApi {
     ) -> ApiResult<PatientCreated> {
         require_role(&state, request, &auth, FRONT_DESK).await?;
         let body = body.0;
-        check_date_of_birth("date_of_birth", body.date_of_birth, state.local_today())
+        check_date_of_birth("date_of_birth", body.date_of_birth.0, state.local_today())
             .map_err(|error| invalid(vec![error]))?;
         let now = state.clock.now();
         let txn = state.db.begin().await?;
@@ -191,7 +221,7 @@ impl PatientsApi {
                 user_id: None,
                 given_name: clean(body.given_name),
                 family_name: clean(body.family_name),
-                date_of_birth: body.date_of_birth,
+                date_of_birth: body.date_of_birth.0,
                 email: body.email.map(|email| email.0),
                 phone: body.phone.map(clean),
                 created_by: Some(auth.0.user_id),
@@ -224,7 +254,7 @@ impl PatientsApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u32>>,
         /// Skip this many (default 0).
-        #[oai(validator(maximum(value = "1000000")))]
+        #[oai(validator(minimum(value = "0"), maximum(value = "1000000")))]
         offset: Query<Option<u32>>,
     ) -> ApiResult<Json<PatientPage>> {
         require_role(&state, request, &auth, CLINIC_TEAM).await?;
@@ -314,25 +344,29 @@ impl PatientsApi {
     ) -> ApiResult<Json<PatientView>> {
         let record = visible_patient(&state, request, &auth, id.0, Action::PatientUpdate).await?;
         let body = body.0;
-        if let Some(date_of_birth) = body.date_of_birth {
-            check_date_of_birth("date_of_birth", date_of_birth, state.local_today())
-                .map_err(|error| invalid(vec![error]))?;
+        let mut errors = Vec::new();
+        let given_name = required_if_present("given_name", body.given_name, &mut errors);
+        let family_name = required_if_present("family_name", body.family_name, &mut errors);
+        let date_of_birth = required_if_present("date_of_birth", body.date_of_birth, &mut errors);
+        if let Some(Date(date_of_birth)) = date_of_birth
+            && let Err(error) =
+                check_date_of_birth("date_of_birth", date_of_birth, state.local_today())
+        {
+            errors.push(error);
         }
+        if !errors.is_empty() {
+            return Err(invalid(errors));
+        }
+        let changes = PatientChanges {
+            given_name: given_name.map(clean),
+            family_name: family_name.map(clean),
+            date_of_birth: date_of_birth.map(|date| date.0),
+            email: nullable(body.email, |email| email.0),
+            phone: nullable(body.phone, clean),
+        };
         let now = state.clock.now();
         let txn = state.db.begin().await?;
-        let updated = patients::update(
-            &txn,
-            now,
-            record,
-            PatientChanges {
-                given_name: body.given_name.map(clean),
-                family_name: body.family_name.map(clean),
-                date_of_birth: body.date_of_birth,
-                email: body.email.map(|email| email.0),
-                phone: body.phone.map(clean),
-            },
-        )
-        .await?;
+        let updated = patients::update(&txn, now, record, changes).await?;
         audit::record(
             &txn,
             now,

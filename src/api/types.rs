@@ -2,9 +2,10 @@
 
 use std::borrow::Cow;
 
+use chrono::NaiveDate;
 use poem_openapi::{
-    registry::MetaSchemaRef,
-    types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type},
+    registry::{MetaSchema, MetaSchemaRef},
+    types::{ParseError, ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type},
 };
 use serde_json::Value;
 
@@ -65,6 +66,66 @@ impl ToJSON for Text {
     }
 }
 
+/// A calendar date, `YYYY-MM-DD`, documented as the standard `format: date` (poem-openapi's own
+/// `NaiveDate` says `naive-date`, which clients and schema tools do not know).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date(pub NaiveDate);
+
+impl Date {
+    fn parse(text: &str) -> ParseResult<Self> {
+        // Exactly four-digit years: chrono alone would also take `+12345-01-01`.
+        if text.len() != 10 {
+            return Err(ParseError::custom("expected a date as YYYY-MM-DD"));
+        }
+        NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map(Self)
+            .map_err(|_| ParseError::custom("expected a date as YYYY-MM-DD"))
+    }
+}
+
+impl Type for Date {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "string_date".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("string", "date")))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl ParseFromJSON for Date {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            Some(Value::String(text)) => Self::parse(&text),
+            other => Err(ParseError::expected_type(other.unwrap_or_default())),
+        }
+    }
+}
+
+impl ParseFromParameter for Date {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        Self::parse(value)
+    }
+}
+
+impl ToJSON for Date {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.0.format("%Y-%m-%d").to_string()))
+    }
+}
+
 /// Request bodies refuse unknown fields (`#[oai(deny_unknown_fields)]`), but poem-openapi does
 /// not say so in the schema. This marks every object a request body refers to with
 /// `additionalProperties: false`, so clients and schema-driven tests know.
@@ -122,6 +183,24 @@ mod tests {
             assert!(Text::parse_from_json(Some(other)).is_err());
         }
         assert!(Text::parse_from_json(None).is_err());
+    }
+
+    #[test]
+    fn dates_are_exactly_year_month_day() {
+        let date = Date::parse_from_json(Some(Value::from("1984-02-29"))).unwrap();
+        assert_eq!(date.0, NaiveDate::from_ymd_opt(1984, 2, 29).unwrap());
+        assert_eq!(date.to_json(), Some(Value::from("1984-02-29")));
+        for bad in [
+            "",
+            "1985-02-29",
+            "84-02-29",
+            "+12345-01-01",
+            "1984-2-9",
+            "1984-02-29T00:00",
+        ] {
+            assert!(Date::parse_from_parameter(bad).is_err(), "{bad}");
+        }
+        assert!(Date::parse_from_json(Some(Value::from(19840229))).is_err());
     }
 
     #[test]

@@ -101,14 +101,14 @@ fn escape_like(text: &str) -> String {
         .replace('_', "\\_")
 }
 
-/// Changes to a record; `None` leaves a field as it is.
+/// Changes to a record; `None` leaves a field as it is, `Some(None)` removes an optional one.
 #[derive(Debug, Clone, Default)]
 pub struct PatientChanges {
     pub given_name: Option<String>,
     pub family_name: Option<String>,
     pub date_of_birth: Option<NaiveDate>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
+    pub email: Option<Option<String>>,
+    pub phone: Option<Option<String>>,
 }
 
 pub async fn update<C: ConnectionTrait>(
@@ -128,10 +128,10 @@ pub async fn update<C: ConnectionTrait>(
         row.date_of_birth = Set(value);
     }
     if let Some(value) = changes.email {
-        row.email = Set(Some(normalize_email(&value)));
+        row.email = Set(value.as_deref().map(normalize_email));
     }
     if let Some(value) = changes.phone {
-        row.phone = Set(Some(value));
+        row.phone = Set(value);
     }
     row.updated_at = Set(now);
     row.update(db).await

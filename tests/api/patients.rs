@@ -487,6 +487,61 @@ async fn a_patient_without_an_email_cannot_be_invited_until_one_is_added() {
     let updated: Value = updated.json().await.unwrap();
     assert_eq!(updated["email"], "sam.lee@example.org");
     assert_eq!(updated["family_name"], "Lee", "untouched fields stay");
+    // `null` removes an optional field; a required one cannot be removed.
+    let cleared: Value = app
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/patients/{id}"),
+            Some(&staff),
+            Some(json!({"phone": "0117 496 0003"})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cleared["phone"], "0117 496 0003");
+    let cleared: Value = app
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/patients/{id}"),
+            Some(&staff),
+            Some(json!({"phone": null})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(cleared.get("phone").is_none(), "{cleared}");
+    let problem = expect_problem(
+        app.send(
+            Method::PATCH,
+            &format!("/api/v1/patients/{id}"),
+            Some(&staff),
+            Some(json!({"given_name": null, "date_of_birth": "2999-01-01"})),
+        )
+        .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    let codes: Vec<(&str, &str)> = problem.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|error| {
+            (
+                error["field"].as_str().unwrap(),
+                error["code"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            ("given_name", "null_not_allowed"),
+            ("date_of_birth", "in_future")
+        ]
+    );
     assert_eq!(
         app.send(Method::POST, &invite, Some(&staff), None)
             .await
