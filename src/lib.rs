@@ -14,6 +14,7 @@ pub mod middleware;
 pub mod notify;
 pub mod store;
 pub mod telemetry;
+pub mod triage;
 
 pub use app::{AppState, Application};
 pub use config::Config;

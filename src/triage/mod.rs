@@ -1,0 +1,436 @@
+//! Triage, the clinical core: questionnaires, answer validation, instrument scoring, derived
+//! facts and red-flag rules, turning a patient's answers into a safe, explained disposition.
+//!
+//! Pure: no database, clock, network or filesystem. The caller reads files and passes their
+//! contents, and passes the clinic's local date (`today`) in, so every result is reproducible.
+//! The clinical content is specified in `shared/clinical/` (intake-v1.md, instruments.md); its
+//! linkIds and rule ids are a contract.
+//!
+//! # Using it
+//!
+//! ```
+//! use chrono::NaiveDate;
+//! use lumbar::triage::{QuestionnaireSet, Triage, RuleSet, Disposition};
+//!
+//! // Startup: embedded defaults, optionally overridden by the clinic's files.
+//! let files: Vec<(String, String)> = Vec::new(); // (file name, contents) read by the caller
+//! let questionnaires = QuestionnaireSet::embedded()?.with_files(files)?;
+//! let triage = Triage::new(questionnaires, RuleSet::embedded()?)?;
+//!
+//! // Per request.
+//! let answers = serde_json::Map::new();
+//! let today = NaiveDate::from_ymd_opt(2025, 3, 1).unwrap_or_default();
+//! match triage.evaluate("intake", &answers, today) {
+//!     Ok(evaluation) => assert!(evaluation.disposition >= Disposition::Routine),
+//!     Err(error) => assert!(!error.answer_errors().is_empty()), // every problem, per linkId
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Questionnaires
+//!
+//! JSON files shaped like a FHIR R4 `Questionnaire` (see [`questionnaire`] for the subset and
+//! the extensions: `minValue`/`maxValue`, and `urn:lumbar:fhir:` extensions for dates not after
+//! today, plausible birth dates, consents, safety questions and scale labels). Answers are a
+//! JSON map `linkId -> value` (see [`answers`] for the value shapes).
+//!
+//! # Rule files
+//!
+//! TOML. `name` (declared version, such as `v1`), `questionnaire` (the id the rules are written
+//! for), `[advice.<disposition>]` with a `headline` and `text` paragraphs for each of
+//! emergency, urgent, review and routine, and one `[[rule]]` table per rule:
+//!
+//! ```toml
+//! [[rule]]
+//! id = "CES_BILATERAL_NEURO"
+//! disposition = "emergency"           # emergency | urgent | review
+//! category = "cauda equina"
+//! when = "leg_symptoms = both_legs and (leg_numbness or leg_weakness ≠ none)"
+//! rationale = "For clinicians only: why this matters."
+//! source = "Community red flags 2023; Eur Spine J 2011"
+//! advice = "Optional patient-facing line shown when this rule decides the disposition."
+//! ```
+//!
+//! ## The condition language (`when`)
+//!
+//! Written to read like the clinical tables, so a clinician can check a rule against its
+//! source. Names are questionnaire linkIds or derived facts (`age`, `age_at_onset`,
+//! `symptom_days`, `thoracic_pain`, `buttock_pain`, `sbt_total`, `sbt_psychosocial`,
+//! `sbt_risk`, `odi_percent`, `odi_band`, `ng65_count`).
+//!
+//! | form | meaning | applies to |
+//! |---|---|---|
+//! | `saddle_numbness` | answered yes | yes/no questions, boolean facts |
+//! | `first_episode = false` | answered no (`!=` too) | yes/no |
+//! | `age >= 50`, `age ≥ 50` | comparison: `=` `!=`/`≠` `<` `<=`/`≤` `>` `>=`/`≥` | numbers |
+//! | `leg_weakness ≠ none` | option code (bare, or quoted `"…"`) | single choice |
+//! | `onset_cause ∈ {lifting, minor_fall}` or `in {…}` | one of the options | single choice |
+//! | `pain_areas contains neck` | the option is among the answers | multiple choice |
+//! | `a and b and c`, `a or b`, `not a`, `( … )` | logic | conditions |
+//!
+//! Mixing `and` and `or` at one level without parentheses is refused: precedence rules are
+//! where a clinical reading and a parser's reading differ. Dates and free text cannot be
+//! compared (use `age`, `symptom_days`; free text is never read by rules).
+//!
+//! Loading checks every rule against the questionnaire and names the rule in each error:
+//! unknown names, comparisons of the wrong type, unknown option codes, numbers outside an
+//! item's range, duplicate ids, unknown dispositions, and questions that are optional (a rule
+//! may read only required questions, because an unanswered question is never read as "no").
+//!
+//! ## Unanswered and not-asked questions
+//!
+//! Conditions use three-valued logic: a comparison on a question that has no answer (hidden
+//! by `enableWhen`, or not asked by this questionnaire) is *unknown*; `and`, `or` and `not`
+//! follow Kleene's rules (`unknown or true` is true, `unknown and false` is false), and a rule
+//! fires only when its condition is true. Submitted intakes answer every shown required
+//! question, so unknowns come only from hidden items and facts that cannot be computed. The
+//! same rule set triages the follow-up questionnaire: rules whose questions it asks (the
+//! emergency safety questions) fire as at intake; the others cannot.
+//!
+//! # Disposition and advice
+//!
+//! The most severe disposition of the fired rules (emergency > urgent > review > routine;
+//! routine when none fires). Patient advice is the disposition's advice plus the `advice`
+//! lines of the fired rules of that disposition only, so a patient sent to an emergency
+//! department does not also read "a practitioner will review your answers". Clinician
+//! rationale and sources are in [`Finding`]s, which the patient view never contains.
+
+pub mod answers;
+mod condition;
+pub mod facts;
+pub mod questionnaire;
+pub mod rules;
+pub mod scoring;
+
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+pub use answers::{AnswerError, AnswerErrorCode, Answers, ValidationMode};
+pub use facts::{Assessment, DerivedFacts, Fact};
+pub use questionnaire::{
+    DefinitionProblem, LoadError, Questionnaire, QuestionnaireDefinition, QuestionnaireSet,
+};
+pub use rules::{Disposition, DispositionAdvice, Rule, RuleProblem, RuleSet, RuleSetError};
+pub use scoring::{
+    NrsBand, NrsScore, OdiBand, OdiScore, OutcomeChange, Percent, Scores, StartBackRisk,
+    StartBackScore, outcome_change,
+};
+
+use answers::{Found, Slot};
+use rules::CompiledRules;
+
+/// Why the triage content could not be loaded; startup should stop and print it.
+#[derive(Debug, thiserror::Error)]
+pub enum TriageError {
+    #[error(transparent)]
+    Questionnaire(#[from] LoadError),
+    #[error(transparent)]
+    Rules(#[from] RuleSetError),
+}
+
+/// Why a set of answers could not be validated or evaluated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvaluateError {
+    /// No questionnaire with this id is loaded (HTTP 404).
+    #[error("there is no questionnaire {0:?}")]
+    UnknownQuestionnaire(String),
+    /// The answers have problems, every one listed (HTTP 422 with per-linkId errors).
+    #[error("{} problem(s) with the answers", .0.len())]
+    InvalidAnswers(Vec<AnswerError>),
+}
+
+impl EvaluateError {
+    /// The per-linkId problems (empty for an unknown questionnaire).
+    pub fn answer_errors(&self) -> &[AnswerError] {
+        match self {
+            Self::InvalidAnswers(errors) => errors,
+            Self::UnknownQuestionnaire(_) => &[],
+        }
+    }
+}
+
+/// A fired rule, for clinicians: what fired, why it matters, and where that comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub rule_id: String,
+    pub category: String,
+    pub disposition: Disposition,
+    pub rationale: String,
+    pub source: String,
+}
+
+/// What the patient reads. Never contains clinician rationale or sources.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PatientAdvice {
+    pub headline: String,
+    /// The disposition's advice, in order.
+    pub paragraphs: Vec<String>,
+    /// One line per fired rule of the deciding disposition that has patient advice.
+    pub reasons: Vec<String>,
+}
+
+/// The patient's view of an evaluation: the disposition and advice only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PatientView {
+    pub disposition: Disposition,
+    pub advice: PatientAdvice,
+}
+
+/// The full result of evaluating one set of answers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evaluation {
+    pub questionnaire_id: String,
+    pub questionnaire_version: String,
+    /// See [`Questionnaire::digest`].
+    pub questionnaire_digest: String,
+    /// See [`RuleSet::version`].
+    pub rule_set_version: String,
+    /// The clinic's local date the evaluation was made for.
+    pub as_of: NaiveDate,
+    pub disposition: Disposition,
+    pub scores: Scores,
+    pub facts: DerivedFacts,
+    /// Fired rules, most severe first, then in rule-file order.
+    pub findings: Vec<Finding>,
+    pub advice: PatientAdvice,
+}
+
+impl Evaluation {
+    /// What a patient may see of this evaluation.
+    pub fn patient_view(&self) -> PatientView {
+        PatientView {
+            disposition: self.disposition,
+            advice: self.advice.clone(),
+        }
+    }
+}
+
+struct Entry {
+    questionnaire: Questionnaire,
+    rules: CompiledRules,
+}
+
+/// Questionnaires and a rule set, checked against each other and ready to evaluate.
+pub struct Triage {
+    entries: Vec<Entry>,
+    rules: RuleSet,
+}
+
+impl std::fmt::Debug for Triage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Triage")
+            .field(
+                "questionnaires",
+                &self
+                    .entries
+                    .iter()
+                    .map(|entry| entry.questionnaire.id())
+                    .collect::<Vec<_>>(),
+            )
+            .field("rule_set_version", &self.rules.version())
+            .finish()
+    }
+}
+
+impl Triage {
+    /// The embedded questionnaires and rule set v1.
+    pub fn embedded() -> Result<Self, TriageError> {
+        Self::new(QuestionnaireSet::embedded()?, RuleSet::embedded()?)
+    }
+
+    /// Binds `rules` to every questionnaire: strictly to the one the rule file names, which
+    /// must be loaded, and leniently to the others (see the module documentation).
+    pub fn new(questionnaires: QuestionnaireSet, rules: RuleSet) -> Result<Self, TriageError> {
+        let file = format!("rule set {}", rules.name());
+        if questionnaires.get(rules.questionnaire_id()).is_none() {
+            return Err(RuleSetError::UnknownQuestionnaire {
+                file,
+                id: rules.questionnaire_id().to_owned(),
+            }
+            .into());
+        }
+        // The declared questionnaire first: its problems are the ones to fix, and the others
+        // are only checked for consistency once it passes.
+        let (primary, others): (Vec<Questionnaire>, Vec<Questionnaire>) = questionnaires
+            .into_questionnaires()
+            .partition(|questionnaire| questionnaire.id() == rules.questionnaire_id());
+        let mut entries = Vec::with_capacity(primary.len() + others.len());
+        for (strict, group) in [(true, primary), (false, others)] {
+            let mut problems = Vec::new();
+            for questionnaire in group {
+                match rules.compile(&questionnaire, strict) {
+                    Ok(compiled) => entries.push(Entry {
+                        questionnaire,
+                        rules: compiled,
+                    }),
+                    Err(found) => problems.extend(found),
+                }
+            }
+            if !problems.is_empty() {
+                return Err(RuleSetError::Invalid { file, problems }.into());
+            }
+        }
+        entries.sort_by(|a, b| a.questionnaire.id().cmp(b.questionnaire.id()));
+        Ok(Self { entries, rules })
+    }
+
+    pub fn questionnaire(&self, id: &str) -> Option<&Questionnaire> {
+        self.entry(id).ok().map(|entry| &entry.questionnaire)
+    }
+
+    /// All questionnaires, ordered by id.
+    pub fn questionnaires(&self) -> impl Iterator<Item = &Questionnaire> {
+        self.entries.iter().map(|entry| &entry.questionnaire)
+    }
+
+    pub fn rule_set(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    fn entry(&self, id: &str) -> Result<&Entry, EvaluateError> {
+        self.entries
+            .iter()
+            .find(|entry| entry.questionnaire.id() == id)
+            .ok_or_else(|| EvaluateError::UnknownQuestionnaire(id.to_owned()))
+    }
+
+    /// Validates answers without evaluating them: [`ValidationMode::Draft`] to save a draft,
+    /// [`ValidationMode::Submit`] for the full check.
+    pub fn validate(
+        &self,
+        questionnaire_id: &str,
+        answers: &Answers,
+        today: NaiveDate,
+        mode: ValidationMode,
+    ) -> Result<(), EvaluateError> {
+        self.entry(questionnaire_id)?
+            .questionnaire
+            .validate(answers, today, mode)
+            .map_err(EvaluateError::InvalidAnswers)
+    }
+
+    /// Validates (as a submission), scores, derives facts and applies the rules.
+    pub fn evaluate(
+        &self,
+        questionnaire_id: &str,
+        answers: &Answers,
+        today: NaiveDate,
+    ) -> Result<Evaluation, EvaluateError> {
+        let entry = self.entry(questionnaire_id)?;
+        let questionnaire = &entry.questionnaire;
+        let (mut slots, assessment) = questionnaire
+            .read_assessed(answers, today)
+            .map_err(EvaluateError::InvalidAnswers)?;
+        slots.extend(assessment.fact_slots());
+        let mut fired: Vec<&Rule> = entry
+            .rules
+            .fired(&slots)
+            .filter_map(|index| self.rules.rules().get(index))
+            .collect();
+        // Stable: most severe first, file order within a disposition.
+        fired.sort_by_key(|rule| std::cmp::Reverse(rule.disposition));
+        let disposition = fired
+            .first()
+            .map_or(Disposition::Routine, |rule| rule.disposition);
+        Ok(Evaluation {
+            questionnaire_id: questionnaire.id().to_owned(),
+            questionnaire_version: questionnaire.version().to_owned(),
+            questionnaire_digest: questionnaire.digest().to_owned(),
+            rule_set_version: self.rules.version().to_owned(),
+            as_of: today,
+            disposition,
+            scores: assessment.scores,
+            facts: assessment.facts,
+            advice: self.advice(disposition, &fired),
+            findings: fired.iter().map(|rule| finding(rule)).collect(),
+        })
+    }
+
+    fn advice(&self, disposition: Disposition, fired: &[&Rule]) -> PatientAdvice {
+        let base = self.rules.advice(disposition);
+        let mut reasons: Vec<String> = Vec::new();
+        for rule in fired.iter().filter(|rule| rule.disposition == disposition) {
+            if let Some(line) = &rule.advice
+                && !reasons.contains(line)
+            {
+                reasons.push(line.clone());
+            }
+        }
+        PatientAdvice {
+            headline: base.headline.clone(),
+            paragraphs: base.text.clone(),
+            reasons,
+        }
+    }
+}
+
+fn finding(rule: &Rule) -> Finding {
+    Finding {
+        rule_id: rule.id.clone(),
+        category: rule.category.clone(),
+        disposition: rule.disposition,
+        rationale: rule.rationale.clone(),
+        source: rule.source.clone(),
+    }
+}
+
+impl Questionnaire {
+    /// Checks answers; every problem is reported, in questionnaire order (unknown linkIds
+    /// last).
+    pub fn validate(
+        &self,
+        answers: &Answers,
+        today: NaiveDate,
+        mode: ValidationMode,
+    ) -> Result<(), Vec<AnswerError>> {
+        self.read(answers, today, mode).map(|_| ())
+    }
+
+    /// Validates a submission and computes its scores and derived facts, without rules (for
+    /// outcome trends of follow-ups, see [`outcome_change`]).
+    pub fn assess(
+        &self,
+        answers: &Answers,
+        today: NaiveDate,
+    ) -> Result<Assessment, Vec<AnswerError>> {
+        self.read_assessed(answers, today)
+            .map(|(_, assessment)| assessment)
+    }
+
+    fn read_assessed(
+        &self,
+        answers: &Answers,
+        today: NaiveDate,
+    ) -> Result<(Vec<Slot>, Assessment), Vec<AnswerError>> {
+        let slots = self.read(answers, today, ValidationMode::Submit)?;
+        let assessment = self.facts.assess(&slots, today);
+        Ok((slots, assessment))
+    }
+
+    fn read(
+        &self,
+        answers: &Answers,
+        today: NaiveDate,
+        mode: ValidationMode,
+    ) -> Result<Vec<Slot>, Vec<AnswerError>> {
+        let capacity = self.form.items.len() + Fact::ALL.len();
+        let (slots, mut found): (Vec<Slot>, Found) =
+            answers::read(&self.form, answers, today, mode, capacity);
+        if let Some((index, message)) = self.facts.consistency(&slots)
+            && let Some(item) = self.form.items.get(index)
+        {
+            found.push(
+                index,
+                &item.link_id,
+                AnswerErrorCode::Implausible,
+                message.into(),
+            );
+        }
+        found.into_result().map(|()| slots)
+    }
+}
