@@ -20,15 +20,18 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     api::{
-        admin::AdminOutboxApi, audit::AdminAuditApi, auth::AuthApi, ops::OpsApi,
-        patients::PatientsApi, types::close_request_schemas, users::UsersApi,
+        admin::AdminOutboxApi, audit::AdminAuditApi, auth::AuthApi, follow_ups::FollowUpsApi,
+        intakes::IntakesApi, ops::OpsApi, patients::PatientsApi, triage::TriageApi,
+        types::close_request_schemas, users::UsersApi,
     },
     auth::{keys::KeyRing, tokens::TokenService},
+    clinical,
     clock::SharedClock,
     config::{Backend, Config},
     middleware::{ProblemErrors, RequestEdge, RouteMethods},
     notify::{Mailer, Worker, WorkerSettings},
     store::{self, outbox::Outbox},
+    triage::Triage,
 };
 
 /// What every handler may use. Cheap to clone.
@@ -43,6 +46,8 @@ pub struct AppState {
     pub mailer: Arc<Mailer>,
     /// Issues and verifies access tokens.
     pub tokens: Arc<TokenService>,
+    /// Questionnaires, scoring and the red-flag rule set.
+    pub triage: Arc<Triage>,
 }
 
 impl AppState {
@@ -52,6 +57,14 @@ impl AppState {
             .now()
             .with_timezone(&self.config.time_zone)
             .date_naive()
+    }
+
+    /// A page of the clinic's front end: `<public base URL>/<path>`.
+    pub fn page_url(&self, path: &str) -> String {
+        let mut url = self.config.public_base_url();
+        let joined = format!("{}/{path}", url.path().trim_end_matches('/'));
+        url.set_path(&joined);
+        url.into()
     }
 
     /// A link for an email: `<public base URL><page>?token=<secret>`.
@@ -101,6 +114,7 @@ pub type Apis<A> = (
     AuthApi,
     UsersApi,
     PatientsApi,
+    (TriageApi, IntakesApi, FollowUpsApi),
     AdminOutboxApi,
     AdminAuditApi,
     A,
@@ -114,6 +128,7 @@ pub fn api_service<A: OpenApi + 'static>(extra: A) -> OpenApiService<Apis<A>, ()
             AuthApi,
             UsersApi,
             PatientsApi,
+            (TriageApi, IntakesApi, FollowUpsApi),
             AdminOutboxApi,
             AdminAuditApi,
             extra,
@@ -153,6 +168,14 @@ impl Application {
         // broken template, an unusable SMTP_URL or a bad key stops startup here.
         let mailer = Mailer::from_config(&config)?;
         let ring = KeyRing::load_or_create(&config.jwt_keys_dir())?;
+        let triage = Arc::new(clinical::load(
+            config.questionnaire_dir.as_deref(),
+            config.rules_file.as_deref(),
+        )?);
+        tracing::info!(
+            rule_set = triage.rule_set().version(),
+            "clinical content loaded"
+        );
         let database = config.database();
         tracing::info!(database = %database, "connecting to the database");
         let db = store::connect(&database, config.db_max_connections).await?;
@@ -186,6 +209,7 @@ impl Application {
             config: Arc::new(config),
             mailer,
             tokens,
+            triage,
         };
         let endpoint = routes(&state, extra);
         Ok(Self {

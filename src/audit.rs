@@ -30,6 +30,17 @@ pub enum Action {
     PatientUpdate,
     PatientSearch,
     PatientInvite,
+    IntakeCreate,
+    IntakeRead,
+    IntakeList,
+    IntakeUpdate,
+    IntakeSubmit,
+    ReviewQueueRead,
+    ReviewDecision,
+    FollowUpSend,
+    FollowUpRead,
+    FollowUpSubmit,
+    OutcomesRead,
 }
 
 impl Action {
@@ -46,6 +57,17 @@ impl Action {
             Self::PatientUpdate => "patient.update",
             Self::PatientSearch => "patient.search",
             Self::PatientInvite => "patient.invite",
+            Self::IntakeCreate => "intake.create",
+            Self::IntakeRead => "intake.read",
+            Self::IntakeList => "intake.list",
+            Self::IntakeUpdate => "intake.update",
+            Self::IntakeSubmit => "intake.submit",
+            Self::ReviewQueueRead => "review_queue.read",
+            Self::ReviewDecision => "review.decision",
+            Self::FollowUpSend => "follow_up.send",
+            Self::FollowUpRead => "follow_up.read",
+            Self::FollowUpSubmit => "follow_up.submit",
+            Self::OutcomesRead => "outcomes.read",
         }
     }
 }
@@ -55,6 +77,7 @@ impl Action {
 pub enum Record {
     User(Uuid),
     Patient(Uuid),
+    Intake(Uuid),
 }
 
 impl Record {
@@ -62,12 +85,13 @@ impl Record {
         match self {
             Self::User(_) => "user",
             Self::Patient(_) => "patient",
+            Self::Intake(_) => "intake",
         }
     }
 
     pub fn id(self) -> Uuid {
         match self {
-            Self::User(id) | Self::Patient(id) => id,
+            Self::User(id) | Self::Patient(id) | Self::Intake(id) => id,
         }
     }
 }

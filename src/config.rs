@@ -61,6 +61,21 @@ pub struct Config {
     #[arg(long, env = "SMTP_URL", value_name = "URL", value_parser = SmtpUrl::parse, global = true)]
     pub smtp_url: Option<SmtpUrl>,
 
+    /// Directory of questionnaire definitions (`*.json`, FHIR-shaped) that replace the embedded
+    /// ones with the same id or add new ones.
+    #[arg(
+        long,
+        env = "LUMBAR_QUESTIONNAIRE_DIR",
+        value_name = "DIR",
+        global = true
+    )]
+    pub questionnaire_dir: Option<PathBuf>,
+
+    /// Red-flag rule file (TOML) used instead of the embedded rule set v1. A file that does not
+    /// fit the questionnaire stops startup with a message naming the rule.
+    #[arg(long, env = "LUMBAR_RULES_FILE", value_name = "FILE", global = true)]
+    pub rules_file: Option<PathBuf>,
+
     /// Directory whose files replace the embedded email templates of the same name (branding).
     #[arg(long, env = "LUMBAR_TEMPLATE_DIR", value_name = "DIR", global = true)]
     pub template_dir: Option<PathBuf>,

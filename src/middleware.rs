@@ -70,7 +70,7 @@ impl<E: Endpoint> Endpoint for RequestEdgeEndpoint<E> {
         let span = tracing::info_span!(
             "request",
             method = %req.method(),
-            path = %path,
+            path = %loggable_path(&path),
             request_id = %request_id,
         );
 
@@ -250,6 +250,20 @@ impl<E: Endpoint> Endpoint for ProblemErrorsEndpoint<E> {
 }
 
 /// An incoming `x-request-id` is kept when it is a sane token, so ids from a proxy correlate.
+/// Paths whose last segment is a secret (an emailed follow-up link's token).
+const SECRET_PATH_PREFIXES: &[&str] = &["/api/v1/follow-ups/"];
+
+/// The path as logs may show it: secrets in the path replaced by `{token}`.
+fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match SECRET_PATH_PREFIXES
+        .iter()
+        .find(|prefix| path.starts_with(*prefix) && path.len() > prefix.len())
+    {
+        Some(prefix) => format!("{prefix}{{token}}").into(),
+        None => path.into(),
+    }
+}
+
 fn accepted_request_id(req: &Request) -> Option<String> {
     let value = req.headers().get(REQUEST_ID_HEADER)?.to_str().ok()?;
     let sane = (1..=64).contains(&value.len())
@@ -498,6 +512,16 @@ mod tests {
         );
         assert_eq!(routes.allow_header("/api/v1/intakes/"), None);
         assert_eq!(routes.allow_header("/nothing"), None);
+    }
+
+    #[test]
+    fn secrets_in_paths_stay_out_of_logs() {
+        assert_eq!(
+            loggable_path("/api/v1/follow-ups/s3cr3t-t0ken"),
+            "/api/v1/follow-ups/{token}"
+        );
+        assert_eq!(loggable_path("/api/v1/follow-ups/"), "/api/v1/follow-ups/");
+        assert_eq!(loggable_path("/api/v1/patients/42"), "/api/v1/patients/42");
     }
 
     #[test]

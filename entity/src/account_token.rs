@@ -12,6 +12,9 @@ pub enum Purpose {
     /// Lets a patient the front desk registered set a password.
     #[sea_orm(string_value = "invitation")]
     Invitation,
+    /// Opens one follow-up questionnaire, without logging in.
+    #[sea_orm(string_value = "follow_up")]
+    FollowUp,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

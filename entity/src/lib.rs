@@ -4,8 +4,10 @@
 pub mod account_token;
 pub mod audit_event;
 pub mod idempotency_key;
+pub mod intake;
 pub mod login_throttle;
 pub mod outbox_message;
 pub mod patient;
 pub mod refresh_token;
+pub mod review_decision;
 pub mod user;

@@ -8,6 +8,7 @@ mod m20261122_000002_create_outbox_messages;
 mod m20261122_000003_create_users_and_refresh_tokens;
 mod m20261122_000004_create_login_throttles;
 mod m20261122_000005_create_patients_account_tokens_audit;
+mod m20261122_000006_create_intakes_and_reviews;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_create_users_and_refresh_tokens::Migration),
             Box::new(m20261122_000004_create_login_throttles::Migration),
             Box::new(m20261122_000005_create_patients_account_tokens_audit::Migration),
+            Box::new(m20261122_000006_create_intakes_and_reviews::Migration),
         ]
     }
 }

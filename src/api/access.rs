@@ -18,6 +18,8 @@ pub const ADMIN: &[Role] = &[Role::Admin];
 pub const CLINIC_TEAM: &[Role] = &[Role::Staff, Role::Practitioner];
 pub const FRONT_DESK: &[Role] = &[Role::Staff];
 pub const PATIENT: &[Role] = &[Role::Patient];
+/// Clinical records and decisions.
+pub const PRACTITIONER: &[Role] = &[Role::Practitioner];
 
 /// Lets the call through when the caller's role is one of `allowed`; otherwise records the
 /// refusal on the audit trail and answers 403.

@@ -6,8 +6,11 @@ pub mod access;
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod follow_ups;
+pub mod intakes;
 pub mod ops;
 pub mod patients;
+pub mod triage;
 pub mod types;
 pub mod users;
 
@@ -22,6 +25,10 @@ pub enum ApiTags {
     Auth,
     /// Patient records: demographics, found and kept by the front desk.
     Patients,
+    /// Questionnaires, the clinicians' what-if triage, and follow-up links.
+    Triage,
+    /// Intake questionnaires: drafts, submission and triage; the practitioners' review queue.
+    Intakes,
     /// Administration: accounts, the email outbox and the audit trail.
     Admin,
 }

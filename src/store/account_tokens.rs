@@ -62,6 +62,21 @@ pub async fn issue<C: ConnectionTrait>(
     Ok(secret)
 }
 
+/// The live token `presented`, without spending it (a link's page is shown before it is used).
+pub async fn peek<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    purpose: Purpose,
+    presented: &str,
+) -> Result<Option<account_token::Model>, DbErr> {
+    Ok(Entity::find()
+        .filter(Column::TokenHash.eq(hash(presented)))
+        .filter(Column::Purpose.eq(purpose))
+        .one(db)
+        .await?
+        .filter(|token| token.used_at.is_none() && token.expires_at > now))
+}
+
 /// Spends `presented` if it is a live token of `purpose`, returning it; `None` when it is
 /// unknown, expired or already used. Spending is one guarded update, so two concurrent uses
 /// cannot both succeed.

@@ -2,6 +2,7 @@
 
 pub mod account_tokens;
 pub mod audit;
+pub mod intakes;
 pub mod outbox;
 pub mod patients;
 pub mod refresh_tokens;

@@ -109,3 +109,16 @@ pub async fn mark_email_verified<C: ConnectionTrait>(
         .await?;
     Ok(())
 }
+
+/// Active accounts with `role`, by name (practitioners to alert, for example).
+pub async fn active_with_role<C: ConnectionTrait>(
+    db: &C,
+    role: Role,
+) -> Result<Vec<user::Model>, DbErr> {
+    Entity::find()
+        .filter(Column::Role.eq(role))
+        .filter(Column::DisabledAt.is_null())
+        .order_by_asc(Column::DisplayName)
+        .all(db)
+        .await
+}

@@ -9,7 +9,12 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TEST_PASSWORD, TestApp};
+use lumbar::clock::Clock;
+
+use crate::{
+    helpers::{TEST_PASSWORD, TestApp},
+    intakes::{follow_up_answers, routine_answers, with},
+};
 
 /// Who calls, in the order of the expected statuses in [`MATRIX`].
 const CALLERS: [Option<Role>; 5] = [
@@ -72,6 +77,56 @@ const MATRIX: &[(&str, &str, [u16; 5])] = &[
         [401, 403, 403, 403, 404],
     ),
     ("get", "/api/v1/admin/audit", [401, 403, 403, 403, 200]),
+    ("get", "/api/v1/questionnaires", [200, 200, 200, 200, 200]),
+    (
+        "get",
+        "/api/v1/questionnaires/{id}",
+        [200, 200, 200, 200, 200],
+    ),
+    ("post", "/api/v1/triage/evaluate", [401, 403, 403, 200, 200]),
+    // A patient starts their own intake, the front desk one for the other patient.
+    ("post", "/api/v1/intakes", [401, 201, 201, 403, 403]),
+    // The other patient's intake.
+    ("get", "/api/v1/intakes/{id}", [401, 404, 200, 200, 403]),
+    ("put", "/api/v1/intakes/{id}", [401, 404, 200, 403, 403]),
+    (
+        "post",
+        "/api/v1/intakes/{id}/submit",
+        [401, 404, 200, 403, 403],
+    ),
+    (
+        "get",
+        "/api/v1/patients/{id}/intakes",
+        [401, 404, 200, 200, 403],
+    ),
+    ("get", "/api/v1/reviews", [401, 403, 403, 200, 403]),
+    ("get", "/api/v1/reviews/{id}", [401, 403, 403, 200, 403]),
+    (
+        "post",
+        "/api/v1/intakes/{id}/review",
+        [401, 403, 403, 201, 403],
+    ),
+    (
+        "post",
+        "/api/v1/patients/{id}/follow-ups",
+        [401, 403, 202, 202, 403],
+    ),
+    (
+        "get",
+        "/api/v1/patients/{id}/outcomes",
+        [401, 403, 403, 200, 403],
+    ),
+    // The link's token is the credential: the same for everyone.
+    (
+        "get",
+        "/api/v1/follow-ups/{token}",
+        [200, 200, 200, 200, 200],
+    ),
+    (
+        "post",
+        "/api/v1/follow-ups/{token}",
+        [200, 200, 200, 200, 200],
+    ),
 ];
 
 /// Accounts and records the calls need.
@@ -79,6 +134,10 @@ struct Fixture {
     tokens: Vec<Option<String>>,
     /// A patient record that belongs to none of the callers.
     other_patient: Uuid,
+    /// A front-desk token, to prepare records.
+    staff: String,
+    /// A submitted urgent intake of the other patient, waiting for review.
+    flagged_intake: String,
 }
 
 fn unique_email(prefix: &str) -> String {
@@ -104,10 +163,73 @@ async fn fixture(app: &TestApp) -> Fixture {
         });
     }
     let (_, other_patient) = app.add_patient(&unique_email("other")).await;
+    let staff = app.access_token(Role::Staff).await;
+    let flagged = with(
+        routine_answers(app.clock.now().date_naive()),
+        &[("cancer_history", json!(true))],
+    );
+    let flagged_intake = draft_for(app, &staff, other_patient, Some(flagged)).await;
+    let submitted = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/intakes/{flagged_intake}/submit"),
+            Some(&staff),
+            None,
+        )
+        .await;
+    assert_eq!(submitted.status(), 200);
     Fixture {
         tokens,
         other_patient,
+        staff,
+        flagged_intake,
     }
+}
+
+/// A new draft intake for `patient`, made by the front desk, optionally with answers.
+async fn draft_for(
+    app: &TestApp,
+    staff: &str,
+    patient: Uuid,
+    answers: Option<serde_json::Map<String, Value>>,
+) -> String {
+    let created: Value = app
+        .send(
+            Method::POST,
+            "/api/v1/intakes",
+            Some(staff),
+            Some(json!({"patient_id": patient})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    if let Some(answers) = answers {
+        let saved = app
+            .send(
+                Method::PUT,
+                &format!("/api/v1/intakes/{id}"),
+                Some(staff),
+                Some(json!({"answers": answers})),
+            )
+            .await;
+        assert_eq!(saved.status(), 200);
+    }
+    id
+}
+
+/// A live follow-up link's token for `patient`, issued as the emailed link would be.
+async fn follow_up_token(app: &TestApp, patient: Uuid) -> String {
+    lumbar::store::account_tokens::issue(
+        &app.db,
+        app.clock.now(),
+        entity::account_token::Purpose::FollowUp,
+        lumbar::store::account_tokens::Subject::Patient(patient),
+        chrono::Duration::days(14),
+    )
+    .await
+    .unwrap()
 }
 
 /// Makes the call for one matrix row, with fresh inputs where the call uses them up.
@@ -116,9 +238,12 @@ async fn call(
     fixture: &Fixture,
     method: &str,
     path: &str,
+    caller: Option<Role>,
     token: Option<&str>,
 ) -> u16 {
     let other = fixture.other_patient;
+    let flagged = &fixture.flagged_intake;
+    let today = app.clock.now().date_naive();
     let (method, url, body): (Method, String, Option<Value>) = match (method, path) {
         ("post", "/api/v1/auth/login") => {
             let email = unique_email("login");
@@ -203,6 +328,76 @@ async fn call(
             let id = created["id"].as_str().unwrap().to_owned();
             (Method::POST, format!("/api/v1/patients/{id}/invite"), None)
         }
+        ("get", "/api/v1/questionnaires/{id}") => {
+            (Method::GET, "/api/v1/questionnaires/intake".into(), None)
+        }
+        ("post", "/api/v1/triage/evaluate") => (
+            Method::POST,
+            path.into(),
+            Some(json!({"answers": routine_answers(today)})),
+        ),
+        ("post", "/api/v1/intakes") => {
+            let body = match caller {
+                Some(Role::Patient) => json!({}),
+                _ => json!({"patient_id": other}),
+            };
+            (Method::POST, path.into(), Some(body))
+        }
+        ("get", "/api/v1/intakes/{id}") => {
+            (Method::GET, format!("/api/v1/intakes/{flagged}"), None)
+        }
+        ("put", "/api/v1/intakes/{id}") => {
+            let draft = draft_for(app, &fixture.staff, other, None).await;
+            (
+                Method::PUT,
+                format!("/api/v1/intakes/{draft}"),
+                Some(json!({"answers": {"pain_now": 3}})),
+            )
+        }
+        ("post", "/api/v1/intakes/{id}/submit") => {
+            let draft = draft_for(app, &fixture.staff, other, Some(routine_answers(today))).await;
+            (
+                Method::POST,
+                format!("/api/v1/intakes/{draft}/submit"),
+                None,
+            )
+        }
+        ("get", "/api/v1/patients/{id}/intakes") => (
+            Method::GET,
+            format!("/api/v1/patients/{other}/intakes"),
+            None,
+        ),
+        ("get", "/api/v1/reviews/{id}") => {
+            (Method::GET, format!("/api/v1/reviews/{flagged}"), None)
+        }
+        ("post", "/api/v1/intakes/{id}/review") => (
+            Method::POST,
+            format!("/api/v1/intakes/{flagged}/review"),
+            // Keeps the case open for the next caller.
+            Some(json!({"decision": "contacted_patient", "note": "Left a message."})),
+        ),
+        ("post", "/api/v1/patients/{id}/follow-ups") => (
+            Method::POST,
+            format!("/api/v1/patients/{other}/follow-ups"),
+            None,
+        ),
+        ("get", "/api/v1/patients/{id}/outcomes") => (
+            Method::GET,
+            format!("/api/v1/patients/{other}/outcomes"),
+            None,
+        ),
+        ("get", "/api/v1/follow-ups/{token}") => {
+            let link = follow_up_token(app, other).await;
+            (Method::GET, format!("/api/v1/follow-ups/{link}"), None)
+        }
+        ("post", "/api/v1/follow-ups/{token}") => {
+            let link = follow_up_token(app, other).await;
+            (
+                Method::POST,
+                format!("/api/v1/follow-ups/{link}"),
+                Some(json!({"answers": follow_up_answers(3, false)})),
+            )
+        }
         ("post", "/api/v1/admin/outbox/{id}/retry") => (
             Method::POST,
             format!("/api/v1/admin/outbox/{}/retry", Uuid::now_v7()),
@@ -245,7 +440,7 @@ async fn every_endpoint_answers_each_role_exactly_as_intended() {
     for (method, path, expected) in MATRIX {
         for (index, caller) in CALLERS.iter().enumerate() {
             let token = fixture.tokens[index].as_deref();
-            let status = call(&app, &fixture, method, path, token).await;
+            let status = call(&app, &fixture, method, path, *caller, token).await;
             if status != expected[index] {
                 wrong.push(format!(
                     "{method} {path} as {caller:?}: expected {}, got {status}",

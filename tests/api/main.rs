@@ -9,6 +9,7 @@ mod docs;
 mod errors;
 mod health;
 mod helpers;
+mod intakes;
 mod outbox;
 mod patients;
 mod probe;

@@ -1,0 +1,220 @@
+//! Intakes and follow-ups: drafts, submissions with their triage result, the review queue and
+//! practitioners' decisions. Who may see which intake is decided by the API layer.
+
+use chrono::{DateTime, Utc};
+use entity::{
+    intake::{self, Column, Entity, IntakeStatus, ReviewStatus},
+    review_decision::{self, Decision},
+};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, sea_query::Expr,
+};
+use uuid::Uuid;
+
+pub struct NewIntake {
+    pub patient_id: Uuid,
+    pub questionnaire_id: String,
+    pub questionnaire_version: String,
+    /// Starting answers (a correction starts from the answers it corrects).
+    pub answers: String,
+    pub created_by: Option<Uuid>,
+    pub supersedes: Option<Uuid>,
+}
+
+pub async fn create<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    new: NewIntake,
+) -> Result<intake::Model, DbErr> {
+    intake::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        patient_id: Set(new.patient_id),
+        questionnaire_id: Set(new.questionnaire_id),
+        questionnaire_version: Set(new.questionnaire_version),
+        status: Set(IntakeStatus::Draft),
+        answers: Set(new.answers),
+        created_by: Set(new.created_by),
+        created_at: Set(now),
+        updated_at: Set(now),
+        submitted_at: Set(None),
+        supersedes: Set(new.supersedes),
+        rule_set_version: Set(None),
+        disposition: Set(None),
+        result: Set(None),
+        review_status: Set(None),
+        severity: Set(None),
+        pain_now: Set(None),
+        odi_hundredths: Set(None),
+    }
+    .insert(db)
+    .await
+}
+
+pub async fn find<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<intake::Model>, DbErr> {
+    Entity::find_by_id(id).one(db).await
+}
+
+/// Replaces a draft's answers. `false` when the intake is no longer a draft.
+pub async fn save_answers<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    id: Uuid,
+    answers: String,
+) -> Result<bool, DbErr> {
+    let saved = Entity::update_many()
+        .col_expr(Column::Answers, Expr::value(answers))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .filter(Column::Status.eq(IntakeStatus::Draft))
+        .exec(db)
+        .await?;
+    Ok(saved.rows_affected == 1)
+}
+
+/// What a submission stores besides its answers.
+pub struct Judgement {
+    pub rule_set_version: String,
+    pub questionnaire_version: String,
+    pub disposition: String,
+    /// 3 emergency, 2 urgent, 1 review; `None` keeps it out of the review queue.
+    pub severity: Option<i16>,
+    /// The full evaluation, as JSON text.
+    pub result: String,
+    pub pain_now: Option<i16>,
+    pub odi_hundredths: Option<i32>,
+}
+
+/// Turns a draft into a submission, once: `false` if it was submitted already (by a concurrent
+/// request, say). The submission is immutable from here on.
+pub async fn submit<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    id: Uuid,
+    answers: String,
+    judgement: Judgement,
+) -> Result<bool, DbErr> {
+    let review_status = judgement.severity.map(|_| ReviewStatus::Pending);
+    let submitted = Entity::update_many()
+        .col_expr(Column::Status, Expr::value(IntakeStatus::Submitted))
+        .col_expr(Column::Answers, Expr::value(answers))
+        .col_expr(Column::SubmittedAt, Expr::value(now))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .col_expr(
+            Column::RuleSetVersion,
+            Expr::value(judgement.rule_set_version),
+        )
+        .col_expr(
+            Column::QuestionnaireVersion,
+            Expr::value(judgement.questionnaire_version),
+        )
+        .col_expr(Column::Disposition, Expr::value(judgement.disposition))
+        .col_expr(Column::Result, Expr::value(judgement.result))
+        .col_expr(Column::ReviewStatus, Expr::value(review_status))
+        .col_expr(Column::Severity, Expr::value(judgement.severity))
+        .col_expr(Column::PainNow, Expr::value(judgement.pain_now))
+        .col_expr(Column::OdiHundredths, Expr::value(judgement.odi_hundredths))
+        .filter(Column::Id.eq(id))
+        .filter(Column::Status.eq(IntakeStatus::Draft))
+        .exec(db)
+        .await?;
+    Ok(submitted.rows_affected == 1)
+}
+
+/// Marks a submission as corrected by a later one. Its place in the review queue goes with it.
+pub async fn supersede<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    id: Uuid,
+) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::Status, Expr::value(IntakeStatus::Superseded))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .filter(Column::Status.eq(IntakeStatus::Submitted))
+        .exec(db)
+        .await?;
+    Entity::update_many()
+        .col_expr(
+            Column::ReviewStatus,
+            Expr::value(Some(ReviewStatus::Decided)),
+        )
+        .filter(Column::Id.eq(id))
+        .filter(Column::ReviewStatus.eq(ReviewStatus::Pending))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// A patient's intakes and follow-ups, newest first.
+pub async fn for_patient<C: ConnectionTrait>(
+    db: &C,
+    patient_id: Uuid,
+) -> Result<Vec<intake::Model>, DbErr> {
+    Entity::find()
+        .filter(Column::PatientId.eq(patient_id))
+        .order_by_desc(Column::CreatedAt)
+        .order_by_desc(Column::Id)
+        .all(db)
+        .await
+}
+
+/// The review queue: most severe first, then oldest first.
+pub async fn review_queue<C: ConnectionTrait>(
+    db: &C,
+    status: ReviewStatus,
+) -> Result<Vec<intake::Model>, DbErr> {
+    Entity::find()
+        .filter(Column::ReviewStatus.eq(status))
+        .order_by_desc(Column::Severity)
+        .order_by_asc(Column::SubmittedAt)
+        .order_by_asc(Column::Id)
+        .all(db)
+        .await
+}
+
+/// Records a practitioner's decision. Every decision but "contacted patient" closes the case.
+pub async fn record_decision<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    intake_id: Uuid,
+    decided_by: Uuid,
+    decision: Decision,
+    note: String,
+) -> Result<review_decision::Model, DbErr> {
+    let row = review_decision::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        intake_id: Set(intake_id),
+        decided_by: Set(decided_by),
+        decision: Set(decision),
+        note: Set(note),
+        decided_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    if decision != Decision::ContactedPatient {
+        Entity::update_many()
+            .col_expr(
+                Column::ReviewStatus,
+                Expr::value(Some(ReviewStatus::Decided)),
+            )
+            .col_expr(Column::UpdatedAt, Expr::value(now))
+            .filter(Column::Id.eq(intake_id))
+            .exec(db)
+            .await?;
+    }
+    Ok(row)
+}
+
+/// The decisions on an intake, oldest first.
+pub async fn decisions<C: ConnectionTrait>(
+    db: &C,
+    intake_id: Uuid,
+) -> Result<Vec<review_decision::Model>, DbErr> {
+    review_decision::Entity::find()
+        .filter(review_decision::Column::IntakeId.eq(intake_id))
+        .order_by_asc(review_decision::Column::DecidedAt)
+        .order_by_asc(review_decision::Column::Id)
+        .all(db)
+        .await
+}
