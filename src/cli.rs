@@ -1,6 +1,13 @@
-//! The `lumbar` command line: `serve` (the default), `migrate`, `openapi`.
+//! The `lumbar` command line: `serve` (the default), `migrate`, `worker`, `openapi`,
+//! `user add` and `triage evaluate`.
 
-use std::{ffi::OsString, process::ExitCode, sync::Arc};
+use std::{
+    ffi::OsString,
+    io::{IsTerminal, Read, Write},
+    path::{Path, PathBuf},
+    process::ExitCode,
+    sync::Arc,
+};
 
 use clap::{
     CommandFactory, Parser, Subcommand,
@@ -13,11 +20,14 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     app::{self, Application},
     auth::{password, tokens::parse_role},
-    clock::SystemClock,
+    clinical,
+    clock::{Clock, SystemClock},
     config::Config,
+    error::FieldError,
     notify::{Mailer, Worker, WorkerSettings},
     store::{self, users},
     telemetry,
+    triage::{AnswerError, EvaluateError, Evaluation, RuleSetError, Triage},
 };
 
 #[derive(Debug, Parser)]
@@ -31,7 +41,8 @@ Every option can also be set through the environment variable shown with it. Wit
 Lumbar runs on an embedded SQLite database under ./data and writes emails as .eml files.",
     after_help = "Examples:\n  lumbar                                   serve on 127.0.0.1:8080 with SQLite in ./data\n  \
 DATABASE_URL=postgres://postgres@127.0.0.1:5432/lumbar lumbar serve\n  lumbar migrate                           apply pending migrations and exit\n  \
-lumbar openapi > openapi.json            write the API description"
+lumbar openapi > openapi.json            write the API description\n  \
+lumbar triage evaluate --rules new-rules.toml < answers.json\n                                           try a rule file on a set of answers"
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -56,6 +67,57 @@ pub enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Try the questionnaires and red-flag rules on a set of answers, without a database.
+    #[command(subcommand)]
+    Triage(TriageCommand),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum TriageCommand {
+    /// Evaluate one set of answers: read them from standard input, print the triage result.
+    #[command(
+        long_about = "Evaluate one set of answers as a submitted intake would be, and print the \
+result: validate the answers, score them, derive the facts (age, symptom days, …) and apply the \
+red-flag rules. Nothing is stored and no database is needed, so clinicians can test a rule file \
+before deploying it (as LUMBAR_RULES_FILE).\n\n\
+Standard input: a JSON object mapping each questionnaire linkId to its answer, as the API takes \
+it, e.g. {\"saddle_numbness\": true, \"pain_now\": 4, \"date_of_birth\": \"1985-06-15\", …}.\n\n\
+Standard output: the evaluation as JSON (disposition, scores, derived facts, every fired rule with \
+its rationale and source, patient advice, rule-set and questionnaire versions).\n\n\
+Exit status:\n  \
+0  evaluated; the result is on standard output\n  \
+1  could not evaluate: input that is not a JSON object, an unknown questionnaire, or a rule \
+file that cannot be read or does not fit the questionnaire (one line on standard error, naming \
+the rule)\n  \
+2  the answers were refused: {\"errors\": [{\"field\": linkId, \"code\", \"message\"}, …]} on \
+standard output, as the API reports them; or the command line itself is wrong",
+        after_help = "Examples:\n  \
+lumbar triage evaluate < answers.json\n  \
+lumbar triage evaluate --rules clinic-rules.toml --as-of 2025-06-15 < answers.json\n  \
+lumbar triage evaluate < answers.json | jq '.disposition, [.findings[].rule_id]'"
+    )]
+    Evaluate(EvaluateArgs),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+#[command(next_help_heading = "Evaluation")]
+pub struct EvaluateArgs {
+    /// Red-flag rule file (TOML) to evaluate with, instead of LUMBAR_RULES_FILE or the embedded
+    /// rule set v1.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+    /// The date to evaluate on, as YYYY-MM-DD: ages and symptom days are counted to it.
+    /// Default: today in the clinic's time zone (LUMBAR_TIME_ZONE).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub as_of: Option<chrono::NaiveDate>,
+    /// Id of the questionnaire the answers are for.
+    #[arg(long, value_name = "ID", default_value = "intake")]
+    pub questionnaire: String,
+}
+
+fn parse_date(raw: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map_err(|_| "expected a date as YYYY-MM-DD, such as 2025-06-15".to_owned())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
@@ -92,9 +154,16 @@ pub fn run_from(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> 
         Err(err) => return report_usage_error(err),
     };
     let command = cli.command.clone().unwrap_or(Command::Serve);
-    if command == Command::Openapi {
-        println!("{}", app::openapi_json());
-        return ExitCode::SUCCESS;
+    // These need neither a database nor logging (which would go to stdout, among the JSON).
+    match &command {
+        Command::Openapi => {
+            println!("{}", app::openapi_json());
+            return ExitCode::SUCCESS;
+        }
+        Command::Triage(TriageCommand::Evaluate(args)) => {
+            return triage_evaluate(&cli.config, args);
+        }
+        _ => {}
     }
     if let Err(err) = telemetry::init(cli.config.log_format, &cli.config.log) {
         eprintln!("lumbar: {err:#}");
@@ -116,7 +185,9 @@ pub fn run_from(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> 
             Command::Migrate => migrate(cli.config).await,
             Command::Worker => worker(cli.config).await,
             Command::User(UserCommand::Add(add)) => add_user(cli.config, add).await,
-            Command::Openapi => unreachable!("handled before the runtime starts"),
+            Command::Openapi | Command::Triage(_) => {
+                unreachable!("handled before the runtime starts")
+            }
         }
     });
     match outcome {
@@ -217,6 +288,193 @@ async fn worker(config: Config) -> anyhow::Result<()> {
     running.await?;
     db.close().await?;
     Ok(())
+}
+
+/// `lumbar triage evaluate`: exit 0 with the evaluation on stdout, 2 with the per-linkId errors
+/// on stdout when the answers are refused, 1 with one line on stderr when nothing could be
+/// evaluated.
+fn triage_evaluate(config: &Config, args: &EvaluateArgs) -> ExitCode {
+    let rules_file = args.rules.as_deref().or(config.rules_file.as_deref());
+    // The rules first: a broken rule file is reported before anything is typed at a terminal.
+    let triage = match load_triage(config.questionnaire_dir.as_deref(), rules_file) {
+        Ok(triage) => triage,
+        Err(message) => return fail(&message),
+    };
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprintln!(
+            "lumbar: reading the answers (a JSON object) from standard input; end with Ctrl-D"
+        );
+    }
+    let mut input = String::new();
+    if let Err(err) = stdin.lock().read_to_string(&mut input) {
+        return fail(&format!(
+            "cannot read the answers from standard input: {err}"
+        ));
+    }
+    let today = args.as_of.unwrap_or_else(|| {
+        SystemClock
+            .now()
+            .with_timezone(&config.time_zone)
+            .date_naive()
+    });
+    let (output, status) = match evaluate(&triage, &args.questionnaire, &input, today) {
+        Ok(Ok(evaluation)) => (serde_json::to_string_pretty(&evaluation), ExitCode::SUCCESS),
+        Ok(Err(errors)) => (
+            serde_json::to_string_pretty(&RefusedAnswers { errors }),
+            ExitCode::from(2),
+        ),
+        Err(message) => return fail(&message),
+    };
+    let written = output.map_err(|err| err.to_string()).and_then(|text| {
+        writeln!(std::io::stdout().lock(), "{text}").map_err(|err| err.to_string())
+    });
+    match written {
+        Ok(()) => status,
+        Err(err) => fail(&format!("cannot write the result: {err}")),
+    }
+}
+
+/// What `triage evaluate` prints for refused answers: the API problem's `errors` list.
+#[derive(serde::Serialize)]
+struct RefusedAnswers {
+    errors: Vec<FieldError>,
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("lumbar: {message}");
+    ExitCode::FAILURE
+}
+
+/// The questionnaires and rules as `serve` would load them, or one line saying why not.
+fn load_triage(
+    questionnaire_dir: Option<&Path>,
+    rules_file: Option<&Path>,
+) -> Result<Triage, String> {
+    // Read here too, to name the file in the error and place TOML errors by line.
+    let rules_text = match rules_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|err| format!("cannot read the rule file {}: {err}", path.display()))?,
+        ),
+        None => None,
+    };
+    clinical::load(questionnaire_dir, rules_file).map_err(|err| {
+        let line = load_error_line(&err, rules_text.as_deref());
+        match rules_file.map(|path| path.display().to_string()) {
+            Some(path) if !line.contains(&path) => format!("rule file {path}: {line}"),
+            _ => line,
+        }
+    })
+}
+
+/// Validates, scores and applies the rules to `input`, a JSON object of answers. `Ok(Err(_))`
+/// lists every problem with the answers, as the API's problem `errors`.
+fn evaluate(
+    triage: &Triage,
+    questionnaire: &str,
+    input: &str,
+    today: chrono::NaiveDate,
+) -> Result<Result<Evaluation, Vec<FieldError>>, String> {
+    if input.trim().is_empty() {
+        return Err(
+            "no answers on standard input: expected a JSON object mapping each linkId to its answer"
+                .into(),
+        );
+    }
+    let answers = match serde_json::from_str::<serde_json::Value>(input) {
+        Ok(serde_json::Value::Object(answers)) => answers,
+        Ok(other) => {
+            let kind = match other {
+                serde_json::Value::Array(_) => "an array",
+                serde_json::Value::String(_) => "a string",
+                serde_json::Value::Number(_) => "a number",
+                serde_json::Value::Bool(_) => "a boolean",
+                _ => "null",
+            };
+            return Err(format!(
+                "the answers must be a JSON object mapping each linkId to its answer, not {kind}"
+            ));
+        }
+        Err(err) => {
+            return Err(format!(
+                "the answers on standard input are not valid JSON: {err}"
+            ));
+        }
+    };
+    match triage.evaluate(questionnaire, &answers, today) {
+        Ok(evaluation) => Ok(Ok(evaluation)),
+        Err(EvaluateError::InvalidAnswers(errors)) => {
+            Ok(Err(errors.into_iter().map(field_error).collect()))
+        }
+        Err(EvaluateError::UnknownQuestionnaire(id)) => {
+            let known: Vec<&str> = triage.questionnaires().map(|q| q.id()).collect();
+            Err(format!(
+                "there is no questionnaire {id:?} (--questionnaire); loaded: {}",
+                known.join(", ")
+            ))
+        }
+    }
+}
+
+fn field_error(error: AnswerError) -> FieldError {
+    FieldError {
+        field: error.link_id,
+        code: error.code.as_str().to_owned(),
+        message: error.message,
+    }
+}
+
+/// One line for a content-loading error: every cause once, lists joined with `;`, TOML syntax
+/// errors placed by line and column instead of drawn.
+fn load_error_line(err: &anyhow::Error, rules_text: Option<&str>) -> String {
+    if let Some(RuleSetError::Toml { file, source }) = err.downcast_ref::<RuleSetError>() {
+        let place = source
+            .span()
+            .zip(rules_text)
+            .map(|(span, text)| {
+                let before = text.get(..span.start).unwrap_or(text);
+                let line = before.matches('\n').count() + 1;
+                let column = before
+                    .rsplit('\n')
+                    .next()
+                    .unwrap_or_default()
+                    .chars()
+                    .count()
+                    + 1;
+                format!("line {line}, column {column}: ")
+            })
+            .unwrap_or_default();
+        return flatten(&format!(
+            "{file}: not a valid rule file: {place}{}",
+            source.message()
+        ));
+    }
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        // thiserror messages often quote their source already.
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    flatten(&line)
+}
+
+/// `a:\n  - b\n  - c` (how rule and questionnaire problems are listed) becomes `a: b; c`.
+fn flatten(text: &str) -> String {
+    text.trim_end()
+        .replace(":\n  - ", ": ")
+        .replace("\n  - ", "; ")
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Help and version go to stdout as clap prints them. A bad setting becomes one line naming the
@@ -328,6 +586,75 @@ mod tests {
         let cli = Cli::try_parse_from(["lumbar", "migrate", "--data-dir", "/tmp/x"]).unwrap();
         assert_eq!(cli.command, Some(Command::Migrate));
         assert_eq!(cli.config.data_dir, std::path::PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn triage_evaluate_takes_its_flags_and_defaults_to_the_intake() {
+        let cli = Cli::try_parse_from(["lumbar", "triage", "evaluate"]).unwrap();
+        let Some(Command::Triage(TriageCommand::Evaluate(args))) = cli.command else {
+            panic!("triage evaluate");
+        };
+        assert_eq!(args.questionnaire, "intake");
+        assert_eq!((args.rules, args.as_of), (None, None));
+
+        let cli = Cli::try_parse_from([
+            "lumbar",
+            "triage",
+            "evaluate",
+            "--rules",
+            "new.toml",
+            "--as-of",
+            "2025-06-15",
+            "--questionnaire",
+            "follow-up",
+        ])
+        .unwrap();
+        let Some(Command::Triage(TriageCommand::Evaluate(args))) = cli.command else {
+            panic!("triage evaluate");
+        };
+        assert_eq!(args.rules, Some(PathBuf::from("new.toml")));
+        assert_eq!(args.as_of, chrono::NaiveDate::from_ymd_opt(2025, 6, 15));
+        assert_eq!(args.questionnaire, "follow-up");
+
+        let line = invalid_setting_line(&parse_error(&[
+            "lumbar",
+            "triage",
+            "evaluate",
+            "--as-of",
+            "2025-02-30",
+        ]));
+        assert!(line.contains("--as-of `2025-02-30`"), "{line}");
+    }
+
+    #[test]
+    fn problem_lists_become_one_line() {
+        assert_eq!(
+            flatten("rule set v1: the rule set is invalid:\n  - rule A: bad\n  - rule B: worse\n"),
+            "rule set v1: the rule set is invalid: rule A: bad; rule B: worse"
+        );
+    }
+
+    #[test]
+    fn evaluate_separates_refused_answers_from_unusable_input() {
+        let triage = Triage::embedded().unwrap();
+        let today = chrono::NaiveDate::from_ymd_opt(2025, 6, 15).unwrap();
+        let refused = evaluate(&triage, "intake", r#"{"pain_now": 11}"#, today)
+            .unwrap()
+            .unwrap_err();
+        assert!(
+            refused
+                .iter()
+                .any(|error| error.field == "pain_now" && error.code == "out_of_range"),
+            "{refused:?}"
+        );
+        for input in ["", "null", "[]", "{"] {
+            assert!(
+                evaluate(&triage, "intake", input, today).is_err(),
+                "{input:?}"
+            );
+        }
+        let message = evaluate(&triage, "knee", "{}", today).unwrap_err();
+        assert!(message.contains("follow-up, intake"), "{message}");
     }
 
     #[test]

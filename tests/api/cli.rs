@@ -7,7 +7,7 @@ use std::{
 };
 
 use migration::{Migrator, MigratorTrait};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestDatabase};
 
@@ -319,4 +319,426 @@ async fn user_add_creates_an_account_that_can_log_in() {
             .unwrap()
     );
     db.close().await.unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// `lumbar triage evaluate`: answers on stdin, the evaluation (or the refusal) on stdout.
+// ---------------------------------------------------------------------------------------------
+
+/// The date every `triage evaluate` test evaluates on, unless it tests the date itself.
+const AS_OF: &str = "2025-06-15";
+
+/// A complete intake that fires no rule on [`AS_OF`]: a 40-year-old woman with 5 days of low
+/// back pain (the same answers as the triage unit tests' baseline).
+fn routine_answers() -> serde_json::Map<String, Value> {
+    let mut answers = serde_json::Map::new();
+    let mut set = |key: &str, value: Value| {
+        answers.insert(key.to_owned(), value);
+    };
+    set("date_of_birth", json!("1985-06-15"));
+    set("sex", json!("female"));
+    set("pain_areas", json!(["lower_back"]));
+    set("pain_started_on", json!("2025-06-10"));
+    set("onset_cause", json!("no_clear_cause"));
+    set("first_episode", json!(false));
+    set("pain_now", json!(4));
+    set("pain_worst_week", json!(6));
+    set("leg_symptoms", json!("none"));
+    set("leg_weakness", json!("none"));
+    for key in [
+        "foot_drop",
+        "new_walking_difficulty",
+        "night_pain_no_relief",
+        "constant_pain",
+        "pain_worse_straining",
+        "loin_pain",
+        "saddle_numbness",
+        "bladder_change",
+        "urinary_retention",
+        "bowel_control_loss",
+        "sexual_function_change",
+        "fever_chills",
+        "unwell_night_sweats",
+        "cancer_history",
+        "unexplained_weight_loss",
+        "iv_drug_use",
+        "immunosuppressed",
+        "recent_infection_or_procedure",
+        "osteoporosis",
+        "long_term_steroids",
+        "fainting_or_collapse",
+        "pulsating_abdomen",
+        "abdominal_pain",
+        "smoker",
+        "urinary_burning_frequency",
+        "colicky_pain_to_groin",
+        "blood_in_urine",
+        "pain_after_fatty_meals",
+        "morning_stiffness_30min",
+        "better_with_exercise_not_rest",
+        "wakes_second_half_night",
+        "family_history_spa",
+        "arthritis_history",
+        "enthesitis_history",
+        "psoriasis_history",
+    ] {
+        set(key, json!(false));
+    }
+    set("nsaid_relief_48h", json!("not_tried"));
+    for item in 1..=8 {
+        set(&format!("sbt_{item}"), json!(false));
+    }
+    set("sbt_9", json!("slightly"));
+    for section in 1..=10 {
+        set(&format!("odi_{section}"), json!(1));
+    }
+    set("consent_treatment", json!(true));
+    set("consent_privacy", json!(true));
+    answers
+}
+
+/// The routine answers with some changed.
+fn answers_with(changes: &[(&str, Value)]) -> String {
+    let mut answers = routine_answers();
+    for (key, value) in changes {
+        answers.insert((*key).to_owned(), value.clone());
+    }
+    Value::Object(answers).to_string()
+}
+
+/// Runs `lumbar triage evaluate <args>` with `stdin` as its standard input.
+fn triage_evaluate(args: &[&str], stdin: &str) -> std::process::Output {
+    triage_evaluate_with(&mut lumbar(), args, stdin)
+}
+
+fn triage_evaluate_with(command: &mut Command, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = command
+        .args(["triage", "evaluate"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+/// Expects exit status 0 and returns the evaluation printed on stdout.
+fn evaluation(output: &std::process::Output) -> Value {
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("stdout is the evaluation as JSON")
+}
+
+/// Expects exit status 1 with one line on stderr, nothing on stdout, and returns the line.
+fn could_not_evaluate(output: &std::process::Output) -> String {
+    let stderr = String::from_utf8(output.stderr.clone()).unwrap();
+    assert_eq!(output.status.code(), Some(1), "stderr: {stderr}");
+    assert!(output.stdout.is_empty(), "nothing on stdout");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+fn fired_rules(evaluation: &Value) -> Vec<&str> {
+    evaluation["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|finding| finding["rule_id"].as_str().expect("rule_id"))
+        .collect()
+}
+
+/// The embedded rule set v1 with `from` replaced by `to`, written into `dir`.
+fn rules_file(dir: &tempfile::TempDir, name: &str, from: &str, to: &str) -> std::path::PathBuf {
+    let embedded = include_str!("../../src/triage/content/rules-v1.toml");
+    assert!(embedded.contains(from), "rules-v1.toml contains {from:?}");
+    let path = dir.path().join(name);
+    std::fs::write(&path, embedded.replacen(from, to, 1)).unwrap();
+    path
+}
+
+fn path_arg(path: &std::path::Path) -> &str {
+    path.to_str().expect("a UTF-8 temporary path")
+}
+
+#[test]
+fn triage_evaluate_prints_the_full_evaluation_of_routine_answers() {
+    let output = triage_evaluate(&["--as-of", AS_OF], &answers_with(&[]));
+    let evaluation = evaluation(&output);
+    assert_eq!(evaluation["disposition"], "routine");
+    assert_eq!(evaluation["findings"], json!([]));
+    assert_eq!(evaluation["questionnaire_id"], "intake");
+    assert_eq!(evaluation["questionnaire_version"], "1");
+    assert!(
+        evaluation["rule_set_version"]
+            .as_str()
+            .is_some_and(|version| version.starts_with("v1+sha256:")),
+        "{evaluation}"
+    );
+    assert_eq!(evaluation["as_of"], AS_OF);
+    assert_eq!(evaluation["facts"]["age"], 40);
+    assert_eq!(evaluation["facts"]["symptom_days"], 5);
+    assert_eq!(evaluation["scores"]["odi"]["percent"], 20.0);
+    assert_eq!(evaluation["scores"]["start_back"]["risk"], "low");
+    assert_eq!(
+        evaluation["advice"]["headline"],
+        "You can book an appointment"
+    );
+    assert!(output.stderr.is_empty(), "nothing on stderr");
+}
+
+#[test]
+fn triage_evaluate_sends_saddle_numbness_to_the_emergency_department() {
+    let output = triage_evaluate(
+        &["--as-of", AS_OF],
+        &answers_with(&[("saddle_numbness", json!(true))]),
+    );
+    let evaluation = evaluation(&output);
+    assert_eq!(evaluation["disposition"], "emergency");
+    assert_eq!(fired_rules(&evaluation), ["CES_SADDLE"]);
+    let finding = &evaluation["findings"][0];
+    assert_eq!(finding["disposition"], "emergency");
+    assert_eq!(finding["category"], "cauda equina");
+    assert!(
+        finding["rationale"]
+            .as_str()
+            .is_some_and(|text| text.contains("cauda equina")),
+        "{finding}"
+    );
+    assert!(
+        finding["source"]
+            .as_str()
+            .is_some_and(|text| !text.is_empty())
+    );
+    assert!(
+        evaluation["advice"]["headline"]
+            .as_str()
+            .is_some_and(|text| text.contains("emergency department"))
+    );
+}
+
+#[test]
+fn triage_evaluate_refuses_invalid_answers_with_every_problem_per_link_id() {
+    let mut answers = routine_answers();
+    answers.insert("pain_now".into(), json!(11));
+    answers.remove("saddle_numbness");
+    let output = triage_evaluate(&["--as-of", AS_OF], &Value::Object(answers).to_string());
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "refused answers exit with status 2; stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let refused: Value = serde_json::from_slice(&output.stdout).expect("stdout is JSON");
+    let errors = refused["errors"].as_array().expect("an errors list");
+    let code_of = |field: &str| {
+        errors
+            .iter()
+            .find(|error| error["field"] == field)
+            .unwrap_or_else(|| panic!("an error for {field}: {refused}"))["code"]
+            .clone()
+    };
+    assert_eq!(code_of("pain_now"), "out_of_range");
+    assert_eq!(code_of("saddle_numbness"), "required");
+    for error in errors {
+        let keys: Vec<&String> = error.as_object().unwrap().keys().collect();
+        assert_eq!(keys.len(), 3, "field, code and message only: {error}");
+        assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+}
+
+#[test]
+fn triage_evaluate_reports_unusable_input_on_one_line() {
+    for (input, expected) in [
+        ("{\"pain_now\": ", "not valid JSON"),
+        ("[1, 2]", "must be a JSON object"),
+        ("\"saddle_numbness\"", "must be a JSON object"),
+        ("", "no answers"),
+    ] {
+        let line = could_not_evaluate(&triage_evaluate(&["--as-of", AS_OF], input));
+        assert!(line.contains(expected), "{input:?}: {line}");
+    }
+
+    let line = could_not_evaluate(&triage_evaluate(
+        &["--as-of", AS_OF, "--questionnaire", "knee"],
+        &answers_with(&[]),
+    ));
+    assert!(line.contains("no questionnaire \"knee\""), "{line}");
+    assert!(line.contains("intake"), "lists the loaded ones: {line}");
+
+    let line = could_not_evaluate(&triage_evaluate(
+        &["--rules", "/nonexistent/rules.toml"],
+        &answers_with(&[]),
+    ));
+    assert!(line.contains("/nonexistent/rules.toml"), "{line}");
+}
+
+#[test]
+fn triage_evaluate_names_the_rule_a_broken_rule_file_gets_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    // A rule reading a question the intake does not have.
+    let unknown_link_id = rules_file(
+        &dir,
+        "unknown-link-id.toml",
+        "when = \"saddle_numbness\"",
+        "when = \"saddle_numbnes\"",
+    );
+    let line = could_not_evaluate(&triage_evaluate(
+        &["--as-of", AS_OF, "--rules", path_arg(&unknown_link_id)],
+        &answers_with(&[]),
+    ));
+    assert!(line.contains("CES_SADDLE"), "names the rule: {line}");
+    assert!(line.contains("saddle_numbnes"), "and what is wrong: {line}");
+    assert!(
+        line.contains(path_arg(&unknown_link_id)),
+        "and the file: {line}"
+    );
+
+    // Not TOML at all: placed by line instead of drawn over several lines.
+    let not_toml = dir.path().join("not-toml.toml");
+    std::fs::write(&not_toml, "name = \"v2\"\nrule = [\n").unwrap();
+    let line = could_not_evaluate(&triage_evaluate(
+        &["--rules", path_arg(&not_toml)],
+        &answers_with(&[]),
+    ));
+    assert!(line.contains("line 2"), "{line}");
+}
+
+#[test]
+fn triage_evaluate_tries_another_rule_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // A clinic that wants severe pain with osteoporosis flagged from NRS 6 instead of 7.
+    let lowered = rules_file(
+        &dir,
+        "lowered.toml",
+        "pain_worst_week ≥ 7",
+        "pain_worst_week ≥ 6",
+    );
+    let answers = answers_with(&[("osteoporosis", json!(true)), ("pain_worst_week", json!(6))]);
+
+    let embedded = evaluation(&triage_evaluate(&["--as-of", AS_OF], &answers));
+    assert_eq!(embedded["disposition"], "routine");
+
+    let tried = evaluation(&triage_evaluate(
+        &["--as-of", AS_OF, "--rules", path_arg(&lowered)],
+        &answers,
+    ));
+    assert_eq!(tried["disposition"], "urgent");
+    assert_eq!(fired_rules(&tried), ["OSTEO_SEVERE_PAIN"]);
+    assert_ne!(
+        tried["rule_set_version"], embedded["rule_set_version"],
+        "the content hash tells the rule sets apart"
+    );
+
+    // `--rules` wins over LUMBAR_RULES_FILE, which is used without it.
+    let broken = rules_file(
+        &dir,
+        "broken.toml",
+        "when = \"fever_chills\"",
+        "when = \"fever\"",
+    );
+    let line = could_not_evaluate(&triage_evaluate_with(
+        lumbar().env("LUMBAR_RULES_FILE", &broken),
+        &["--as-of", AS_OF],
+        &answers,
+    ));
+    assert!(line.contains("FEVER"), "{line}");
+    let overridden = evaluation(&triage_evaluate_with(
+        lumbar().env("LUMBAR_RULES_FILE", &broken),
+        &["--as-of", AS_OF, "--rules", path_arg(&lowered)],
+        &answers,
+    ));
+    assert_eq!(overridden["disposition"], "urgent");
+}
+
+#[test]
+fn triage_evaluate_counts_days_and_age_to_the_as_of_date() {
+    // Major trauma on 1 June: an emergency for 7 days (TRAUMA_MAJOR_ACUTE, symptom_days ≤ 7),
+    // urgent from the 8th day (TRAUMA_MAJOR).
+    let trauma = answers_with(&[
+        ("onset_cause", json!("major_trauma")),
+        ("pain_started_on", json!("2025-06-01")),
+    ]);
+    let day_7 = evaluation(&triage_evaluate(&["--as-of", "2025-06-08"], &trauma));
+    assert_eq!(day_7["facts"]["symptom_days"], 7);
+    assert_eq!(day_7["disposition"], "emergency");
+    assert_eq!(fired_rules(&day_7), ["TRAUMA_MAJOR_ACUTE"]);
+    let day_8 = evaluation(&triage_evaluate(&["--as-of", "2025-06-09"], &trauma));
+    assert_eq!(day_8["facts"]["symptom_days"], 8);
+    assert_eq!(day_8["disposition"], "urgent");
+    assert_eq!(fired_rules(&day_8), ["TRAUMA_MAJOR"]);
+
+    // A first episode reviewed from the 60th birthday (AGE_FIRST_EPISODE, age ≥ 60).
+    let first_episode = answers_with(&[
+        ("date_of_birth", json!("1965-06-15")),
+        ("first_episode", json!(true)),
+    ]);
+    let age_59 = evaluation(&triage_evaluate(&["--as-of", "2025-06-14"], &first_episode));
+    assert_eq!(age_59["facts"]["age"], 59);
+    assert_eq!(age_59["disposition"], "routine");
+    let age_60 = evaluation(&triage_evaluate(&["--as-of", "2025-06-15"], &first_episode));
+    assert_eq!(age_60["facts"]["age"], 60);
+    assert_eq!(age_60["disposition"], "review");
+    assert_eq!(fired_rules(&age_60), ["AGE_FIRST_EPISODE"]);
+
+    // Not a date: refused as a bad setting, naming the flag.
+    let line = refused_setting(
+        lumbar()
+            .args(["triage", "evaluate", "--as-of", "15/06/2025"])
+            .stdin(Stdio::piped()),
+    );
+    assert!(line.contains("--as-of"), "{line}");
+    assert!(line.contains("YYYY-MM-DD"), "{line}");
+}
+
+#[test]
+fn triage_evaluate_defaults_to_today_in_the_clinic_time_zone() {
+    use chrono::NaiveDate;
+    // A pain that started in 2020 is in the past in every time zone, on every date.
+    let answers = answers_with(&[("pain_started_on", json!("2020-01-01"))]);
+    let as_of_in = |zone: &str| -> NaiveDate {
+        let evaluated = evaluation(&triage_evaluate_with(
+            lumbar().env("LUMBAR_TIME_ZONE", zone),
+            &[],
+            &answers,
+        ));
+        evaluated["as_of"].as_str().unwrap().parse().unwrap()
+    };
+    // UTC+14 and UTC-11 are 25 hours apart: always on different dates, at any moment.
+    let east = as_of_in("Pacific/Kiritimati");
+    let west = as_of_in("Pacific/Pago_Pago");
+    let gap = (east - west).num_days();
+    assert!((1..=2).contains(&gap), "{east} vs {west}");
+    let utc_today = chrono::Utc::now().date_naive();
+    assert!((east - utc_today).num_days().abs() <= 1, "{east}");
+}
+
+#[test]
+fn triage_evaluate_is_documented_in_the_help() {
+    let output = lumbar()
+        .args(["triage", "evaluate", "--help"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for expected in [
+        "--rules",
+        "--as-of",
+        "--questionnaire",
+        "Standard input",
+        "Exit status",
+    ] {
+        assert!(help.contains(expected), "help mentions {expected}: {help}");
+    }
+    let output = lumbar().arg("--help").output().unwrap();
+    assert!(String::from_utf8(output.stdout).unwrap().contains("triage"));
 }
