@@ -1021,3 +1021,52 @@ async fn an_emergency_on_a_follow_up_reaches_the_queue_and_the_practitioners() {
         .collect();
     assert_eq!(alerts.len(), 1, "the one practitioner is alerted");
 }
+
+#[tokio::test]
+async fn a_clinic_replaces_questionnaires_and_a_bad_rule_file_stops_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut intake: Value = serde_json::from_str(include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/triage/content/intake-v1.json"
+    )))
+    .unwrap();
+    intake["title"] = json!("Riverside back pain questionnaire");
+    std::fs::write(dir.path().join("intake.json"), intake.to_string()).unwrap();
+    let app = TestApp::builder()
+        .args(["--questionnaire-dir", dir.path().to_str().unwrap()])
+        .spawn()
+        .await;
+    let served: Value = app
+        .get("/api/v1/questionnaires/intake")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(served["title"], "Riverside back pain questionnaire");
+
+    let rules = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/triage/content/rules-v1.toml"
+    ))
+    .replace("when = \"saddle_numbness\"", "when = \"saddle_numbnes\"");
+    let rules_file = dir.path().join("rules.toml");
+    std::fs::write(&rules_file, rules).unwrap();
+    let data_dir = dir.path().join("data");
+    let cli = <lumbar::cli::Cli as clap::Parser>::try_parse_from([
+        "lumbar",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+        "--rules-file",
+        rules_file.to_str().unwrap(),
+    ])
+    .unwrap();
+    let clock = std::sync::Arc::new(lumbar::clock::ManualClock::new(crate::helpers::test_epoch()));
+    let error = match lumbar::Application::build(cli.config, clock).await {
+        Ok(_) => panic!("a rule file naming an unknown question must stop startup"),
+        Err(error) => format!("{error:#}"),
+    };
+    assert!(error.contains("CES_SADDLE"), "{error}");
+    assert!(error.contains("saddle_numbnes"), "{error}");
+}
