@@ -324,9 +324,11 @@ pub fn intake_view(row: intake::Model, visibility: Visibility) -> IntakeView {
 #[oai(deny_unknown_fields)]
 pub struct NewIntakeRequest {
     /// Whose intake: the front desk must say; a patient may leave it out (their own).
+    #[oai(nullable)]
     pub patient_id: Option<Uuid>,
     /// A submitted intake to correct: the new draft starts from its answers and replaces it
     /// when submitted.
+    #[oai(nullable)]
     pub corrects: Option<Uuid>,
 }
 

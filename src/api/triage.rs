@@ -35,10 +35,11 @@ pub struct QuestionnaireSummary {
 #[oai(deny_unknown_fields)]
 pub struct EvaluateRequest {
     /// Default `intake`.
-    #[oai(validator(min_length = 1, max_length = 64))]
+    #[oai(nullable, validator(min_length = 1, max_length = 64))]
     pub questionnaire_id: Option<Text>,
     pub answers: BTreeMap<String, Value>,
     /// The clinic's date to judge on (ages, symptom days). Default: today.
+    #[oai(nullable)]
     pub as_of: Option<Date>,
 }
 
