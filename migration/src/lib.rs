@@ -9,6 +9,7 @@ mod m20261122_000003_create_users_and_refresh_tokens;
 mod m20261122_000004_create_login_throttles;
 mod m20261122_000005_create_patients_account_tokens_audit;
 mod m20261122_000006_create_intakes_and_reviews;
+mod m20261122_000007_create_scheduling;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_create_login_throttles::Migration),
             Box::new(m20261122_000005_create_patients_account_tokens_audit::Migration),
             Box::new(m20261122_000006_create_intakes_and_reviews::Migration),
+            Box::new(m20261122_000007_create_scheduling::Migration),
         ]
     }
 }

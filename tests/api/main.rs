@@ -2,6 +2,7 @@
 //! PostgreSQL with `LUMBAR_TEST_DB=postgres`).
 
 mod access;
+mod appointments_db;
 mod auth;
 mod cli;
 mod database;
