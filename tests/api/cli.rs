@@ -329,72 +329,10 @@ async fn user_add_creates_an_account_that_can_log_in() {
 const AS_OF: &str = "2025-06-15";
 
 /// A complete intake that fires no rule on [`AS_OF`]: a 40-year-old woman with 5 days of low
-/// back pain (the same answers as the triage unit tests' baseline).
+/// back pain.
 fn routine_answers() -> serde_json::Map<String, Value> {
-    let mut answers = serde_json::Map::new();
-    let mut set = |key: &str, value: Value| {
-        answers.insert(key.to_owned(), value);
-    };
-    set("date_of_birth", json!("1985-06-15"));
-    set("sex", json!("female"));
-    set("pain_areas", json!(["lower_back"]));
-    set("pain_started_on", json!("2025-06-10"));
-    set("onset_cause", json!("no_clear_cause"));
-    set("first_episode", json!(false));
-    set("pain_now", json!(4));
-    set("pain_worst_week", json!(6));
-    set("leg_symptoms", json!("none"));
-    set("leg_weakness", json!("none"));
-    for key in [
-        "foot_drop",
-        "new_walking_difficulty",
-        "night_pain_no_relief",
-        "constant_pain",
-        "pain_worse_straining",
-        "loin_pain",
-        "saddle_numbness",
-        "bladder_change",
-        "urinary_retention",
-        "bowel_control_loss",
-        "sexual_function_change",
-        "fever_chills",
-        "unwell_night_sweats",
-        "cancer_history",
-        "unexplained_weight_loss",
-        "iv_drug_use",
-        "immunosuppressed",
-        "recent_infection_or_procedure",
-        "osteoporosis",
-        "long_term_steroids",
-        "fainting_or_collapse",
-        "pulsating_abdomen",
-        "abdominal_pain",
-        "smoker",
-        "urinary_burning_frequency",
-        "colicky_pain_to_groin",
-        "blood_in_urine",
-        "pain_after_fatty_meals",
-        "morning_stiffness_30min",
-        "better_with_exercise_not_rest",
-        "wakes_second_half_night",
-        "family_history_spa",
-        "arthritis_history",
-        "enthesitis_history",
-        "psoriasis_history",
-    ] {
-        set(key, json!(false));
-    }
-    set("nsaid_relief_48h", json!("not_tried"));
-    for item in 1..=8 {
-        set(&format!("sbt_{item}"), json!(false));
-    }
-    set("sbt_9", json!("slightly"));
-    for section in 1..=10 {
-        set(&format!("odi_{section}"), json!(1));
-    }
-    set("consent_treatment", json!(true));
-    set("consent_privacy", json!(true));
-    answers
+    let as_of = chrono::NaiveDate::parse_from_str(AS_OF, "%Y-%m-%d").expect("AS_OF is a date");
+    crate::intakes::routine_answers(as_of)
 }
 
 /// The routine answers with some changed.
