@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod middleware;
 pub mod notify;
+pub mod scheduling;
 pub mod store;
 pub mod telemetry;
 pub mod triage;

@@ -1,7 +1,7 @@
 //! Answer validation: a JSON map `linkId -> value` checked against a compiled questionnaire.
 //!
 //! Every problem is collected and reported at once, in questionnaire order, so a patient can
-//! fix the whole form in one go. Values are read into typed [`Slot`]s that scoring and the rule
+//! fix the whole form in one go. Values are read into typed slots that scoring and the rule
 //! engine then use by index, without touching JSON or strings again.
 //!
 //! JSON shapes per item type: boolean `true`/`false`; integer a JSON integer (`3`, not `3.0`);

@@ -1,0 +1,369 @@
+//! Booking policies: the pure checks a booking must pass inside the transaction, each refusal
+//! typed with a stable code, a kind for the HTTP status, and a message for the person booking.
+
+use std::fmt;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::availability::{Availability, Slot};
+use super::clinic::{Actor, AppointmentType, Discipline};
+
+/// How long a submitted intake stays valid for booking.
+pub const INTAKE_VALID_DAYS: i64 = 90;
+
+/// A staff override reason longer than this is refused (it is stored in the audit trail).
+pub const MAX_OVERRIDE_REASON_CHARS: usize = 500;
+
+/// The triage disposition of an intake, as far as booking is concerned. The HTTP layer maps
+/// the triage module's disposition onto it, so scheduling does not depend on triage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntakeDisposition {
+    Routine,
+    /// Booking allowed; a practitioner reviews the answers before the first visit.
+    Review,
+    /// See a doctor within 24 hours; booking waits for a practitioner's clearance.
+    Urgent,
+    /// Go to an emergency department now; online booking is blocked.
+    Emergency,
+}
+
+/// The patient's most recent submitted intake (drafts do not count). Pass the latest one
+/// only: a newer emergency must not be hidden by an older routine intake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntakeSummary {
+    pub submitted_at: DateTime<Utc>,
+    pub disposition: IntakeDisposition,
+    /// A practitioner recorded "cleared for care" on this intake.
+    pub cleared_for_care: bool,
+}
+
+/// Stable machine-readable reason of a [`BookingRefusal`]; serialised in snake_case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalCode {
+    /// The requested start is not (or no longer) offered for this practitioner and location.
+    SlotNotOffered,
+    AppointmentTypeInactive,
+    /// The type's discipline is not the practitioner's.
+    DisciplineMismatch,
+    /// A patient new to the discipline must book a new-patient type.
+    NewPatientTypeRequired,
+    /// No submitted intake at all.
+    IntakeRequired,
+    /// The latest intake is older than [`INTAKE_VALID_DAYS`].
+    IntakeExpired,
+    /// The latest intake's disposition is emergency.
+    IntakeEmergency,
+    /// The latest intake is urgent and no practitioner has cleared it.
+    IntakeUrgentNotCleared,
+    /// Only staff can override the intake gate.
+    OverrideNotAllowed,
+    /// An override needs a reason, for the audit trail.
+    OverrideReasonRequired,
+    OverrideReasonTooLong,
+}
+
+impl RefusalCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SlotNotOffered => "slot_not_offered",
+            Self::AppointmentTypeInactive => "appointment_type_inactive",
+            Self::DisciplineMismatch => "discipline_mismatch",
+            Self::NewPatientTypeRequired => "new_patient_type_required",
+            Self::IntakeRequired => "intake_required",
+            Self::IntakeExpired => "intake_expired",
+            Self::IntakeEmergency => "intake_emergency",
+            Self::IntakeUrgentNotCleared => "intake_urgent_not_cleared",
+            Self::OverrideNotAllowed => "override_not_allowed",
+            Self::OverrideReasonRequired => "override_reason_required",
+            Self::OverrideReasonTooLong => "override_reason_too_long",
+        }
+    }
+}
+
+impl fmt::Display for RefusalCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What kind of refusal, so the HTTP layer can choose the status without matching codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalKind {
+    /// The slot is not free (taken meanwhile, or never offered): 409, with the next free
+    /// slots from the same [`Availability`].
+    SlotUnavailable,
+    /// The request breaks a rule that retrying will not fix (wrong discipline, a regular type
+    /// for a new patient, an inactive type, a bad override): 422.
+    NotAllowed,
+    /// The patient needs a (new) intake or a practitioner's clearance first: 403. Staff can
+    /// book anyway with an override reason.
+    IntakeGate,
+}
+
+/// Why a booking cannot go ahead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct BookingRefusal {
+    pub code: RefusalCode,
+    pub kind: RefusalKind,
+    /// Written for the actor: kind and plain for a patient, factual for staff.
+    pub message: String,
+    /// Staff may book anyway by passing an override reason (intake gate refusals only).
+    pub overridable: bool,
+}
+
+impl BookingRefusal {
+    fn new(code: RefusalCode, kind: RefusalKind, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            kind,
+            message: message.into(),
+            overridable: kind == RefusalKind::IntakeGate,
+        }
+    }
+}
+
+/// How the intake gate was passed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum IntakeGate {
+    Passed,
+    /// Staff booked despite the gate; audit it with the reason.
+    Overridden {
+        reason: String,
+        /// What the gate would have refused.
+        refusal: RefusalCode,
+    },
+}
+
+/// The intake gate: the patient's latest submitted intake must be at most
+/// [`INTAKE_VALID_DAYS`] old and routine, review, or urgent and cleared for care.
+///
+/// Staff may pass `override_reason` to book anyway; it is used only when the gate would
+/// refuse (so an unneeded override is not audited) and must not be blank. A patient cannot
+/// override.
+pub fn check_intake(
+    actor: Actor,
+    intake: Option<&IntakeSummary>,
+    override_reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<IntakeGate, BookingRefusal> {
+    let Some(refusal) = gate_refusal(actor, intake, now) else {
+        return Ok(IntakeGate::Passed);
+    };
+    let Some(reason) = override_reason else {
+        return Err(refusal);
+    };
+    if actor == Actor::Patient {
+        return Err(BookingRefusal::new(
+            RefusalCode::OverrideNotAllowed,
+            RefusalKind::NotAllowed,
+            "only clinic staff can override the intake check",
+        ));
+    }
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(BookingRefusal::new(
+            RefusalCode::OverrideReasonRequired,
+            RefusalKind::NotAllowed,
+            format!(
+                "{} To book anyway, give a reason for the override.",
+                refusal.message
+            ),
+        ));
+    }
+    if reason.chars().count() > MAX_OVERRIDE_REASON_CHARS {
+        return Err(BookingRefusal::new(
+            RefusalCode::OverrideReasonTooLong,
+            RefusalKind::NotAllowed,
+            format!("the override reason must be at most {MAX_OVERRIDE_REASON_CHARS} characters"),
+        ));
+    }
+    Ok(IntakeGate::Overridden {
+        reason: reason.to_owned(),
+        refusal: refusal.code,
+    })
+}
+
+fn gate_refusal(
+    actor: Actor,
+    intake: Option<&IntakeSummary>,
+    now: DateTime<Utc>,
+) -> Option<BookingRefusal> {
+    let gate = |code, patient: &str, staff: String| {
+        let message = match actor {
+            Actor::Patient => patient.to_owned(),
+            Actor::Staff => staff,
+        };
+        Some(BookingRefusal::new(code, RefusalKind::IntakeGate, message))
+    };
+    let Some(intake) = intake else {
+        return gate(
+            RefusalCode::IntakeRequired,
+            "Before you book, please complete the intake questionnaire. It helps us make sure \
+             the appointment is right for you, and it takes about ten minutes.",
+            "The patient has no submitted intake; staff may book with an override reason."
+                .to_owned(),
+        );
+    };
+    let submitted = intake.submitted_at.format("%Y-%m-%d");
+    let valid_until = intake
+        .submitted_at
+        .checked_add_signed(TimeDelta::days(INTAKE_VALID_DAYS))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    if now > valid_until {
+        return gate(
+            RefusalCode::IntakeExpired,
+            "Your last intake questionnaire is more than 90 days old. Please fill it in again \
+             so we know how you are now; then you can book.",
+            format!(
+                "The patient's latest intake ({submitted}) is more than {INTAKE_VALID_DAYS} days \
+                 old; staff may book with an override reason."
+            ),
+        );
+    }
+    match intake.disposition {
+        IntakeDisposition::Routine | IntakeDisposition::Review => None,
+        IntakeDisposition::Urgent if intake.cleared_for_care => None,
+        IntakeDisposition::Urgent => gate(
+            RefusalCode::IntakeUrgentNotCleared,
+            "We can't book this appointment online yet. Your answers mean a doctor should see \
+             you within the next 24 hours, and one of our practitioners will look at them \
+             before your treatment starts. Please contact your GP (family doctor) today. We \
+             will contact you, and you can book once a practitioner has cleared you.",
+            format!(
+                "The patient's intake ({submitted}) is urgent and not yet cleared for care by a \
+                 practitioner; staff may book with an override reason."
+            ),
+        ),
+        IntakeDisposition::Emergency => gate(
+            RefusalCode::IntakeEmergency,
+            "We can't book an appointment for you right now. Some of your answers can be a \
+             sign of a problem that should be checked in hospital today. Please go to your \
+             nearest emergency department now, or call your local emergency number if you \
+             cannot get there safely. Most people with these symptoms turn out not to have a \
+             serious problem, but it is important not to wait.",
+            format!(
+                "The patient's intake ({submitted}) has an emergency disposition: online \
+                 booking is blocked. Staff may book with an override reason."
+            ),
+        ),
+    }
+}
+
+/// Everything one booking is checked against. The caller loads these inside the transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct BookingRequest<'a> {
+    pub actor: Actor,
+    pub appointment_type: &'a AppointmentType,
+    pub practitioner_id: Uuid,
+    pub practitioner_discipline: Discipline,
+    pub location_id: Uuid,
+    pub start: DateTime<Utc>,
+    /// Disciplines in which the patient has an appointment that is booked, checked in or
+    /// completed (not cancelled, not a no-show): the patient is not new to these.
+    pub known_disciplines: &'a [Discipline],
+    pub intake: Option<&'a IntakeSummary>,
+    /// Staff only: book despite the intake gate, for this reason.
+    pub intake_override: Option<&'a str>,
+    pub now: DateTime<Utc>,
+}
+
+/// A booking that passed every check: store `slot.start`, `slot.end`, `slot.blocked_until`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BookingApproval {
+    pub slot: Slot,
+    pub intake: IntakeGate,
+    /// The patient's first appointment in this discipline.
+    pub new_to_discipline: bool,
+}
+
+/// Runs every booking check, returning the first refusal in this order: the intake gate
+/// (first, so a patient who should go to hospital reads that, not "slot taken"), an inactive
+/// type, the discipline, the new-patient rule, then the slot.
+///
+/// `offered` is availability computed inside the transaction for the same actor, type and
+/// `now`, over (at least) the start's local date ([`Zone::local_date`](super::Zone::local_date)).
+pub fn check_booking(
+    request: &BookingRequest<'_>,
+    offered: &Availability,
+) -> Result<BookingApproval, BookingRefusal> {
+    let intake = check_intake(
+        request.actor,
+        request.intake,
+        request.intake_override,
+        request.now,
+    )?;
+    let kind = request.appointment_type;
+    if !kind.is_active() {
+        return Err(BookingRefusal::new(
+            RefusalCode::AppointmentTypeInactive,
+            RefusalKind::NotAllowed,
+            format!("{:?} appointments are no longer offered", kind.name()),
+        ));
+    }
+    if kind.discipline() != request.practitioner_discipline {
+        return Err(BookingRefusal::new(
+            RefusalCode::DisciplineMismatch,
+            RefusalKind::NotAllowed,
+            format!(
+                "a {} appointment cannot be booked with {}",
+                kind.discipline(),
+                request.practitioner_discipline.practitioner()
+            ),
+        ));
+    }
+    let new_to_discipline = !request.known_disciplines.contains(&kind.discipline());
+    if new_to_discipline && !kind.is_new_patient() {
+        let message = match request.actor {
+            Actor::Patient => format!(
+                "This is your first {} visit with us, so please choose a new-patient \
+                 appointment: it leaves time for a full assessment.",
+                kind.discipline()
+            ),
+            Actor::Staff => format!(
+                "The patient has had no {} appointment yet; book a new-patient type.",
+                kind.discipline()
+            ),
+        };
+        return Err(BookingRefusal::new(
+            RefusalCode::NewPatientTypeRequired,
+            RefusalKind::NotAllowed,
+            message,
+        ));
+    }
+    let slot = check_slot(
+        offered,
+        request.practitioner_id,
+        request.location_id,
+        request.start,
+    )?;
+    Ok(BookingApproval {
+        slot: slot.clone(),
+        intake,
+        new_to_discipline,
+    })
+}
+
+/// The requested start must be one of the offered slots of this practitioner and location.
+pub fn check_slot(
+    offered: &Availability,
+    practitioner_id: Uuid,
+    location_id: Uuid,
+    start: DateTime<Utc>,
+) -> Result<&Slot, BookingRefusal> {
+    offered
+        .find(practitioner_id, location_id, start)
+        .ok_or_else(|| {
+            BookingRefusal::new(
+                RefusalCode::SlotNotOffered,
+                RefusalKind::SlotUnavailable,
+                "That time is no longer available. Please choose another time.",
+            )
+        })
+}

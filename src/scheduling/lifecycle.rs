@@ -1,0 +1,282 @@
+//! The appointment lifecycle as a guarded state machine, plus the timing rules that follow an
+//! appointment: rescheduling and cancelling around the cancellation window, the reminder and
+//! the follow-up invitation.
+//!
+//! ```text
+//! booked ──check_in──▶ checked_in ──complete──▶ completed
+//!   │  └──no_show──────────┴─────no_show──────▶ no_show
+//!   └──cancel──▶ cancelled
+//! ```
+//!
+//! A no-show is a patient who never arrived, so it normally follows `booked`; it may also
+//! follow `checked_in` for a patient who left before being seen. Completing requires a
+//! check-in first. `completed`, `no_show` and `cancelled` are final.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::clinic::{Actor, ClinicPolicies, add_saturating, sub_saturating};
+use super::error::{ValidationCode, ValidationError};
+
+/// Where an appointment is in its life; serialised in snake_case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppointmentStatus {
+    Booked,
+    CheckedIn,
+    Completed,
+    NoShow,
+    Cancelled,
+}
+
+impl AppointmentStatus {
+    pub const ALL: [Self; 5] = [
+        Self::Booked,
+        Self::CheckedIn,
+        Self::Completed,
+        Self::NoShow,
+        Self::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Booked => "booked",
+            Self::CheckedIn => "checked_in",
+            Self::Completed => "completed",
+            Self::NoShow => "no_show",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// No transition leaves this state.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Completed | Self::NoShow | Self::Cancelled)
+    }
+
+    /// Whether the appointment holds its time in the practitioner's and patient's calendars:
+    /// the statuses the database exclusion constraint covers, and the ones to pass to
+    /// availability as [`Busy`](super::Busy).
+    pub fn holds_time(self) -> bool {
+        matches!(self, Self::Booked | Self::CheckedIn | Self::Completed)
+    }
+}
+
+impl fmt::Display for AppointmentStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A requested change of an appointment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusChange {
+    CheckIn,
+    Complete,
+    NoShow,
+    Cancel,
+    /// Moves a booked appointment; it stays booked.
+    Reschedule,
+}
+
+impl StatusChange {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CheckIn => "check_in",
+            Self::Complete => "complete",
+            Self::NoShow => "no_show",
+            Self::Cancel => "cancel",
+            Self::Reschedule => "reschedule",
+        }
+    }
+
+    fn verb(self) -> &'static str {
+        match self {
+            Self::CheckIn => "check in",
+            Self::Complete => "complete",
+            Self::NoShow => "mark as a no-show",
+            Self::Cancel => "cancel",
+            Self::Reschedule => "reschedule",
+        }
+    }
+}
+
+impl fmt::Display for StatusChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A change that the current status does not allow (HTTP 409, code `illegal_transition`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("cannot {} an appointment that is {}", .change.verb(), .from.as_str().replace('_', " "))]
+pub struct IllegalTransition {
+    pub from: AppointmentStatus,
+    pub change: StatusChange,
+}
+
+impl IllegalTransition {
+    pub const CODE: &'static str = "illegal_transition";
+
+    pub fn code(&self) -> &'static str {
+        Self::CODE
+    }
+}
+
+/// The guarded transition: the new status, or why not.
+pub fn transition(
+    from: AppointmentStatus,
+    change: StatusChange,
+) -> Result<AppointmentStatus, IllegalTransition> {
+    use AppointmentStatus as S;
+    use StatusChange as C;
+    match (from, change) {
+        (S::Booked, C::CheckIn) => Ok(S::CheckedIn),
+        (S::CheckedIn, C::Complete) => Ok(S::Completed),
+        (S::Booked | S::CheckedIn, C::NoShow) => Ok(S::NoShow),
+        (S::Booked, C::Cancel) => Ok(S::Cancelled),
+        (S::Booked, C::Reschedule) => Ok(S::Booked),
+        _ => Err(IllegalTransition { from, change }),
+    }
+}
+
+/// Why a reschedule or cancellation is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LifecycleError {
+    /// HTTP 409.
+    #[error(transparent)]
+    IllegalTransition(#[from] IllegalTransition),
+    /// A patient tried to reschedule inside the cancellation window (HTTP 409); the clinic
+    /// can still do it.
+    #[error(
+        "this appointment starts in less than {window_hours} hours, so it can no longer be \
+         moved online; please call the clinic"
+    )]
+    InsideCancellationWindow { window_hours: u32 },
+    /// A patient tried to cancel an appointment that has already started (HTTP 409).
+    #[error("this appointment has already started; please call the clinic")]
+    AlreadyStarted,
+    /// Bad input, such as a blank reason (HTTP 422).
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+}
+
+impl LifecycleError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::IllegalTransition(_) => IllegalTransition::CODE,
+            Self::InsideCancellationWindow { .. } => "inside_cancellation_window",
+            Self::AlreadyStarted => "already_started",
+            Self::Invalid(error) => error.code.as_str(),
+        }
+    }
+}
+
+/// Whether `now` is inside the cancellation window before `starts_at`: less than the window
+/// remains (a window of 24 hours allows changes until exactly 24 hours before).
+pub fn inside_cancellation_window(
+    starts_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    policies: &ClinicPolicies,
+) -> bool {
+    now > sub_saturating(starts_at, policies.cancellation_window().duration())
+}
+
+/// May `actor` move this appointment now? It must be booked; a patient must be outside the
+/// cancellation window, staff may always. The new time is then checked like a new booking.
+pub fn check_reschedule(
+    actor: Actor,
+    status: AppointmentStatus,
+    starts_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    policies: &ClinicPolicies,
+) -> Result<(), LifecycleError> {
+    transition(status, StatusChange::Reschedule)?;
+    if actor == Actor::Patient && inside_cancellation_window(starts_at, now, policies) {
+        return Err(LifecycleError::InsideCancellationWindow {
+            window_hours: policies.cancellation_window().get().div_ceil(60),
+        });
+    }
+    Ok(())
+}
+
+/// A decided cancellation: store the status, the reason and the late flag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cancellation {
+    pub status: AppointmentStatus,
+    pub reason: String,
+    /// Cancelled inside the cancellation window (by whomever): the clinic's late-cancellation
+    /// rules may apply.
+    pub late: bool,
+}
+
+pub const MAX_CANCEL_REASON_CHARS: usize = 500;
+
+/// Cancels a booked appointment with a reason (field `reason`). Patients may cancel until the
+/// start, late inside the window; staff may also cancel one that has started.
+pub fn cancel(
+    actor: Actor,
+    status: AppointmentStatus,
+    starts_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    policies: &ClinicPolicies,
+    reason: &str,
+) -> Result<Cancellation, LifecycleError> {
+    let status = transition(status, StatusChange::Cancel)?;
+    if actor == Actor::Patient && now >= starts_at {
+        return Err(LifecycleError::AlreadyStarted);
+    }
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(ValidationError::new(
+            "reason",
+            ValidationCode::Required,
+            "please say why the appointment is cancelled",
+        )
+        .into());
+    }
+    if reason.chars().count() > MAX_CANCEL_REASON_CHARS {
+        return Err(ValidationError::new(
+            "reason",
+            ValidationCode::TooLong,
+            format!("must be at most {MAX_CANCEL_REASON_CHARS} characters"),
+        )
+        .into());
+    }
+    Ok(Cancellation {
+        status,
+        reason: reason.to_owned(),
+        late: inside_cancellation_window(starts_at, now, policies),
+    })
+}
+
+/// When to send an appointment's reminder, and when it becomes pointless.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Reminder {
+    pub send_at: DateTime<Utc>,
+    /// The outbox drops the reminder if it has not gone by then (the start).
+    pub deadline: DateTime<Utc>,
+}
+
+/// The reminder for an appointment booked (or moved) at `now`: the policy lead time before
+/// the start. `None` when that moment has already passed: an appointment booked inside the
+/// lead time has just had its confirmation email, which says the same thing, so a second
+/// email minutes later would only be noise. Never in the past, never after the start.
+pub fn reminder(
+    starts_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    policies: &ClinicPolicies,
+) -> Option<Reminder> {
+    let send_at = sub_saturating(starts_at, policies.reminder_lead().duration());
+    (send_at >= now && send_at < starts_at).then_some(Reminder {
+        send_at,
+        deadline: starts_at,
+    })
+}
+
+/// When to send the follow-up questionnaire after a visit completed at `completed_at`.
+pub fn follow_up_at(completed_at: DateTime<Utc>, policies: &ClinicPolicies) -> DateTime<Utc> {
+    add_saturating(completed_at, policies.follow_up_delay().duration())
+}
