@@ -20,9 +20,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     api::{
-        admin::AdminOutboxApi, audit::AdminAuditApi, auth::AuthApi, follow_ups::FollowUpsApi,
-        intakes::IntakesApi, ops::OpsApi, patients::PatientsApi, triage::TriageApi,
-        types::close_request_schemas, users::UsersApi,
+        admin::AdminOutboxApi, audit::AdminAuditApi, auth::AuthApi, clinic::ClinicApi,
+        follow_ups::FollowUpsApi, intakes::IntakesApi, ops::OpsApi, patients::PatientsApi,
+        triage::TriageApi, types::close_request_schemas, users::UsersApi,
     },
     auth::{keys::KeyRing, tokens::TokenService},
     clinical,
@@ -114,7 +114,7 @@ pub type Apis<A> = (
     AuthApi,
     UsersApi,
     PatientsApi,
-    (TriageApi, IntakesApi, FollowUpsApi),
+    (TriageApi, IntakesApi, FollowUpsApi, ClinicApi),
     AdminOutboxApi,
     AdminAuditApi,
     A,
@@ -128,7 +128,7 @@ pub fn api_service<A: OpenApi + 'static>(extra: A) -> OpenApiService<Apis<A>, ()
             AuthApi,
             UsersApi,
             PatientsApi,
-            (TriageApi, IntakesApi, FollowUpsApi),
+            (TriageApi, IntakesApi, FollowUpsApi, ClinicApi),
             AdminOutboxApi,
             AdminAuditApi,
             extra,

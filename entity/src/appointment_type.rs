@@ -13,7 +13,7 @@ pub struct Model {
     pub discipline: Discipline,
     pub duration_minutes: i32,
     /// Time the practitioner needs after it (notes, cleaning the room).
-    pub buffer_minutes: i32,
+    pub buffer_after_minutes: i32,
     /// For patients new to the discipline.
     pub new_patient: bool,
     pub active: bool,

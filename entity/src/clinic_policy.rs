@@ -7,11 +7,11 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: i16,
-    pub slot_minutes: i32,
+    pub slot_grid_minutes: i32,
     pub min_notice_minutes: i32,
     pub horizon_days: i32,
-    pub cancellation_window_hours: i32,
-    pub reminder_lead_hours: i32,
+    pub cancellation_window_minutes: i32,
+    pub reminder_lead_minutes: i32,
     pub follow_up_delay_days: i32,
     pub updated_at: DateTimeUtc,
 }

@@ -91,7 +91,7 @@ enum AppointmentTypes {
     Name,
     Discipline,
     DurationMinutes,
-    BufferMinutes,
+    BufferAfterMinutes,
     NewPatient,
     Active,
     CreatedAt,
@@ -103,11 +103,11 @@ enum ClinicPolicies {
     Table,
     /// Always 1: one row of settings.
     Id,
-    SlotMinutes,
+    SlotGridMinutes,
     MinNoticeMinutes,
     HorizonDays,
-    CancellationWindowHours,
-    ReminderLeadHours,
+    CancellationWindowMinutes,
+    ReminderLeadMinutes,
     FollowUpDelayDays,
     UpdatedAt,
 }
@@ -347,7 +347,7 @@ impl MigrationTrait for Migration {
                             .not_null(),
                     )
                     .col(
-                        ColumnDef::new(AppointmentTypes::BufferMinutes)
+                        ColumnDef::new(AppointmentTypes::BufferAfterMinutes)
                             .integer()
                             .not_null(),
                     )
@@ -377,7 +377,7 @@ impl MigrationTrait for Migration {
                             .primary_key(),
                     )
                     .col(
-                        ColumnDef::new(ClinicPolicies::SlotMinutes)
+                        ColumnDef::new(ClinicPolicies::SlotGridMinutes)
                             .integer()
                             .not_null(),
                     )
@@ -392,12 +392,12 @@ impl MigrationTrait for Migration {
                             .not_null(),
                     )
                     .col(
-                        ColumnDef::new(ClinicPolicies::CancellationWindowHours)
+                        ColumnDef::new(ClinicPolicies::CancellationWindowMinutes)
                             .integer()
                             .not_null(),
                     )
                     .col(
-                        ColumnDef::new(ClinicPolicies::ReminderLeadHours)
+                        ColumnDef::new(ClinicPolicies::ReminderLeadMinutes)
                             .integer()
                             .not_null(),
                     )

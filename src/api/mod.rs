@@ -6,6 +6,7 @@ pub mod access;
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod clinic;
 pub mod follow_ups;
 pub mod intakes;
 pub mod ops;
@@ -29,6 +30,8 @@ pub enum ApiTags {
     Triage,
     /// Intake questionnaires: drafts, submission and triage; the practitioners' review queue.
     Intakes,
+    /// Clinic setup: locations, appointment types and booking policies.
+    Clinic,
     /// Administration: accounts, the email outbox and the audit trail.
     Admin,
 }

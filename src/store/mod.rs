@@ -2,6 +2,7 @@
 
 pub mod account_tokens;
 pub mod audit;
+pub mod clinic;
 pub mod intakes;
 pub mod outbox;
 pub mod patients;

@@ -127,6 +127,20 @@ const MATRIX: &[(&str, &str, [u16; 5])] = &[
         "/api/v1/follow-ups/{token}",
         [200, 200, 200, 200, 200],
     ),
+    ("post", "/api/v1/locations", [401, 403, 201, 403, 201]),
+    ("get", "/api/v1/locations", [401, 200, 200, 200, 200]),
+    (
+        "post",
+        "/api/v1/appointment-types",
+        [401, 403, 201, 403, 201],
+    ),
+    (
+        "get",
+        "/api/v1/appointment-types",
+        [401, 200, 200, 200, 200],
+    ),
+    ("get", "/api/v1/clinic/policies", [401, 200, 200, 200, 200]),
+    ("put", "/api/v1/clinic/policies", [401, 403, 200, 403, 200]),
 ];
 
 /// Accounts and records the calls need.
@@ -398,6 +412,26 @@ async fn call(
                 Some(json!({"answers": follow_up_answers(3, false)})),
             )
         }
+        ("post", "/api/v1/locations") => (
+            Method::POST,
+            path.into(),
+            Some(json!({"name": "Hill", "address": "2 Hill Rd", "time_zone": "Europe/London"})),
+        ),
+        ("post", "/api/v1/appointment-types") => (
+            Method::POST,
+            path.into(),
+            Some(json!({"name": "Chiro visit", "discipline": "chiropractic",
+                        "duration_minutes": 30, "buffer_after_minutes": 0, "new_patient": true})),
+        ),
+        ("put", "/api/v1/clinic/policies") => (
+            Method::PUT,
+            path.into(),
+            Some(
+                json!({"slot_grid_minutes": 15, "min_notice_minutes": 120, "horizon_days": 90,
+                        "cancellation_window_minutes": 1440, "reminder_lead_minutes": 1440,
+                        "follow_up_delay_days": 14}),
+            ),
+        ),
         ("post", "/api/v1/admin/outbox/{id}/retry") => (
             Method::POST,
             format!("/api/v1/admin/outbox/{}/retry", Uuid::now_v7()),

@@ -40,7 +40,7 @@ async fn schedule(app: &TestApp) -> Schedule {
         name: Set("Chiropractic follow-up".into()),
         discipline: Set(Discipline::Chiropractic),
         duration_minutes: Set(30),
-        buffer_minutes: Set(10),
+        buffer_after_minutes: Set(10),
         new_patient: Set(false),
         active: Set(true),
         created_at: Set(now),

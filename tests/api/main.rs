@@ -5,6 +5,7 @@ mod access;
 mod appointments_db;
 mod auth;
 mod cli;
+mod clinic;
 mod database;
 mod docs;
 mod errors;

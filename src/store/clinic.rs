@@ -1,0 +1,132 @@
+//! Clinic setup: locations, appointment types and the booking policies (one row).
+
+use chrono::{DateTime, Utc};
+use entity::{appointment_type, clinic_policy, location, practitioner::Discipline};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, QueryOrder,
+    sea_query::OnConflict,
+};
+use uuid::Uuid;
+
+use crate::scheduling::{ClinicPolicies, ClinicPoliciesInput};
+
+pub async fn create_location<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    name: String,
+    address: String,
+    time_zone: String,
+) -> Result<location::Model, DbErr> {
+    location::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        name: Set(name),
+        address: Set(address),
+        time_zone: Set(time_zone),
+        active: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+}
+
+pub async fn locations<C: ConnectionTrait>(db: &C) -> Result<Vec<location::Model>, DbErr> {
+    location::Entity::find()
+        .order_by_asc(location::Column::Name)
+        .order_by_asc(location::Column::Id)
+        .all(db)
+        .await
+}
+
+pub struct NewAppointmentType {
+    pub name: String,
+    pub discipline: Discipline,
+    pub duration_minutes: i32,
+    pub buffer_after_minutes: i32,
+    pub new_patient: bool,
+    pub active: bool,
+}
+
+pub async fn create_appointment_type<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    new: NewAppointmentType,
+) -> Result<appointment_type::Model, DbErr> {
+    appointment_type::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        name: Set(new.name),
+        discipline: Set(new.discipline),
+        duration_minutes: Set(new.duration_minutes),
+        buffer_after_minutes: Set(new.buffer_after_minutes),
+        new_patient: Set(new.new_patient),
+        active: Set(new.active),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+}
+
+pub async fn appointment_types<C: ConnectionTrait>(
+    db: &C,
+) -> Result<Vec<appointment_type::Model>, DbErr> {
+    appointment_type::Entity::find()
+        .order_by_asc(appointment_type::Column::Discipline)
+        .order_by_asc(appointment_type::Column::Name)
+        .order_by_asc(appointment_type::Column::Id)
+        .all(db)
+        .await
+}
+
+/// The clinic's policies as entered; the defaults until an admin sets them.
+pub async fn policies<C: ConnectionTrait>(db: &C) -> Result<ClinicPoliciesInput, DbErr> {
+    Ok(
+        match clinic_policy::Entity::find_by_id(1i16).one(db).await? {
+            Some(row) => ClinicPoliciesInput {
+                slot_grid_minutes: i64::from(row.slot_grid_minutes),
+                min_notice_minutes: i64::from(row.min_notice_minutes),
+                horizon_days: i64::from(row.horizon_days),
+                cancellation_window_minutes: i64::from(row.cancellation_window_minutes),
+                reminder_lead_minutes: i64::from(row.reminder_lead_minutes),
+                follow_up_delay_days: i64::from(row.follow_up_delay_days),
+            },
+            None => ClinicPolicies::default().to_input(),
+        },
+    )
+}
+
+/// Stores validated policies (the validation bounds keep every value well inside `i32`).
+pub async fn save_policies<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    input: ClinicPoliciesInput,
+) -> Result<(), DbErr> {
+    let narrow = |value: i64| i32::try_from(value).unwrap_or(i32::MAX);
+    let row = clinic_policy::ActiveModel {
+        id: Set(1),
+        slot_grid_minutes: Set(narrow(input.slot_grid_minutes)),
+        min_notice_minutes: Set(narrow(input.min_notice_minutes)),
+        horizon_days: Set(narrow(input.horizon_days)),
+        cancellation_window_minutes: Set(narrow(input.cancellation_window_minutes)),
+        reminder_lead_minutes: Set(narrow(input.reminder_lead_minutes)),
+        follow_up_delay_days: Set(narrow(input.follow_up_delay_days)),
+        updated_at: Set(now),
+    };
+    clinic_policy::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(clinic_policy::Column::Id)
+                .update_columns([
+                    clinic_policy::Column::SlotGridMinutes,
+                    clinic_policy::Column::MinNoticeMinutes,
+                    clinic_policy::Column::HorizonDays,
+                    clinic_policy::Column::CancellationWindowMinutes,
+                    clinic_policy::Column::ReminderLeadMinutes,
+                    clinic_policy::Column::FollowUpDelayDays,
+                    clinic_policy::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec(db)
+        .await?;
+    Ok(())
+}
