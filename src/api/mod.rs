@@ -11,6 +11,7 @@ pub mod follow_ups;
 pub mod intakes;
 pub mod ops;
 pub mod patients;
+pub mod practitioners;
 pub mod triage;
 pub mod types;
 pub mod users;

@@ -162,6 +162,12 @@ impl From<ValidationError> for ValidationErrors {
     }
 }
 
+impl FromIterator<ValidationError> for ValidationErrors {
+    fn from_iter<I: IntoIterator<Item = ValidationError>>(errors: I) -> Self {
+        Self(errors.into_iter().collect())
+    }
+}
+
 impl IntoIterator for ValidationErrors {
     type Item = ValidationError;
     type IntoIter = std::vec::IntoIter<ValidationError>;

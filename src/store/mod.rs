@@ -6,6 +6,7 @@ pub mod clinic;
 pub mod intakes;
 pub mod outbox;
 pub mod patients;
+pub mod practitioners;
 pub mod refresh_tokens;
 pub mod secrets;
 pub mod throttle;

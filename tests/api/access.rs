@@ -141,6 +141,33 @@ const MATRIX: &[(&str, &str, [u16; 5])] = &[
     ),
     ("get", "/api/v1/clinic/policies", [401, 200, 200, 200, 200]),
     ("put", "/api/v1/clinic/policies", [401, 403, 200, 403, 200]),
+    ("post", "/api/v1/practitioners", [401, 403, 201, 403, 201]),
+    ("get", "/api/v1/practitioners", [401, 200, 200, 200, 200]),
+    (
+        "put",
+        "/api/v1/practitioners/{id}/working-hours",
+        [401, 403, 200, 403, 200],
+    ),
+    (
+        "get",
+        "/api/v1/practitioners/{id}/working-hours",
+        [401, 200, 200, 200, 200],
+    ),
+    (
+        "post",
+        "/api/v1/practitioners/{id}/time-off",
+        [401, 403, 201, 403, 201],
+    ),
+    (
+        "get",
+        "/api/v1/practitioners/{id}/time-off",
+        [401, 403, 200, 200, 200],
+    ),
+    (
+        "delete",
+        "/api/v1/practitioners/{id}/time-off/{time_off_id}",
+        [401, 403, 204, 403, 204],
+    ),
 ];
 
 /// Accounts and records the calls need.
@@ -152,6 +179,9 @@ struct Fixture {
     staff: String,
     /// A submitted urgent intake of the other patient, waiting for review.
     flagged_intake: String,
+    /// A location in London and a chiropractor who works there.
+    location: String,
+    practitioner: String,
 }
 
 fn unique_email(prefix: &str) -> String {
@@ -192,11 +222,22 @@ async fn fixture(app: &TestApp) -> Fixture {
         )
         .await;
     assert_eq!(submitted.status(), 200);
+    let location = crate::practitioners::location(app, &staff, "Europe/London").await;
+    let practitioner = crate::practitioners::practitioner(
+        app,
+        &staff,
+        &unique_email("chiro"),
+        "chiropractic",
+        &[&location],
+    )
+    .await;
     Fixture {
         tokens,
         other_patient,
         staff,
         flagged_intake,
+        location,
+        practitioner,
     }
 }
 
@@ -432,6 +473,72 @@ async fn call(
                         "follow_up_delay_days": 14}),
             ),
         ),
+        ("post", "/api/v1/practitioners") => {
+            let user = app
+                .add_user(&unique_email("physio"), Role::Practitioner)
+                .await;
+            (
+                Method::POST,
+                path.into(),
+                Some(json!({"user_id": user, "discipline": "physiotherapy",
+                            "location_ids": [fixture.location]})),
+            )
+        }
+        ("put", "/api/v1/practitioners/{id}/working-hours") => (
+            Method::PUT,
+            format!(
+                "/api/v1/practitioners/{}/working-hours",
+                fixture.practitioner
+            ),
+            Some(
+                json!({"locations": [{"location_id": fixture.location, "intervals": [
+                {"weekday": "tuesday", "start": "09:00", "end": "17:00"}]}]}),
+            ),
+        ),
+        ("get", "/api/v1/practitioners/{id}/working-hours") => (
+            Method::GET,
+            format!(
+                "/api/v1/practitioners/{}/working-hours",
+                fixture.practitioner
+            ),
+            None,
+        ),
+        ("post", "/api/v1/practitioners/{id}/time-off") => (
+            Method::POST,
+            format!("/api/v1/practitioners/{}/time-off", fixture.practitioner),
+            Some(
+                json!({"starts_at": "2027-01-04T09:00:00Z", "ends_at": "2027-01-04T12:00:00Z",
+                        "reason": "Training"}),
+            ),
+        ),
+        ("get", "/api/v1/practitioners/{id}/time-off") => (
+            Method::GET,
+            format!("/api/v1/practitioners/{}/time-off", fixture.practitioner),
+            None,
+        ),
+        ("delete", "/api/v1/practitioners/{id}/time-off/{time_off_id}") => {
+            let created: Value = app
+                .send(
+                    Method::POST,
+                    &format!("/api/v1/practitioners/{}/time-off", fixture.practitioner),
+                    Some(&fixture.staff),
+                    Some(json!({"starts_at": "2027-02-01T09:00:00Z",
+                                "ends_at": "2027-02-01T10:00:00Z", "reason": "Dentist"})),
+                )
+                .await
+                .json()
+                .await
+                .unwrap();
+            (
+                Method::DELETE,
+                format!(
+                    "/api/v1/practitioners/{}/time-off/{}",
+                    fixture.practitioner,
+                    created["id"].as_str().unwrap()
+                ),
+                None,
+            )
+        }
         ("post", "/api/v1/admin/outbox/{id}/retry") => (
             Method::POST,
             format!("/api/v1/admin/outbox/{}/retry", Uuid::now_v7()),

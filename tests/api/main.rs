@@ -14,5 +14,6 @@ mod helpers;
 mod intakes;
 mod outbox;
 mod patients;
+mod practitioners;
 mod probe;
 mod smtp_sink;

@@ -1,0 +1,519 @@
+//! `/api/v1/practitioners`: who practises what where, their weekly working hours (local to each
+//! location's zone) and their time off. The front desk and admins keep them; everyone signed in
+//! reads the practitioners and their hours; the clinic team reads time off.
+
+use chrono::{DateTime, Utc, Weekday};
+use entity::{practitioner, time_off, user::Role, working_hours};
+use poem::{Request, web::Data};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, param::Path, payload::Json};
+use sea_orm::TransactionTrait;
+use uuid::Uuid;
+
+use crate::{
+    api::{
+        ApiTags,
+        access::require_role,
+        clinic::{DisciplineView, setup_invalid},
+        types::Text,
+    },
+    app::AppState,
+    auth::BearerAuth,
+    error::{ApiError, ApiResult},
+    scheduling::{
+        ClinicPolicies, LocationHours, TimeOff, ValidationCode, ValidationError, ValidationErrors,
+        WeeklyHours, WorkingIntervalInput, Zone, check_practitioner_hours,
+    },
+    store::{
+        clinic,
+        practitioners::{self, NewWorkingInterval},
+        users,
+    },
+};
+
+const SETUP: &[Role] = &[Role::Staff, Role::Admin];
+const EVERYONE: &[Role] = &[Role::Patient, Role::Staff, Role::Practitioner, Role::Admin];
+const TEAM: &[Role] = &[Role::Staff, Role::Practitioner, Role::Admin];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum WeekdayView {
+    Monday,
+    Tuesday,
+    Wednesday,
+    Thursday,
+    Friday,
+    Saturday,
+    Sunday,
+}
+
+impl From<WeekdayView> for Weekday {
+    fn from(day: WeekdayView) -> Self {
+        match day {
+            WeekdayView::Monday => Weekday::Mon,
+            WeekdayView::Tuesday => Weekday::Tue,
+            WeekdayView::Wednesday => Weekday::Wed,
+            WeekdayView::Thursday => Weekday::Thu,
+            WeekdayView::Friday => Weekday::Fri,
+            WeekdayView::Saturday => Weekday::Sat,
+            WeekdayView::Sunday => Weekday::Sun,
+        }
+    }
+}
+
+impl From<Weekday> for WeekdayView {
+    fn from(day: Weekday) -> Self {
+        match day {
+            Weekday::Mon => Self::Monday,
+            Weekday::Tue => Self::Tuesday,
+            Weekday::Wed => Self::Wednesday,
+            Weekday::Thu => Self::Thursday,
+            Weekday::Fri => Self::Friday,
+            Weekday::Sat => Self::Saturday,
+            Weekday::Sun => Self::Sunday,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct NewPractitioner {
+    /// An active account with the practitioner role.
+    pub user_id: Uuid,
+    pub discipline: DisciplineView,
+    /// Where they work (at least one).
+    #[oai(validator(min_items = 1, max_items = 20, unique_items))]
+    pub location_ids: Vec<Uuid>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "Practitioner")]
+pub struct PractitionerView {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub display_name: String,
+    pub discipline: DisciplineView,
+    pub location_ids: Vec<Uuid>,
+    pub active: bool,
+}
+
+#[derive(ApiResponse)]
+pub enum PractitionerCreated {
+    #[oai(status = 201)]
+    Created(Json<PractitionerView>),
+}
+
+/// One weekly interval, in the location's local time.
+#[derive(Debug, Clone, Object)]
+#[oai(deny_unknown_fields)]
+pub struct WorkingInterval {
+    pub weekday: WeekdayView,
+    /// `HH:MM`, local time, on the slot grid.
+    #[oai(validator(pattern = r"^([01][0-9]|2[0-4]):[0-5][0-9]$"))]
+    pub start: Text,
+    /// `HH:MM`, after `start` (`24:00` for midnight).
+    #[oai(validator(pattern = r"^([01][0-9]|2[0-4]):[0-5][0-9]$"))]
+    pub end: Text,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(deny_unknown_fields)]
+pub struct LocationWorkingHours {
+    pub location_id: Uuid,
+    #[oai(validator(max_items = 70))]
+    pub intervals: Vec<WorkingInterval>,
+}
+
+/// A practitioner's whole week: every location with its intervals (breaks are gaps).
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct WeeklySchedule {
+    #[oai(validator(max_items = 20))]
+    pub locations: Vec<LocationWorkingHours>,
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct NewTimeOff {
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// For colleagues; never shown to patients.
+    #[oai(validator(min_length = 1, max_length = 200, pattern = r"\S"))]
+    pub reason: Text,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "TimeOff")]
+pub struct TimeOffView {
+    pub id: Uuid,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub reason: String,
+}
+
+impl From<time_off::Model> for TimeOffView {
+    fn from(row: time_off::Model) -> Self {
+        Self {
+            id: row.id,
+            starts_at: row.starts_at,
+            ends_at: row.ends_at,
+            reason: row.reason,
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum TimeOffCreated {
+    #[oai(status = 201)]
+    Created(Json<TimeOffView>),
+}
+
+#[derive(ApiResponse)]
+pub enum Removed {
+    #[oai(status = 204)]
+    Done,
+}
+
+fn minutes_text(minutes: i16) -> String {
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
+fn weekday_of(iso: i16) -> Weekday {
+    match iso {
+        1 => Weekday::Mon,
+        2 => Weekday::Tue,
+        3 => Weekday::Wed,
+        4 => Weekday::Thu,
+        5 => Weekday::Fri,
+        6 => Weekday::Sat,
+        _ => Weekday::Sun,
+    }
+}
+
+fn schedule_view(rows: Vec<working_hours::Model>) -> WeeklySchedule {
+    let mut locations: Vec<LocationWorkingHours> = Vec::new();
+    for row in rows {
+        let interval = WorkingInterval {
+            weekday: weekday_of(row.weekday).into(),
+            start: Text(minutes_text(row.start_minute)),
+            end: Text(minutes_text(row.end_minute)),
+        };
+        match locations.last_mut() {
+            Some(last) if last.location_id == row.location_id => last.intervals.push(interval),
+            _ => locations.push(LocationWorkingHours {
+                location_id: row.location_id,
+                intervals: vec![interval],
+            }),
+        }
+    }
+    WeeklySchedule { locations }
+}
+
+async fn view(state: &AppState, row: practitioner::Model) -> ApiResult<PractitionerView> {
+    Ok(PractitionerView {
+        location_ids: practitioners::location_ids(&state.db, row.id).await?,
+        id: row.id,
+        user_id: row.user_id,
+        display_name: row.display_name,
+        discipline: row.discipline.into(),
+        active: row.active,
+    })
+}
+
+fn one_problem(field: &str, code: ValidationCode, message: &str) -> ApiError {
+    setup_invalid(ValidationError::new(field, code, message).into())
+}
+
+pub struct PractitionersApi;
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Clinic")]
+impl PractitionersApi {
+    /// Makes a practitioner account bookable: its discipline and locations.
+    #[oai(
+        path = "/practitioners",
+        method = "post",
+        operation_id = "createPractitioner"
+    )]
+    async fn create(
+        &self,
+        auth: BearerAuth,
+        request: &Request,
+        state: Data<&AppState>,
+        body: Json<NewPractitioner>,
+    ) -> ApiResult<PractitionerCreated> {
+        require_role(&state, request, &auth, SETUP).await?;
+        let body = body.0;
+        let account = users::find(&state.db, body.user_id)
+            .await?
+            .filter(|user| user.role == Role::Practitioner && user.disabled_at.is_none())
+            .ok_or_else(|| {
+                one_problem(
+                    "user_id",
+                    ValidationCode::Required,
+                    "Give the id of an active account with the practitioner role.",
+                )
+            })?;
+        if practitioners::find_by_user(&state.db, account.id)
+            .await?
+            .is_some()
+        {
+            return Err(ApiError::Conflict {
+                code: "practitioner_exists",
+                detail: "This account is a practitioner already.".into(),
+            });
+        }
+        let known: Vec<Uuid> = clinic::locations(&state.db)
+            .await?
+            .into_iter()
+            .map(|location| location.id)
+            .collect();
+        if let Some(index) = body.location_ids.iter().position(|id| !known.contains(id)) {
+            return Err(one_problem(
+                &format!("location_ids[{index}]"),
+                ValidationCode::Required,
+                "No location has this id.",
+            ));
+        }
+        let txn = state.db.begin().await?;
+        let created = practitioners::create(
+            &txn,
+            state.clock.now(),
+            account.id,
+            account.display_name,
+            body.discipline.into(),
+            &body.location_ids,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(PractitionerCreated::Created(Json(
+            view(&state, created).await?,
+        )))
+    }
+
+    /// The practitioners, by name.
+    #[oai(
+        path = "/practitioners",
+        method = "get",
+        operation_id = "listPractitioners"
+    )]
+    async fn list(
+        &self,
+        auth: BearerAuth,
+        request: &Request,
+        state: Data<&AppState>,
+    ) -> ApiResult<Json<Vec<PractitionerView>>> {
+        require_role(&state, request, &auth, EVERYONE).await?;
+        let mut views = Vec::new();
+        for row in practitioners::list(&state.db).await? {
+            views.push(view(&state, row).await?);
+        }
+        Ok(Json(views))
+    }
+
+    /// Replaces the practitioner's weekly hours at every location. Intervals are local to each
+    /// location's zone and on the slot grid; none may overlap on a day, nor (in real time) an
+    /// interval at another location. Every problem is listed at once.
+    #[oai(
+        path = "/practitioners/:id/working-hours",
+        method = "put",
+        operation_id = "setWorkingHours"
+    )]
+    async fn set_hours(
+        &self,
+        auth: BearerAuth,
+        request: &Request,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+        body: Json<WeeklySchedule>,
+    ) -> ApiResult<Json<WeeklySchedule>> {
+        require_role(&state, request, &auth, SETUP).await?;
+        let practitioner = practitioners::find(&state.db, id.0)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        let policies = ClinicPolicies::new(clinic::policies(&state.db).await?)
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("stored policies are invalid")))?;
+        let works_at = practitioners::location_ids(&state.db, practitioner.id).await?;
+        let locations = clinic::locations(&state.db).await?;
+        let mut errors = ValidationErrors::default();
+        let mut checked = Vec::new();
+        for (index, entry) in body.0.locations.iter().enumerate() {
+            let field = format!("locations[{index}]");
+            let location = locations
+                .iter()
+                .find(|location| location.id == entry.location_id)
+                .filter(|location| works_at.contains(&location.id));
+            let Some(location) = location else {
+                errors.push(ValidationError::new(
+                    format!("{field}.location_id"),
+                    ValidationCode::Required,
+                    "The practitioner does not work at this location.",
+                ));
+                continue;
+            };
+            let inputs: Vec<WorkingIntervalInput> = entry
+                .intervals
+                .iter()
+                .map(|interval| {
+                    WorkingIntervalInput::new(
+                        interval.weekday.into(),
+                        interval.start.as_str(),
+                        interval.end.as_str(),
+                    )
+                })
+                .collect();
+            match (
+                Zone::parse(&location.time_zone),
+                WeeklyHours::new(&inputs, policies.slot_grid()),
+            ) {
+                (Ok(zone), Ok(hours)) => checked.push(LocationHours {
+                    location_id: location.id,
+                    zone,
+                    hours,
+                }),
+                (_, Err(found)) => {
+                    for error in found {
+                        let prefixed = format!("{field}.{}", error.field);
+                        errors.push(error.for_field(prefixed));
+                    }
+                }
+                (Err(_), Ok(_)) => {
+                    return Err(ApiError::internal(anyhow::anyhow!(
+                        "a stored location has an unknown time zone"
+                    )));
+                }
+            }
+        }
+        if errors.is_empty()
+            && let Err(found) = check_practitioner_hours(&checked, state.local_today())
+        {
+            errors = found;
+        }
+        if !errors.is_empty() {
+            return Err(setup_invalid(errors));
+        }
+        let mut rows = Vec::new();
+        for location in &checked {
+            for interval in location.hours.intervals() {
+                rows.push(NewWorkingInterval {
+                    location_id: location.location_id,
+                    weekday: interval.weekday.number_from_monday() as i16,
+                    start_minute: interval.start.minutes() as i16,
+                    end_minute: interval.end.minutes() as i16,
+                });
+            }
+        }
+        let txn = state.db.begin().await?;
+        practitioners::replace_working_hours(&txn, practitioner.id, rows).await?;
+        txn.commit().await?;
+        let stored = practitioners::working_hours(&state.db, practitioner.id).await?;
+        Ok(Json(schedule_view(stored)))
+    }
+
+    /// The practitioner's weekly hours, per location.
+    #[oai(
+        path = "/practitioners/:id/working-hours",
+        method = "get",
+        operation_id = "getWorkingHours"
+    )]
+    async fn hours(
+        &self,
+        auth: BearerAuth,
+        request: &Request,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<WeeklySchedule>> {
+        require_role(&state, request, &auth, EVERYONE).await?;
+        let practitioner = practitioners::find(&state.db, id.0)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        let stored = practitioners::working_hours(&state.db, practitioner.id).await?;
+        Ok(Json(schedule_view(stored)))
+    }
+
+    /// Records time off (absolute instants; the end after the start).
+    #[oai(
+        path = "/practitioners/:id/time-off",
+        method = "post",
+        operation_id = "addTimeOff"
+    )]
+    async fn add_time_off(
+        &self,
+        auth: BearerAuth,
+        request: &Request,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+        body: Json<NewTimeOff>,
+    ) -> ApiResult<TimeOffCreated> {
+        require_role(&state, request, &auth, SETUP).await?;
+        let practitioner = practitioners::find(&state.db, id.0)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        let body = body.0;
+        TimeOff::new(body.starts_at, body.ends_at, body.reason.as_str()).map_err(|errors| {
+            setup_invalid(
+                errors
+                    .into_iter()
+                    .map(|error| match error.field.as_str() {
+                        "end" => error.for_field("ends_at"),
+                        "start" => error.for_field("starts_at"),
+                        _ => error,
+                    })
+                    .collect(),
+            )
+        })?;
+        let created = practitioners::add_time_off(
+            &state.db,
+            state.clock.now(),
+            practitioner.id,
+            body.starts_at,
+            body.ends_at,
+            body.reason.as_str().trim().to_owned(),
+            auth.0.user_id,
+        )
+        .await?;
+        Ok(TimeOffCreated::Created(Json(created.into())))
+    }
+
+    /// Time off that has not ended yet, soonest first.
+    #[oai(
+        path = "/practitioners/:id/time-off",
+        method = "get",
+        operation_id = "listTimeOff"
+    )]
+    async fn time_off(
+        &self,
+        auth: BearerAuth,
+        request: &Request,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<Vec<TimeOffView>>> {
+        require_role(&state, request, &auth, TEAM).await?;
+        let practitioner = practitioners::find(&state.db, id.0)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        let rows =
+            practitioners::upcoming_time_off(&state.db, practitioner.id, state.clock.now()).await?;
+        Ok(Json(rows.into_iter().map(TimeOffView::from).collect()))
+    }
+
+    /// Removes a period of time off.
+    #[oai(
+        path = "/practitioners/:id/time-off/:time_off_id",
+        method = "delete",
+        operation_id = "removeTimeOff"
+    )]
+    async fn remove_time_off(
+        &self,
+        auth: BearerAuth,
+        request: &Request,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+        time_off_id: Path<Uuid>,
+    ) -> ApiResult<Removed> {
+        require_role(&state, request, &auth, SETUP).await?;
+        if practitioners::remove_time_off(&state.db, id.0, time_off_id.0).await? {
+            Ok(Removed::Done)
+        } else {
+            Err(ApiError::NotFound)
+        }
+    }
+}
