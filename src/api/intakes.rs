@@ -705,15 +705,24 @@ impl IntakesApi {
         };
         let now = state.clock.now();
         let rows = intakes::review_queue(&state.db, status).await?;
+        // One query for every patient in the queue, not one per case.
+        let names: std::collections::HashMap<Uuid, String> =
+            patients::find_many(&state.db, rows.iter().map(|row| row.patient_id))
+                .await?
+                .into_iter()
+                .map(|record| {
+                    (
+                        record.id,
+                        format!("{} {}", record.given_name, record.family_name),
+                    )
+                })
+                .collect();
         let mut entries = Vec::with_capacity(rows.len());
         for row in rows {
             let Some(stored) = StoredResult::read(&row) else {
                 continue;
             };
-            let patient_name = patients::find(&state.db, row.patient_id)
-                .await?
-                .map(|record| format!("{} {}", record.given_name, record.family_name))
-                .unwrap_or_default();
+            let patient_name = names.get(&row.patient_id).cloned().unwrap_or_default();
             let submitted_at = row.submitted_at.unwrap_or(row.created_at);
             entries.push(QueueEntry {
                 intake_id: row.id,

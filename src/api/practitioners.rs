@@ -209,14 +209,19 @@ fn schedule_view(rows: Vec<working_hours::Model>) -> WeeklySchedule {
 }
 
 async fn view(state: &AppState, row: practitioner::Model) -> ApiResult<PractitionerView> {
-    Ok(PractitionerView {
-        location_ids: practitioners::location_ids(&state.db, row.id).await?,
+    let location_ids = practitioners::location_ids(&state.db, row.id).await?;
+    Ok(view_with(row, location_ids))
+}
+
+fn view_with(row: practitioner::Model, location_ids: Vec<Uuid>) -> PractitionerView {
+    PractitionerView {
+        location_ids,
         id: row.id,
         user_id: row.user_id,
         display_name: row.display_name,
         discipline: row.discipline.into(),
         active: row.active,
-    })
+    }
 }
 
 fn one_problem(field: &str, code: ValidationCode, message: &str) -> ApiError {
@@ -302,10 +307,15 @@ impl PractitionersApi {
         state: Data<&AppState>,
     ) -> ApiResult<Json<Vec<PractitionerView>>> {
         require_role(&state, request, &auth, EVERYONE).await?;
-        let mut views = Vec::new();
-        for row in practitioners::list(&state.db).await? {
-            views.push(view(&state, row).await?);
-        }
+        let mut locations = practitioners::all_location_ids(&state.db).await?;
+        let views = practitioners::list(&state.db)
+            .await?
+            .into_iter()
+            .map(|row| {
+                let location_ids = locations.remove(&row.id).unwrap_or_default();
+                view_with(row, location_ids)
+            })
+            .collect();
         Ok(Json(views))
     }
 

@@ -50,6 +50,18 @@ pub async fn find<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<patient
     Entity::find_by_id(id).one(db).await
 }
 
+/// The records with these ids (one query, whatever their number).
+pub async fn find_many<C: ConnectionTrait>(
+    db: &C,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> Result<Vec<patient::Model>, DbErr> {
+    let ids: Vec<Uuid> = ids.into_iter().collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Entity::find().filter(Column::Id.is_in(ids)).all(db).await
+}
+
 /// The record of the patient who logs in as `user_id`.
 pub async fn find_by_user<C: ConnectionTrait>(
     db: &C,

@@ -82,6 +82,24 @@ pub async fn location_ids<C: ConnectionTrait>(
         .collect())
 }
 
+/// Every practitioner's locations, in one query.
+pub async fn all_location_ids<C: ConnectionTrait>(
+    db: &C,
+) -> Result<std::collections::HashMap<Uuid, Vec<Uuid>>, DbErr> {
+    let mut by_practitioner: std::collections::HashMap<Uuid, Vec<Uuid>> = Default::default();
+    for row in practitioner_location::Entity::find()
+        .order_by_asc(practitioner_location::Column::LocationId)
+        .all(db)
+        .await?
+    {
+        by_practitioner
+            .entry(row.practitioner_id)
+            .or_default()
+            .push(row.location_id);
+    }
+    Ok(by_practitioner)
+}
+
 /// One interval to store: location, ISO weekday (1 = Monday), local minutes.
 pub struct NewWorkingInterval {
     pub location_id: Uuid,
