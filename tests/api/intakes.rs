@@ -878,12 +878,7 @@ async fn a_follow_up_link_works_once_feeds_the_trend_and_expires() {
     app.worker().run_once().await.unwrap();
     let mail = sink.received();
     assert_eq!(mail.len(), 1);
-    let text = mail[0].text();
-    let start = text.find("/follow-ups/").expect("a follow-up link") + "/follow-ups/".len();
-    let token: String = text[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
+    let token = mail[0].token_after("/follow-ups/");
     let path = format!("/api/v1/follow-ups/{token}");
 
     let form: Value = app.get(&path).await.json().await.unwrap();
@@ -961,12 +956,7 @@ async fn a_follow_up_link_works_once_feeds_the_trend_and_expires() {
     // A new link expires after 14 days.
     clinic.call(Method::POST, &send, &staff, None).await;
     app.worker().run_once().await.unwrap();
-    let text = sink.received()[1].text();
-    let start = text.find("/follow-ups/").unwrap() + "/follow-ups/".len();
-    let token: String = text[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
+    let token = sink.received()[1].token_after("/follow-ups/");
     app.clock.advance(Duration::days(14));
     expect_problem(
         app.get(&format!("/api/v1/follow-ups/{token}")).await,
@@ -990,12 +980,7 @@ async fn an_emergency_on_a_follow_up_reaches_the_queue_and_the_practitioners() {
         )
         .await;
     app.worker().run_once().await.unwrap();
-    let text = sink.received()[0].text();
-    let start = text.find("/follow-ups/").unwrap() + "/follow-ups/".len();
-    let token: String = text[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
+    let token = sink.received()[0].token_after("/follow-ups/");
     let outcome: Value = app
         .send(
             Method::POST,

@@ -50,8 +50,13 @@ impl ReceivedMail {
 
     /// The `token` query parameter of the link in the message.
     pub fn link_token(&self) -> String {
+        self.token_after("token=")
+    }
+
+    /// The token in the message's link that follows `marker`, e.g. `/follow-ups/`.
+    pub fn token_after(&self, marker: &str) -> String {
         let text = self.text();
-        let start = text.find("token=").expect("a link with a token") + "token=".len();
+        let start = text.find(marker).expect("a link with a token") + marker.len();
         text[start..]
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
