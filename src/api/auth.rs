@@ -8,7 +8,7 @@ use entity::{
 };
 use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json, types::Email};
-use sea_orm::{DatabaseTransaction, TransactionTrait};
+use sea_orm::DatabaseTransaction;
 use uuid::Uuid;
 
 use crate::{
@@ -244,7 +244,7 @@ impl AuthApi {
                     .into(),
             });
         }
-        let txn = state.db.begin().await?;
+        let txn = crate::store::begin_write(&state.db).await?;
         let refresh_token = refresh_tokens::issue(&txn, now, user.id, Uuid::now_v7()).await?;
         audit::record(
             &txn,
@@ -367,7 +367,7 @@ impl AuthApi {
         let email = users::normalize_email(&body.email.0);
         let now = state.clock.now();
         let context = AuditContext::from_request(request, None);
-        let txn = state.db.begin().await?;
+        let txn = crate::store::begin_write(&state.db).await?;
         let existing = users::find_by_email(&txn, &email).await?;
         match existing {
             None => {
@@ -454,7 +454,7 @@ impl AuthApi {
         body: Json<EmailedToken>,
     ) -> ApiResult<Done> {
         let now = state.clock.now();
-        let txn = state.db.begin().await?;
+        let txn = crate::store::begin_write(&state.db).await?;
         let token = account_tokens::consume(&txn, now, Purpose::VerifyEmail, body.token.as_str())
             .await?
             .ok_or_else(invalid_link)?;
@@ -493,7 +493,7 @@ impl AuthApi {
             .await
             .map_err(ApiError::internal)?;
         let now = state.clock.now();
-        let txn = state.db.begin().await?;
+        let txn = crate::store::begin_write(&state.db).await?;
         let token = account_tokens::consume(&txn, now, Purpose::Invitation, body.token.as_str())
             .await?
             .ok_or_else(invalid_link)?;

@@ -5,7 +5,6 @@ use chrono::{DateTime, Duration, Utc};
 use entity::{account_token::Purpose, intake::IntakeStatus};
 use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, param::Path, payload::Json};
-use sea_orm::TransactionTrait;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -137,7 +136,7 @@ impl FollowUpsApi {
             });
         };
         let now = state.clock.now();
-        let txn = state.db.begin().await?;
+        let txn = crate::store::begin_write(&state.db).await?;
         let secret = account_tokens::issue(
             &txn,
             now,
@@ -245,7 +244,7 @@ impl FollowUpsApi {
             .triage
             .questionnaire(FOLLOW_UP_QUESTIONNAIRE)
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no follow-up questionnaire")))?;
-        let txn = state.db.begin().await?;
+        let txn = crate::store::begin_write(&state.db).await?;
         account_tokens::consume(&txn, now, Purpose::FollowUp, &token.0)
             .await?
             .ok_or_else(link_not_valid)?;

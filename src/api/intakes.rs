@@ -16,7 +16,7 @@ use entity::{
 };
 use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, param::Path, param::Query, payload::Json};
-use sea_orm::{DatabaseTransaction, TransactionTrait};
+use sea_orm::DatabaseTransaction;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -500,7 +500,7 @@ impl IntakesApi {
             answers = original.answers;
         }
         let now = state.clock.now();
-        let txn = state.db.begin().await?;
+        let txn = crate::store::begin_write(&state.db).await?;
         let created = intakes::create(
             &txn,
             now,
@@ -587,7 +587,7 @@ impl IntakesApi {
             .map_err(evaluate_error)?;
         let now = state.clock.now();
         let text = Value::Object(answers).to_string();
-        let txn = state.db.begin().await?;
+        let txn = crate::store::begin_write(&state.db).await?;
         if !intakes::save_answers(&txn, now, row.id, text).await? {
             return Err(not_a_draft());
         }
@@ -630,7 +630,7 @@ impl IntakesApi {
         }
         let answers: Answers = serde_json::from_str(&row.answers).map_err(ApiError::internal)?;
         let now = state.clock.now();
-        let txn = state.db.begin().await?;
+        let txn = crate::store::begin_write(&state.db).await?;
         let evaluation = judge_and_store(&state, &txn, now, &row, answers, &context).await?;
         txn.commit().await?;
         let saved = intakes::find(&state.db, row.id)
@@ -833,7 +833,7 @@ impl IntakesApi {
         }
         let body = body.0;
         let now = state.clock.now();
-        let txn = state.db.begin().await?;
+        let txn = crate::store::begin_write(&state.db).await?;
         let decision = intakes::record_decision(
             &txn,
             now,

@@ -11,7 +11,6 @@ use poem_openapi::{
     payload::Json,
     types::{Email, MaybeUndefined},
 };
-use sea_orm::TransactionTrait;
 use uuid::Uuid;
 
 use crate::{
@@ -213,7 +212,7 @@ impl PatientsApi {
         check_date_of_birth("date_of_birth", body.date_of_birth.0, state.local_today())
             .map_err(|error| invalid(vec![error]))?;
         let now = state.clock.now();
-        let txn = state.db.begin().await?;
+        let txn = crate::store::begin_write(&state.db).await?;
         let created = patients::create(
             &txn,
             now,
@@ -365,7 +364,7 @@ impl PatientsApi {
             phone: nullable(body.phone, clean),
         };
         let now = state.clock.now();
-        let txn = state.db.begin().await?;
+        let txn = crate::store::begin_write(&state.db).await?;
         let updated = patients::update(&txn, now, record, changes).await?;
         audit::record(
             &txn,
@@ -415,7 +414,7 @@ impl PatientsApi {
             });
         }
         let now = state.clock.now();
-        let txn = state.db.begin().await?;
+        let txn = crate::store::begin_write(&state.db).await?;
         let secret = account_tokens::issue(
             &txn,
             now,

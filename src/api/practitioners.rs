@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc, Weekday};
 use entity::{practitioner, time_off, user::Role, working_hours};
 use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, param::Path, payload::Json};
-use sea_orm::TransactionTrait;
 use uuid::Uuid;
 
 use crate::{
@@ -278,7 +277,7 @@ impl PractitionersApi {
                 "No location has this id.",
             ));
         }
-        let txn = state.db.begin().await?;
+        let txn = crate::store::begin_write(&state.db).await?;
         let created = practitioners::create(
             &txn,
             state.clock.now(),
@@ -411,7 +410,7 @@ impl PractitionersApi {
                 });
             }
         }
-        let txn = state.db.begin().await?;
+        let txn = crate::store::begin_write(&state.db).await?;
         practitioners::replace_working_hours(&txn, practitioner.id, rows).await?;
         txn.commit().await?;
         let stored = practitioners::working_hours(&state.db, practitioner.id).await?;

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use entity::refresh_token::{self, Column, Entity};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr,
+    EntityTrait, QueryFilter, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -56,7 +56,7 @@ pub async fn rotate(
     now: DateTime<Utc>,
     presented: &str,
 ) -> Result<Rotation, DbErr> {
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let Some(token) = Entity::find()
         .filter(Column::TokenHash.eq(hash(presented)))
         .one(&txn)

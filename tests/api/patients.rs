@@ -278,6 +278,37 @@ async fn registering_a_known_email_looks_the_same_and_takes_nothing_over() {
 }
 
 #[tokio::test]
+async fn concurrent_registrations_all_succeed() {
+    // Each registration reads the users table and then writes in one transaction. On SQLite a
+    // transaction that reads before it writes fails with SQLITE_BUSY when another one commits in
+    // between, so this is the race that used to answer 500.
+    let app = TestApp::spawn().await;
+    app.add_user("front.desk@clinic.example", Role::Staff).await;
+    let requests = (0..24).map(|n| {
+        let email = if n % 2 == 0 {
+            "front.desk@clinic.example".to_owned()
+        } else {
+            format!("patient{n}@example.org")
+        };
+        let app = &app;
+        async move {
+            post(
+                app,
+                "/api/v1/auth/register",
+                registration(&email, "a long password"),
+            )
+            .await
+            .status()
+        }
+    });
+    let statuses = futures_util::future::join_all(requests).await;
+    assert!(
+        statuses.iter().all(|status| *status == 202),
+        "every registration is accepted: {statuses:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_verification_link_expires_after_24_hours() {
     let sink = SmtpSink::start().await;
     let app = app_with_sink(&sink, &[]).await;
