@@ -1,5 +1,5 @@
 //! The `lumbar` command line: `serve` (the default), `migrate`, `worker`, `openapi`,
-//! `user add` and `triage evaluate`.
+//! `seed-demo`, `user add` and `triage evaluate`.
 
 use std::{
     ffi::OsString,
@@ -23,6 +23,7 @@ use crate::{
     clinical,
     clock::{Clock, SystemClock},
     config::Config,
+    demo,
     error::FieldError,
     notify::{Mailer, Worker, WorkerSettings},
     store::{self, users},
@@ -42,6 +43,7 @@ Lumbar runs on an embedded SQLite database under ./data and writes emails as .em
     after_help = "Examples:\n  lumbar                                   serve on 127.0.0.1:8080 with SQLite in ./data\n  \
 DATABASE_URL=postgres://postgres@127.0.0.1:5432/lumbar lumbar serve\n  lumbar migrate                           apply pending migrations and exit\n  \
 lumbar openapi > openapi.json            write the API description\n  \
+lumbar seed-demo                         fill an empty database with a demo clinic and print its logins\n  \
 lumbar triage evaluate --rules new-rules.toml < answers.json\n                                           try a rule file on a set of answers"
 )]
 pub struct Cli {
@@ -64,6 +66,23 @@ pub enum Command {
     Worker,
     /// Print the OpenAPI 3 description of the HTTP API as JSON, then exit. Needs no database.
     Openapi,
+    /// Fill an empty database with a demo clinic and print its logins, then exit.
+    #[command(
+        long_about = "Fill an empty database with a demo clinic, then print its logins and exit. \
+Applies migrations first.\n\n\
+The demo: two locations in different time zones (Riverside Clinic in London, Harbor Street \
+Clinic in New York), two chiropractors and two physiotherapists with weekday hours, the four \
+usual appointment types, a front-desk account, an admin, and three patients whose routine intake \
+lets them book. Every account's email ends in @demo.lumbar.invalid and has a random password, \
+printed once on standard output.\n\n\
+Refused (exit status 1) when the database already has any account: the demo never mixes with \
+real data. The embedded default (no DATABASE_URL) seeds the same demo by itself on the start that \
+creates its database file.",
+        after_help = "Examples:\n  \
+lumbar seed-demo && lumbar serve                      SQLite in ./data\n  \
+DATABASE_URL=postgres://postgres@127.0.0.1:5432/lumbar_demo lumbar seed-demo"
+    )]
+    SeedDemo,
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
@@ -184,6 +203,7 @@ pub fn run_from(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> 
             Command::Serve => serve(cli.config).await,
             Command::Migrate => migrate(cli.config).await,
             Command::Worker => worker(cli.config).await,
+            Command::SeedDemo => seed_demo(cli.config).await,
             Command::User(UserCommand::Add(add)) => add_user(cli.config, add).await,
             Command::Openapi | Command::Triage(_) => {
                 unreachable!("handled before the runtime starts")
@@ -206,11 +226,75 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         ?config,
         "starting lumbar"
     );
+    // Decided before the database is opened, since opening creates the file.
+    let first_start = demo::seeds_on_first_start(&config);
     let application = Application::build(config, Arc::new(SystemClock)).await?;
     let address = application.local_addr();
+    if first_start {
+        seed_on_first_start(&application).await;
+    }
     tracing::info!(%address, "lumbar is listening on http://{address} (API docs at http://{address}/docs)");
     application.run_until(app::shutdown_signal()).await?;
     tracing::info!("lumbar stopped");
+    Ok(())
+}
+
+/// The embedded default's first start: the demo clinic, its logins on standard output. A failure
+/// leaves the database empty (the seed is one transaction) and the server running.
+async fn seed_on_first_start(application: &Application) {
+    let state = application.state();
+    let seeded = demo::seed(
+        &state.db,
+        state.clock.now(),
+        state.config.time_zone,
+        &state.triage,
+    )
+    .await;
+    match seeded {
+        Ok(logins) => {
+            // Standard output, never the log: logs are collected and kept, passwords must not be.
+            println!(
+                "\nFirst start on a new embedded database ({}): Lumbar seeded a demo clinic.\n{}\
+                 Lost the passwords? Stop Lumbar, delete {} and start it again.\n",
+                state.config.embedded_database_file().display(),
+                demo::announcement(&logins, &format!("http://{}", application.local_addr())),
+                state.config.data_dir.display()
+            );
+            tracing::info!(
+                accounts = logins.logins.len(),
+                "seeded the demo clinic on the first start of the embedded database; its logins \
+                 are on standard output"
+            );
+        }
+        Err(err) => tracing::warn!(
+            error = format!("{err:#}"),
+            "could not seed the demo clinic; the database stays empty (`lumbar seed-demo` tries again)"
+        ),
+    }
+}
+
+/// `lumbar seed-demo`: migrate, seed, print the logins. Refused when any account exists.
+async fn seed_demo(config: Config) -> anyhow::Result<()> {
+    let triage = clinical::load(
+        config.questionnaire_dir.as_deref(),
+        config.rules_file.as_deref(),
+    )?;
+    let database = config.database();
+    let db = store::connect(&database, 1).await?;
+    store::migrate(&db).await?;
+    let seeded = demo::seed(&db, SystemClock.now(), config.time_zone, &triage).await;
+    db.close().await?;
+    let logins = seeded?;
+    tracing::info!(
+        database = %database,
+        accounts = logins.logins.len(),
+        "seeded the demo clinic"
+    );
+    println!(
+        "{}\nStart the server with `cargo run --release` (or `lumbar serve` with the same \
+         database settings).",
+        demo::announcement(&logins, config.public_base_url().as_str())
+    );
     Ok(())
 }
 

@@ -142,7 +142,12 @@ impl Config {
     pub fn database(&self) -> DatabaseUrl {
         self.database_url
             .clone()
-            .unwrap_or_else(|| DatabaseUrl::sqlite_file(&self.data_dir.join("lumbar.db")))
+            .unwrap_or_else(|| DatabaseUrl::sqlite_file(&self.embedded_database_file()))
+    }
+
+    /// Where the embedded SQLite database lives (used when no `DATABASE_URL` is given).
+    pub fn embedded_database_file(&self) -> PathBuf {
+        self.data_dir.join("lumbar.db")
     }
 
     /// The base of every link Lumbar puts in an email.

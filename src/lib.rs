@@ -10,6 +10,7 @@ pub mod cli;
 pub mod clinical;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod middleware;
 pub mod notify;

@@ -873,28 +873,7 @@ pub async fn judge_and_store(
         .triage
         .evaluate(&row.questionnaire_id, &answers, state.local_today())
         .map_err(evaluate_error)?;
-    let stored = StoredResult::of(&evaluation)?;
-    let severity = match evaluation.disposition {
-        Disposition::Emergency => Some(3),
-        Disposition::Urgent => Some(2),
-        Disposition::Review => Some(1),
-        Disposition::Routine => None,
-    };
-    let judgement = Judgement {
-        rule_set_version: evaluation.rule_set_version.clone(),
-        questionnaire_version: evaluation.questionnaire_version.clone(),
-        disposition: evaluation.disposition.as_str().to_owned(),
-        severity,
-        result: serde_json::to_string(&stored).map_err(ApiError::internal)?,
-        pain_now: evaluation
-            .scores
-            .pain_now
-            .map(|score| i16::from(score.score)),
-        odi_hundredths: evaluation
-            .scores
-            .odi
-            .map(|odi| i32::from(odi.percent.hundredths())),
-    };
+    let judgement = judgement(&evaluation)?;
     let text = Value::Object(answers).to_string();
     if !intakes::submit(txn, now, row.id, text, judgement).await? {
         return Err(not_a_draft());
@@ -915,6 +894,34 @@ pub async fn judge_and_store(
     )
     .await?;
     Ok(evaluation)
+}
+
+/// What a submission stores of its evaluation: the versions, the disposition, the result as
+/// the API reads it back, and the scores the outcome trend uses. Shared with the demo seed so
+/// seeded intakes read exactly like submitted ones.
+pub fn judgement(evaluation: &Evaluation) -> ApiResult<Judgement> {
+    let stored = StoredResult::of(evaluation)?;
+    let severity = match evaluation.disposition {
+        Disposition::Emergency => Some(3),
+        Disposition::Urgent => Some(2),
+        Disposition::Review => Some(1),
+        Disposition::Routine => None,
+    };
+    Ok(Judgement {
+        rule_set_version: evaluation.rule_set_version.clone(),
+        questionnaire_version: evaluation.questionnaire_version.clone(),
+        disposition: evaluation.disposition.as_str().to_owned(),
+        severity,
+        result: serde_json::to_string(&stored).map_err(ApiError::internal)?,
+        pain_now: evaluation
+            .scores
+            .pain_now
+            .map(|score| i16::from(score.score)),
+        odi_hundredths: evaluation
+            .scores
+            .odi
+            .map(|odi| i32::from(odi.percent.hundredths())),
+    })
 }
 
 async fn alert_practitioners(

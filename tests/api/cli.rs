@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestDatabase};
 
-fn lumbar() -> Command {
+pub fn lumbar() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lumbar"));
     // Settings come from the arguments each test passes, not from the developer's shell.
     for (name, _) in std::env::vars() {
@@ -24,7 +24,7 @@ fn lumbar() -> Command {
 }
 
 /// `lumbar <command>` on a test database, with a data directory beside it.
-fn lumbar_on(database: &TestDatabase, command: &str) -> Command {
+pub fn lumbar_on(database: &TestDatabase, command: &str) -> Command {
     let mut lumbar = lumbar();
     lumbar
         .args([command, "--database-url", database.url.expose()])

@@ -7,6 +7,7 @@ mod auth;
 mod cli;
 mod clinic;
 mod database;
+mod demo;
 mod docs;
 mod errors;
 mod health;
