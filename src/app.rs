@@ -20,10 +20,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     api::{
-        admin::AdminOutboxApi, audit::AdminAuditApi, auth::AuthApi, clinic::ClinicApi,
-        follow_ups::FollowUpsApi, intakes::IntakesApi, ops::OpsApi, patients::PatientsApi,
-        practitioners::PractitionersApi, triage::TriageApi, types::close_request_schemas,
-        users::UsersApi,
+        admin::AdminOutboxApi, appointments::AppointmentsApi, audit::AdminAuditApi, auth::AuthApi,
+        clinic::ClinicApi, follow_ups::FollowUpsApi, intakes::IntakesApi, ops::OpsApi,
+        patients::PatientsApi, practitioners::PractitionersApi, triage::TriageApi,
+        types::close_request_schemas, users::UsersApi,
     },
     auth::{keys::KeyRing, tokens::TokenService},
     clinical,
@@ -121,6 +121,7 @@ pub type Apis<A> = (
         FollowUpsApi,
         ClinicApi,
         PractitionersApi,
+        AppointmentsApi,
     ),
     AdminOutboxApi,
     AdminAuditApi,
@@ -141,6 +142,7 @@ pub fn api_service<A: OpenApi + 'static>(extra: A) -> OpenApiService<Apis<A>, ()
                 FollowUpsApi,
                 ClinicApi,
                 PractitionersApi,
+                AppointmentsApi,
             ),
             AdminOutboxApi,
             AdminAuditApi,

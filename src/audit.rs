@@ -41,6 +41,19 @@ pub enum Action {
     FollowUpRead,
     FollowUpSubmit,
     OutcomesRead,
+    AppointmentBook,
+    AppointmentRead,
+    AppointmentList,
+    AppointmentReschedule,
+    AppointmentCancel,
+    AppointmentCheckIn,
+    AppointmentComplete,
+    AppointmentNoShow,
+    /// The front desk booked although the intake check refused (the reason is on the row).
+    IntakeCheckOverride,
+    /// A practitioner's calendar feed token was issued (replacing any earlier one) or revoked.
+    CalendarTokenIssue,
+    CalendarTokenRevoke,
 }
 
 impl Action {
@@ -68,6 +81,17 @@ impl Action {
             Self::FollowUpRead => "follow_up.read",
             Self::FollowUpSubmit => "follow_up.submit",
             Self::OutcomesRead => "outcomes.read",
+            Self::AppointmentBook => "appointment.book",
+            Self::AppointmentRead => "appointment.read",
+            Self::AppointmentList => "appointment.list",
+            Self::AppointmentReschedule => "appointment.reschedule",
+            Self::AppointmentCancel => "appointment.cancel",
+            Self::AppointmentCheckIn => "appointment.check_in",
+            Self::AppointmentComplete => "appointment.complete",
+            Self::AppointmentNoShow => "appointment.no_show",
+            Self::IntakeCheckOverride => "intake_check.override",
+            Self::CalendarTokenIssue => "calendar_token.issue",
+            Self::CalendarTokenRevoke => "calendar_token.revoke",
         }
     }
 }
@@ -78,6 +102,7 @@ pub enum Record {
     User(Uuid),
     Patient(Uuid),
     Intake(Uuid),
+    Appointment(Uuid),
 }
 
 impl Record {
@@ -86,12 +111,13 @@ impl Record {
             Self::User(_) => "user",
             Self::Patient(_) => "patient",
             Self::Intake(_) => "intake",
+            Self::Appointment(_) => "appointment",
         }
     }
 
     pub fn id(self) -> Uuid {
         match self {
-            Self::User(id) | Self::Patient(id) | Self::Intake(id) => id,
+            Self::User(id) | Self::Patient(id) | Self::Intake(id) | Self::Appointment(id) => id,
         }
     }
 }

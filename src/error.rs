@@ -59,6 +59,22 @@ pub struct Problem {
     #[oai(default, skip_serializing_if_is_empty)]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// When a requested time was taken or is not offered: the next free times to offer instead.
+    #[oai(default, skip_serializing_if_is_empty)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub next_slots: Vec<SuggestedSlot>,
+}
+
+/// A free appointment time suggested instead of one that was not available.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Object)]
+pub struct SuggestedSlot {
+    pub practitioner_id: uuid::Uuid,
+    pub location_id: uuid::Uuid,
+    pub start: chrono::DateTime<chrono::Utc>,
+    /// The start on the location's clock, with its UTC offset (RFC 3339).
+    pub local_start: String,
+    /// The zone's abbreviation at that time, such as `EST` or `BST`.
+    pub abbreviation: String,
 }
 
 impl Problem {
@@ -72,6 +88,7 @@ impl Problem {
             code: code.to_owned(),
             request_id: None,
             errors: Vec::new(),
+            next_slots: Vec::new(),
         }
     }
 
@@ -129,6 +146,16 @@ pub enum ApiError {
     #[error("{detail}")]
     Unavailable { code: &'static str, detail: String },
 
+    /// A booking rule refused the request: 409 for a time that is not free (with the next free
+    /// times), 422 for a rule retrying will not fix, 403 for the intake gate.
+    #[error("{detail}")]
+    Refused {
+        status: StatusCode,
+        code: &'static str,
+        detail: String,
+        next_slots: Vec<SuggestedSlot>,
+    },
+
     /// A bug or an unexpected failure. The cause is logged, never sent to the client.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -149,6 +176,7 @@ impl ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Refused { status, .. } => *status,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -160,7 +188,8 @@ impl ApiError {
             | Self::TooManyRequests { code, .. }
             | Self::Forbidden { code, .. }
             | Self::Conflict { code, .. }
-            | Self::Unavailable { code, .. } => code,
+            | Self::Unavailable { code, .. }
+            | Self::Refused { code, .. } => code,
             Self::Validation { .. } => "validation_failed",
             Self::NotFound => "not_found",
             Self::Internal(_) => "internal_error",
@@ -189,6 +218,12 @@ impl ApiError {
             ),
             Self::Validation { detail, errors } => Problem {
                 errors: errors.clone(),
+                ..Problem::new(status, self.code(), title, Some(detail.clone()))
+            },
+            Self::Refused {
+                detail, next_slots, ..
+            } => Problem {
+                next_slots: next_slots.clone(),
                 ..Problem::new(status, self.code(), title, Some(detail.clone()))
             },
             Self::BadRequest { detail, .. }

@@ -4,6 +4,7 @@ use poem_openapi::Tags;
 
 pub mod access;
 pub mod admin;
+pub mod appointments;
 pub mod audit;
 pub mod auth;
 pub mod clinic;
@@ -33,6 +34,8 @@ pub enum ApiTags {
     Intakes,
     /// Clinic setup: locations, appointment types and booking policies.
     Clinic,
+    /// Free times, booking and the appointment's life: reschedule, cancel, check-in, complete.
+    Scheduling,
     /// Administration: accounts, the email outbox and the audit trail.
     Admin,
 }

@@ -1,11 +1,16 @@
 //! `/api/v1/practitioners`: who practises what where, their weekly working hours (local to each
 //! location's zone) and their time off. The front desk and admins keep them; everyone signed in
-//! reads the practitioners and their hours; the clinic team reads time off.
+//! reads the practitioners and their hours; the clinic team reads time off. Each practitioner
+//! may have a calendar feed (`calendar.ics`) whose revocable token is the only credential.
 
-use chrono::{DateTime, Utc, Weekday};
+use chrono::{DateTime, Duration, Utc, Weekday};
 use entity::{practitioner, time_off, user::Role, working_hours};
 use poem::{Request, web::Data};
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi, param::Path, payload::Json};
+use poem_openapi::{
+    ApiResponse, Enum, Object, OpenApi,
+    param::{Path, Query},
+    payload::{Json, PlainText},
+};
 use uuid::Uuid;
 
 use crate::{
@@ -16,11 +21,13 @@ use crate::{
         types::Text,
     },
     app::AppState,
+    audit::{self, Action, AuditContext, Entry, Record},
     auth::BearerAuth,
     error::{ApiError, ApiResult},
+    notify::calendar::{self, FeedEvent},
     scheduling::{
-        ClinicPolicies, LocationHours, TimeOff, ValidationCode, ValidationError, ValidationErrors,
-        WeeklyHours, WorkingIntervalInput, Zone, check_practitioner_hours,
+        Actor, ClinicPolicies, LocationHours, TimeOff, ValidationCode, ValidationError,
+        ValidationErrors, WeeklyHours, WorkingIntervalInput, Zone, check_practitioner_hours,
     },
     store::{
         clinic,
@@ -32,6 +39,10 @@ use crate::{
 const SETUP: &[Role] = &[Role::Staff, Role::Admin];
 const EVERYONE: &[Role] = &[Role::Patient, Role::Staff, Role::Practitioner, Role::Admin];
 const TEAM: &[Role] = &[Role::Staff, Role::Practitioner, Role::Admin];
+/// How far back the calendar feed reaches, so today's finished appointments stay visible.
+const FEED_LOOKBACK: Duration = Duration::days(1);
+/// Responses that carry a secret or patient initials: neither browsers nor proxies keep them.
+const NO_STORE: &str = "no-store";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "lowercase")]
@@ -170,6 +181,43 @@ pub enum TimeOffCreated {
 pub enum Removed {
     #[oai(status = 204)]
     Done,
+}
+
+/// A new calendar feed token. Shown once; only its hash is stored.
+#[derive(Debug, Object)]
+pub struct CalendarToken {
+    pub token: String,
+    /// The feed's address, token included, to paste into a calendar app as a subscription.
+    pub url: String,
+}
+
+#[derive(ApiResponse)]
+pub enum CalendarTokenIssued {
+    #[oai(status = 201)]
+    Created(Json<CalendarToken>, #[oai(header = "Cache-Control")] String),
+}
+
+#[derive(ApiResponse)]
+pub enum CalendarFeed {
+    /// An iCalendar (RFC 5545) document.
+    #[oai(status = 200, content_type = "text/calendar; charset=utf-8")]
+    Ics(PlainText<String>, #[oai(header = "Cache-Control")] String),
+}
+
+/// The practitioner whose calendar token the caller may manage: any for the front desk and
+/// admins, only their own for a practitioner (another's id is a 404, as if it did not exist).
+async fn manageable(
+    state: &AppState,
+    auth: &BearerAuth,
+    id: Uuid,
+) -> ApiResult<practitioner::Model> {
+    let found = match auth.0.role {
+        Role::Practitioner => practitioners::find_by_user(&state.db, auth.0.user_id)
+            .await?
+            .filter(|own| own.id == id),
+        _ => practitioners::find(&state.db, id).await?,
+    };
+    found.ok_or(ApiError::NotFound)
 }
 
 fn minutes_text(minutes: i16) -> String {
@@ -524,5 +572,127 @@ impl PractitionersApi {
         } else {
             Err(ApiError::NotFound)
         }
+    }
+    /// Issues a new calendar feed token for the practitioner (the previous one stops working)
+    /// and returns it with the feed's address. The front desk and admins may do this for anyone,
+    /// a practitioner for themselves.
+    #[oai(
+        path = "/practitioners/:id/calendar-token",
+        method = "post",
+        operation_id = "issueCalendarToken"
+    )]
+    async fn issue_calendar_token(
+        &self,
+        auth: BearerAuth,
+        request: &Request,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+    ) -> ApiResult<CalendarTokenIssued> {
+        require_role(&state, request, &auth, TEAM).await?;
+        let practitioner = manageable(&state, &auth, id.0).await?;
+        let now = state.clock.now();
+        let txn = crate::store::begin_write(&state.db).await?;
+        let token = practitioners::issue_calendar_token(&txn, now, practitioner.id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        audit::record(
+            &txn,
+            now,
+            &AuditContext::from_request(request, Some(&auth.0)),
+            Entry::allowed(Action::CalendarTokenIssue).on(Record::User(practitioner.user_id)),
+        )
+        .await?;
+        txn.commit().await?;
+        let url = state.link(
+            &format!("api/v1/practitioners/{}/calendar.ics", practitioner.id),
+            &token,
+        );
+        Ok(CalendarTokenIssued::Created(
+            Json(CalendarToken { token, url }),
+            NO_STORE.to_owned(),
+        ))
+    }
+
+    /// Revokes the practitioner's calendar feed token: subscriptions stop updating.
+    #[oai(
+        path = "/practitioners/:id/calendar-token",
+        method = "delete",
+        operation_id = "revokeCalendarToken"
+    )]
+    async fn revoke_calendar_token(
+        &self,
+        auth: BearerAuth,
+        request: &Request,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+    ) -> ApiResult<Removed> {
+        require_role(&state, request, &auth, TEAM).await?;
+        let practitioner = manageable(&state, &auth, id.0).await?;
+        let now = state.clock.now();
+        let txn = crate::store::begin_write(&state.db).await?;
+        if !practitioners::revoke_calendar_token(&txn, now, practitioner.id).await? {
+            return Err(ApiError::NotFound);
+        }
+        audit::record(
+            &txn,
+            now,
+            &AuditContext::from_request(request, Some(&auth.0)),
+            Entry::allowed(Action::CalendarTokenRevoke).on(Record::User(practitioner.user_id)),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(Removed::Done)
+    }
+
+    /// The practitioner's booked and checked-in appointments from a day ago to the booking
+    /// horizon, as an iCalendar feed to subscribe to. No login: the `token` from
+    /// `POST /practitioners/{id}/calendar-token` is the credential, and a missing, wrong or
+    /// revoked one is a 404. Patients appear by their initials only.
+    #[oai(
+        path = "/practitioners/:id/calendar.ics",
+        method = "get",
+        operation_id = "getCalendarFeed"
+    )]
+    async fn calendar_feed(
+        &self,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+        /// The feed token.
+        token: Query<Option<String>>,
+    ) -> ApiResult<CalendarFeed> {
+        let Some(presented) = token.0.filter(|token| !token.is_empty()) else {
+            return Err(ApiError::NotFound);
+        };
+        let practitioner = practitioners::find_by_calendar_token(&state.db, id.0, &presented)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        let policies = ClinicPolicies::new(clinic::policies(&state.db).await?)
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("stored policies are invalid")))?;
+        let now = state.clock.now();
+        // As far ahead as anyone may book, and a day back so today stays visible.
+        let horizon = policies.booking_window(Actor::Staff, now).latest;
+        let since = now.checked_sub_signed(FEED_LOOKBACK).unwrap_or(now);
+        let rows = practitioners::calendar_feed(&state.db, practitioner.id, since, horizon).await?;
+        let mut events = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let time_zone = row.time_zone.parse().map_err(|_| {
+                ApiError::internal(anyhow::anyhow!(
+                    "a stored location has an unknown time zone"
+                ))
+            })?;
+            events.push(FeedEvent {
+                appointment_id: row.id,
+                sequence: u32::try_from(row.sequence).unwrap_or_default(),
+                starts_at: row.starts_at,
+                ends_at: row.ends_at,
+                time_zone,
+                patient_given_name: &row.patient_given_name,
+                patient_family_name: &row.patient_family_name,
+                appointment_type: &row.appointment_type,
+                location: &row.location,
+            });
+        }
+        let ics = calendar::feed(&practitioner.display_name, &events, now);
+        Ok(CalendarFeed::Ics(PlainText(ics), NO_STORE.to_owned()))
     }
 }

@@ -1,6 +1,7 @@
 //! RFC 5545 invitations for appointments (iTIP: METHOD:REQUEST to add or update, METHOD:CANCEL
 //! to remove). The UID is derived from the appointment id, so every update and the cancellation
-//! land on the same calendar entry; SEQUENCE orders them.
+//! land on the same calendar entry; SEQUENCE orders them. Also a practitioner's subscribable feed
+//! (METHOD:PUBLISH) with the same UIDs, so an entry from an invitation and from the feed match.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -98,6 +99,62 @@ pub fn invite(event: &AppointmentEvent<'_>, method: CalendarMethod) -> CalendarI
     }
 }
 
+/// One appointment in a practitioner's feed. The names are only read for their initials.
+#[derive(Debug, Clone)]
+pub struct FeedEvent<'a> {
+    pub appointment_id: Uuid,
+    pub sequence: u32,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// The location's zone: the times are written as its wall-clock times.
+    pub time_zone: Tz,
+    pub patient_given_name: &'a str,
+    pub patient_family_name: &'a str,
+    pub appointment_type: &'a str,
+    pub location: &'a str,
+}
+
+/// `J.R.` for Jane Roberts: the first letter of each name, so a calendar shown on a phone or a
+/// shared screen does not name the patient.
+pub fn initials(given_name: &str, family_name: &str) -> String {
+    [given_name, family_name]
+        .iter()
+        .filter_map(|name| name.chars().find(|c| c.is_alphanumeric()))
+        .map(|letter| format!("{}.", letter.to_uppercase()))
+        .collect()
+}
+
+/// A practitioner's subscribable calendar (METHOD:PUBLISH): one event per appointment, the
+/// patient's initials and the appointment type as the summary, nothing clinical.
+pub fn feed(calendar_name: &str, events: &[FeedEvent<'_>], stamped_at: DateTime<Utc>) -> String {
+    let mut calendar = Calendar::new();
+    calendar
+        .append_property(Property::new("METHOD", "PUBLISH"))
+        .name(calendar_name);
+    for event in events {
+        let local = |instant: DateTime<Utc>| instant.with_timezone(&event.time_zone).naive_local();
+        let who = initials(event.patient_given_name, event.patient_family_name);
+        let summary = if who.is_empty() {
+            event.appointment_type.to_owned()
+        } else {
+            format!("{who} — {}", event.appointment_type)
+        };
+        calendar.push(
+            Event::new()
+                .uid(&appointment_uid(event.appointment_id))
+                .sequence(event.sequence)
+                .timestamp(stamped_at)
+                .starts((local(event.starts_at), event.time_zone))
+                .ends((local(event.ends_at), event.time_zone))
+                .summary(&summary)
+                .location(event.location)
+                .status(EventStatus::Confirmed)
+                .done(),
+        );
+    }
+    calendar.done().to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +235,82 @@ mod tests {
             ics.contains("DTSTART;TZID=Europe/London:20260105T090000\r\n"),
             "{ics}"
         );
+    }
+
+    fn feed_event(given: &'static str, family: &'static str) -> FeedEvent<'static> {
+        FeedEvent {
+            appointment_id: Uuid::parse_str("0190a6c8-1111-7000-8000-000000000002").unwrap(),
+            sequence: 3,
+            // 09:00 in New York in summer time is 13:00 UTC.
+            starts_at: "2026-07-06T13:00:00Z".parse().unwrap(),
+            ends_at: "2026-07-06T13:45:00Z".parse().unwrap(),
+            time_zone: chrono_tz::America::New_York,
+            patient_given_name: given,
+            patient_family_name: family,
+            appointment_type: "Chiropractic new patient visit",
+            location: "Hill Clinic",
+        }
+    }
+
+    #[test]
+    fn the_feed_names_patients_by_initials_only() {
+        let ics = unfolded(&feed(
+            "Sam Taylor",
+            &[feed_event("Jane", "Roberts-Quinn")],
+            "2026-07-01T12:00:00Z".parse().unwrap(),
+        ));
+        assert!(
+            ics.contains("SUMMARY:J.R. — Chiropractic new patient visit\r\n"),
+            "{ics}"
+        );
+        assert!(!ics.contains("Jane") && !ics.contains("Roberts"), "{ics}");
+        assert!(ics.contains("LOCATION:Hill Clinic\r\n"), "{ics}");
+    }
+
+    #[test]
+    fn the_feed_publishes_with_the_invitation_uid_sequence_and_local_times() {
+        let ics = unfolded(&feed(
+            "Sam Taylor",
+            &[feed_event("Jane", "Roberts")],
+            "2026-07-01T12:00:00Z".parse().unwrap(),
+        ));
+        assert!(
+            ics.starts_with("BEGIN:VCALENDAR\r\n") && ics.trim_end().ends_with("END:VCALENDAR")
+        );
+        assert!(ics.contains("METHOD:PUBLISH\r\n"), "{ics}");
+        assert!(ics.contains("X-WR-CALNAME:Sam Taylor\r\n"), "{ics}");
+        assert!(
+            ics.contains(&format!(
+                "UID:{}\r\n",
+                appointment_uid(feed_event("", "").appointment_id)
+            )),
+            "{ics}"
+        );
+        assert!(ics.contains("SEQUENCE:3\r\n"), "{ics}");
+        assert!(
+            ics.contains("DTSTART;TZID=America/New_York:20260706T090000\r\n"),
+            "{ics}"
+        );
+        assert!(
+            ics.contains("DTEND;TZID=America/New_York:20260706T094500\r\n"),
+            "{ics}"
+        );
+        assert_eq!(ics.matches("BEGIN:VEVENT").count(), 1);
+    }
+
+    #[test]
+    fn an_empty_feed_is_still_a_calendar() {
+        let ics = feed("Sam Taylor", &[], "2026-07-01T12:00:00Z".parse().unwrap());
+        assert!(ics.starts_with("BEGIN:VCALENDAR\r\n"), "{ics}");
+        assert!(!ics.contains("BEGIN:VEVENT"), "{ics}");
+    }
+
+    #[test]
+    fn initials_take_the_first_letter_of_each_name() {
+        assert_eq!(initials("jane", "roberts"), "J.R.");
+        assert_eq!(initials("Élodie", "d'Arcy"), "É.D.");
+        assert_eq!(initials("", "Roberts"), "R.");
+        assert_eq!(initials("-", ""), "");
     }
 
     #[test]

@@ -268,6 +268,27 @@ fn zones_are_iana_names() {
 }
 
 #[test]
+fn a_local_day_is_23_24_or_25_real_hours() {
+    let london = Zone::parse("Europe/London").unwrap();
+    let hours = |zone: Zone, date: &str| {
+        let (from, to) = zone.day_bounds(date.parse().unwrap());
+        (to - from).num_hours()
+    };
+    assert_eq!(hours(london, "2026-03-29"), 23);
+    assert_eq!(hours(london, "2026-10-25"), 25);
+    assert_eq!(hours(london, "2026-06-01"), 24);
+    let (from, _) = london.day_bounds("2026-06-01".parse().unwrap());
+    assert_eq!(from.to_rfc3339(), "2026-05-31T23:00:00+00:00");
+    // Where the clocks jump at midnight the day starts at 01:00 (Santiago, 6 September 2026).
+    let santiago = Zone::parse("America/Santiago").unwrap();
+    let (from, to) = santiago.day_bounds("2026-09-06".parse().unwrap());
+    assert_eq!(from.to_rfc3339(), "2026-09-06T04:00:00+00:00");
+    assert_eq!((to - from).num_hours(), 23);
+    // The last representable date does not overflow.
+    let _ = london.day_bounds(NaiveDate::MAX);
+}
+
+#[test]
 fn wall_clock_shows_offset_and_abbreviation() {
     let new_york = zone("America/New_York");
     let clock = new_york.wall_clock(utc(2026, 3, 8, 7, 0));

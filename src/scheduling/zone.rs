@@ -51,6 +51,32 @@ impl Zone {
         self.0
     }
 
+    /// Any zone of the tz database, unchecked: for the clinic's configured zone, which the
+    /// configuration validated already.
+    pub fn from_tz(tz: Tz) -> Self {
+        Self(tz)
+    }
+
+    /// The instants of a local calendar date: from its first instant up to the next date's
+    /// first. On a DST day that is 23 or 25 hours; where midnight does not exist, the day
+    /// starts when the clock jumps.
+    pub fn day_bounds(self, date: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+        let next = date.succ_opt().unwrap_or(date);
+        (self.first_instant(date), self.first_instant(next))
+    }
+
+    fn first_instant(self, date: NaiveDate) -> DateTime<Utc> {
+        // Gaps are at most a few hours; probe forward a minute at a time from midnight.
+        let midnight = date.and_time(NaiveTime::MIN);
+        (0..24 * 60)
+            .find_map(|minute| {
+                self.0
+                    .from_local_datetime(&(midnight + chrono::TimeDelta::minutes(minute)))
+                    .earliest()
+            })
+            .map_or_else(|| midnight.and_utc(), |local| local.with_timezone(&Utc))
+    }
+
     pub fn name(self) -> &'static str {
         self.0.name()
     }

@@ -1,8 +1,10 @@
 //! All database access. One connection pool serves either backend; migrations run at startup.
 
 pub mod account_tokens;
+pub mod appointments;
 pub mod audit;
 pub mod clinic;
+pub mod idempotency;
 pub mod intakes;
 pub mod outbox;
 pub mod patients;

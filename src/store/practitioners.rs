@@ -1,15 +1,21 @@
-//! Practitioners, where they work, their weekly hours and their time off.
+//! Practitioners, where they work, their weekly hours, their time off and their calendar feed.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::{
+    appointment::{self, AppointmentStatus},
+    appointment_type, location, patient,
     practitioner::{self, Discipline},
     practitioner_location, time_off, working_hours,
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    QueryFilter, QueryOrder,
+    QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 use uuid::Uuid;
+
+use super::secrets::{hash, new_secret};
 
 pub async fn create<C: ConnectionTrait>(
     db: &C,
@@ -85,8 +91,8 @@ pub async fn location_ids<C: ConnectionTrait>(
 /// Every practitioner's locations, in one query.
 pub async fn all_location_ids<C: ConnectionTrait>(
     db: &C,
-) -> Result<std::collections::HashMap<Uuid, Vec<Uuid>>, DbErr> {
-    let mut by_practitioner: std::collections::HashMap<Uuid, Vec<Uuid>> = Default::default();
+) -> Result<HashMap<Uuid, Vec<Uuid>>, DbErr> {
+    let mut by_practitioner: HashMap<Uuid, Vec<Uuid>> = Default::default();
     for row in practitioner_location::Entity::find()
         .order_by_asc(practitioner_location::Column::LocationId)
         .all(db)
@@ -195,4 +201,151 @@ pub async fn remove_time_off<C: ConnectionTrait>(
         .exec(db)
         .await?;
     Ok(removed.rows_affected == 1)
+}
+
+/// Gives the practitioner a new calendar feed token and returns it; only its hash is kept, so
+/// the previous token stops working. `None` if there is no such practitioner.
+pub async fn issue_calendar_token<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    practitioner_id: Uuid,
+) -> Result<Option<String>, DbErr> {
+    let secret = new_secret()?;
+    let updated = set_calendar_token_hash(db, now, practitioner_id, Some(hash(&secret))).await?;
+    Ok(updated.then_some(secret))
+}
+
+/// Revokes the practitioner's calendar feed token; `false` if there is no such practitioner.
+pub async fn revoke_calendar_token<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    practitioner_id: Uuid,
+) -> Result<bool, DbErr> {
+    set_calendar_token_hash(db, now, practitioner_id, None).await
+}
+
+async fn set_calendar_token_hash<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    practitioner_id: Uuid,
+    token_hash: Option<String>,
+) -> Result<bool, DbErr> {
+    let updated = practitioner::Entity::update_many()
+        .col_expr(
+            practitioner::Column::CalendarTokenHash,
+            Expr::value(token_hash),
+        )
+        .col_expr(practitioner::Column::UpdatedAt, Expr::value(now))
+        .filter(practitioner::Column::Id.eq(practitioner_id))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected == 1)
+}
+
+/// The practitioner, if `presented` is their live calendar feed token.
+pub async fn find_by_calendar_token<C: ConnectionTrait>(
+    db: &C,
+    practitioner_id: Uuid,
+    presented: &str,
+) -> Result<Option<practitioner::Model>, DbErr> {
+    practitioner::Entity::find()
+        .filter(practitioner::Column::Id.eq(practitioner_id))
+        .filter(practitioner::Column::CalendarTokenHash.eq(hash(presented)))
+        .one(db)
+        .await
+}
+
+/// One appointment of a calendar feed, with just what the feed shows.
+#[derive(Debug, Clone)]
+pub struct FeedAppointment {
+    pub id: Uuid,
+    pub sequence: i32,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// Read for the initials only.
+    pub patient_given_name: String,
+    pub patient_family_name: String,
+    pub appointment_type: String,
+    pub location: String,
+    /// The location's IANA zone.
+    pub time_zone: String,
+}
+
+/// The practitioner's booked and checked-in appointments starting in `[from, to]`, by start.
+/// Four queries whatever the number of appointments: the appointments, then their patients'
+/// names, types and locations in one batch each.
+pub async fn calendar_feed<C: ConnectionTrait>(
+    db: &C,
+    practitioner_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<FeedAppointment>, DbErr> {
+    let appointments = appointment::Entity::find()
+        .filter(appointment::Column::PractitionerId.eq(practitioner_id))
+        .filter(
+            appointment::Column::Status
+                .is_in([AppointmentStatus::Booked, AppointmentStatus::CheckedIn]),
+        )
+        .filter(appointment::Column::StartsAt.gte(from))
+        .filter(appointment::Column::StartsAt.lte(to))
+        .order_by_asc(appointment::Column::StartsAt)
+        .order_by_asc(appointment::Column::Id)
+        .all(db)
+        .await?;
+    if appointments.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = |pick: fn(&appointment::Model) -> Uuid| {
+        let mut ids: Vec<Uuid> = appointments.iter().map(pick).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    };
+    // Names only: the feed never needs the rest of the patient's record.
+    let names: HashMap<Uuid, (String, String)> = patient::Entity::find()
+        .select_only()
+        .column(patient::Column::Id)
+        .column(patient::Column::GivenName)
+        .column(patient::Column::FamilyName)
+        .filter(patient::Column::Id.is_in(ids(|row| row.patient_id)))
+        .into_tuple::<(Uuid, String, String)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|(id, given, family)| (id, (given, family)))
+        .collect();
+    let types: HashMap<Uuid, String> = appointment_type::Entity::find()
+        .filter(appointment_type::Column::Id.is_in(ids(|row| row.appointment_type_id)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| (row.id, row.name))
+        .collect();
+    let locations: HashMap<Uuid, location::Model> = location::Entity::find()
+        .filter(location::Column::Id.is_in(ids(|row| row.location_id)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| (row.id, row))
+        .collect();
+    // The foreign keys guarantee every lookup; a missing row would drop that entry, not the feed.
+    Ok(appointments
+        .into_iter()
+        .filter_map(|row| {
+            let (given, family) = names.get(&row.patient_id)?;
+            let kind = types.get(&row.appointment_type_id)?;
+            let place = locations.get(&row.location_id)?;
+            Some(FeedAppointment {
+                id: row.id,
+                sequence: row.sequence,
+                starts_at: row.starts_at,
+                ends_at: row.ends_at,
+                patient_given_name: given.clone(),
+                patient_family_name: family.clone(),
+                appointment_type: kind.clone(),
+                location: place.name.clone(),
+                time_zone: place.time_zone.clone(),
+            })
+        })
+        .collect())
 }

@@ -168,6 +168,63 @@ const MATRIX: &[(&str, &str, [u16; 5])] = &[
         "/api/v1/practitioners/{id}/time-off/{time_off_id}",
         [401, 403, 204, 403, 204],
     ),
+    // Not the calling practitioner's own record: as if it did not exist.
+    (
+        "post",
+        "/api/v1/practitioners/{id}/calendar-token",
+        [401, 403, 201, 404, 201],
+    ),
+    (
+        "delete",
+        "/api/v1/practitioners/{id}/calendar-token",
+        [401, 403, 204, 404, 204],
+    ),
+    // The feed's token is the credential: the same for everyone.
+    (
+        "get",
+        "/api/v1/practitioners/{id}/calendar.ics",
+        [200, 200, 200, 200, 200],
+    ),
+    ("get", "/api/v1/availability", [401, 200, 200, 200, 200]),
+    // Patients book for themselves, the front desk for anyone; practitioners and admins do not.
+    ("post", "/api/v1/appointments", [401, 201, 201, 403, 403]),
+    // The appointments below are the other patient's: a patient cannot know they exist.
+    (
+        "get",
+        "/api/v1/appointments/{id}",
+        [401, 404, 200, 200, 403],
+    ),
+    (
+        "post",
+        "/api/v1/appointments/{id}/reschedule",
+        [401, 404, 200, 403, 403],
+    ),
+    (
+        "post",
+        "/api/v1/appointments/{id}/cancel",
+        [401, 404, 200, 403, 403],
+    ),
+    (
+        "post",
+        "/api/v1/appointments/{id}/check-in",
+        [401, 403, 200, 200, 403],
+    ),
+    (
+        "post",
+        "/api/v1/appointments/{id}/complete",
+        [401, 403, 200, 200, 403],
+    ),
+    (
+        "post",
+        "/api/v1/appointments/{id}/no-show",
+        [401, 403, 200, 200, 403],
+    ),
+    ("get", "/api/v1/appointments", [401, 403, 200, 200, 403]),
+    (
+        "get",
+        "/api/v1/patients/{id}/appointments",
+        [401, 404, 200, 200, 403],
+    ),
 ];
 
 /// Accounts and records the calls need.
@@ -182,6 +239,51 @@ struct Fixture {
     /// A location in London and a chiropractor who works there.
     location: String,
     practitioner: String,
+    /// A 30-minute chiropractic new-patient appointment type.
+    appointment_type: String,
+    /// How many appointment times have been handed out (each call books its own).
+    booked: std::cell::Cell<u32>,
+}
+
+impl Fixture {
+    /// A start no other call has used: Tuesday to Friday of the first week, 07:00–19:00.
+    fn next_start(&self) -> String {
+        let n = self.booked.get();
+        self.booked.set(n + 1);
+        let start = chrono::DateTime::parse_from_rfc3339("2026-03-03T07:00:00Z").unwrap()
+            + chrono::Duration::days(i64::from(n / 24))
+            + chrono::Duration::minutes(i64::from(n % 24) * 30);
+        start
+            .to_utc()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    }
+
+    /// A booking request for the other patient at a fresh time, as the front desk sends it
+    /// (with an override: the other patient's intake waits for review).
+    fn booking_for_other(&self) -> Value {
+        json!({"patient_id": self.other_patient, "practitioner_id": self.practitioner,
+               "location_id": self.location, "appointment_type_id": self.appointment_type,
+               "start": self.next_start(), "override_reason": "Booked by phone."})
+    }
+
+    /// A new appointment of the other patient; returns its id.
+    async fn appointment(&self, app: &TestApp) -> String {
+        let response = book(app, &self.staff, self.booking_for_other()).await;
+        assert_eq!(response.status(), 201);
+        let booked: Value = response.json().await.unwrap();
+        booked["id"].as_str().unwrap().to_owned()
+    }
+}
+
+async fn book(app: &TestApp, token: &str, body: Value) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/appointments"))
+        .bearer_auth(token)
+        .header("Idempotency-Key", Uuid::now_v7().to_string())
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
 }
 
 fn unique_email(prefix: &str) -> String {
@@ -231,6 +333,29 @@ async fn fixture(app: &TestApp) -> Fixture {
         &[&location],
     )
     .await;
+    if let Some(Some(patient)) = tokens.get(1) {
+        crate::intakes::submit_intake(app, patient, routine_answers(app.clock.now().date_naive()))
+            .await;
+    }
+    crate::appointments::set_hours(
+        app,
+        &staff,
+        &practitioner,
+        &location,
+        &["monday", "tuesday", "wednesday", "thursday", "friday"],
+        &[("07:00", "19:00")],
+    )
+    .await;
+    let appointment_type = crate::appointments::appointment_type(
+        app,
+        &staff,
+        "Chiropractic first visit",
+        "chiropractic",
+        30,
+        0,
+        true,
+    )
+    .await;
     Fixture {
         tokens,
         other_patient,
@@ -238,6 +363,8 @@ async fn fixture(app: &TestApp) -> Fixture {
         flagged_intake,
         location,
         practitioner,
+        appointment_type,
+        booked: std::cell::Cell::new(0),
     }
 }
 
@@ -490,9 +617,14 @@ async fn call(
                 "/api/v1/practitioners/{}/working-hours",
                 fixture.practitioner
             ),
+            // The same hours the fixture set: the appointment rows below book inside them.
             Some(
                 json!({"locations": [{"location_id": fixture.location, "intervals": [
-                {"weekday": "tuesday", "start": "09:00", "end": "17:00"}]}]}),
+                {"weekday": "monday", "start": "07:00", "end": "19:00"},
+                {"weekday": "tuesday", "start": "07:00", "end": "19:00"},
+                {"weekday": "wednesday", "start": "07:00", "end": "19:00"},
+                {"weekday": "thursday", "start": "07:00", "end": "19:00"},
+                {"weekday": "friday", "start": "07:00", "end": "19:00"}]}]}),
             ),
         ),
         ("get", "/api/v1/practitioners/{id}/working-hours") => (
@@ -539,6 +671,128 @@ async fn call(
                 None,
             )
         }
+        ("post", "/api/v1/practitioners/{id}/calendar-token") => (
+            Method::POST,
+            format!(
+                "/api/v1/practitioners/{}/calendar-token",
+                fixture.practitioner
+            ),
+            None,
+        ),
+        ("delete", "/api/v1/practitioners/{id}/calendar-token") => (
+            Method::DELETE,
+            format!(
+                "/api/v1/practitioners/{}/calendar-token",
+                fixture.practitioner
+            ),
+            None,
+        ),
+        ("get", "/api/v1/practitioners/{id}/calendar.ics") => {
+            let issued: Value = app
+                .send(
+                    Method::POST,
+                    &format!(
+                        "/api/v1/practitioners/{}/calendar-token",
+                        fixture.practitioner
+                    ),
+                    Some(&fixture.staff),
+                    None,
+                )
+                .await
+                .json()
+                .await
+                .unwrap();
+            (
+                Method::GET,
+                format!(
+                    "/api/v1/practitioners/{}/calendar.ics?token={}",
+                    fixture.practitioner,
+                    issued["token"].as_str().unwrap()
+                ),
+                None,
+            )
+        }
+        ("get", "/api/v1/availability") => (
+            Method::GET,
+            format!(
+                "/api/v1/availability?appointment_type_id={}&from=2026-03-03&to=2026-03-06",
+                fixture.appointment_type
+            ),
+            None,
+        ),
+        ("post", "/api/v1/appointments") => {
+            let body = match caller {
+                Some(Role::Patient) => json!({"practitioner_id": fixture.practitioner,
+                    "location_id": fixture.location,
+                    "appointment_type_id": fixture.appointment_type,
+                    "start": fixture.next_start()}),
+                _ => fixture.booking_for_other(),
+            };
+            return match token {
+                Some(token) => book(app, token, body).await.status().as_u16(),
+                None => app
+                    .client
+                    .post(app.url(path))
+                    .header("Idempotency-Key", "anonymous")
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16(),
+            };
+        }
+        ("get", "/api/v1/appointments/{id}") => {
+            let id = fixture.appointment(app).await;
+            (Method::GET, format!("/api/v1/appointments/{id}"), None)
+        }
+        ("post", "/api/v1/appointments/{id}/reschedule") => {
+            let id = fixture.appointment(app).await;
+            (
+                Method::POST,
+                format!("/api/v1/appointments/{id}/reschedule"),
+                Some(json!({"start": fixture.next_start()})),
+            )
+        }
+        ("post", "/api/v1/appointments/{id}/cancel") => {
+            let id = fixture.appointment(app).await;
+            (
+                Method::POST,
+                format!("/api/v1/appointments/{id}/cancel"),
+                Some(json!({"reason": "Unwell"})),
+            )
+        }
+        ("post", "/api/v1/appointments/{id}/check-in")
+        | ("post", "/api/v1/appointments/{id}/no-show") => {
+            let id = fixture.appointment(app).await;
+            (Method::POST, path.replace("{id}", &id), None)
+        }
+        ("post", "/api/v1/appointments/{id}/complete") => {
+            let id = fixture.appointment(app).await;
+            let checked_in = app
+                .send(
+                    Method::POST,
+                    &format!("/api/v1/appointments/{id}/check-in"),
+                    Some(&fixture.staff),
+                    None,
+                )
+                .await;
+            assert_eq!(checked_in.status(), 200);
+            (Method::POST, path.replace("{id}", &id), None)
+        }
+        ("get", "/api/v1/appointments") => (
+            Method::GET,
+            format!(
+                "/api/v1/appointments?location_id={}&date=2026-03-03",
+                fixture.location
+            ),
+            None,
+        ),
+        ("get", "/api/v1/patients/{id}/appointments") => (
+            Method::GET,
+            format!("/api/v1/patients/{other}/appointments"),
+            None,
+        ),
         ("post", "/api/v1/admin/outbox/{id}/retry") => (
             Method::POST,
             format!("/api/v1/admin/outbox/{}/retry", Uuid::now_v7()),

@@ -150,43 +150,50 @@ impl Clinic {
     }
 
     async fn call(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Value {
-        let response = self.app.send(method.clone(), path, Some(token), body).await;
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        assert!(status.is_success(), "{method} {path}: {status} {text}");
-        if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap()
-        }
+        call_ok(&self.app, method, path, token, body).await
     }
 
     /// Starts, fills and submits an intake as the patient; returns the submission response.
     async fn submit(&self, answers: Map<String, Value>) -> Value {
-        let intake = self
-            .call(
-                Method::POST,
-                "/api/v1/intakes",
-                &self.patient,
-                Some(json!({})),
-            )
-            .await;
-        let id = intake["id"].as_str().unwrap();
-        self.call(
-            Method::PUT,
-            &format!("/api/v1/intakes/{id}"),
-            &self.patient,
-            Some(json!({ "answers": answers })),
-        )
-        .await;
-        self.call(
-            Method::POST,
-            &format!("/api/v1/intakes/{id}/submit"),
-            &self.patient,
-            None,
-        )
-        .await
+        submit_intake(&self.app, &self.patient, answers).await
     }
+}
+
+/// Sends a request that must succeed; returns its JSON body (`null` when empty).
+pub async fn call_ok(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> Value {
+    let response = app.send(method.clone(), path, Some(token), body).await;
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert!(status.is_success(), "{method} {path}: {status} {text}");
+    if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap()
+    }
+}
+
+/// Starts, fills and submits an intake as the patient behind `token`; returns the submission
+/// response.
+pub async fn submit_intake(app: &TestApp, token: &str, answers: Map<String, Value>) -> Value {
+    let call = call_ok;
+    let intake = call(app, Method::POST, "/api/v1/intakes", token, Some(json!({}))).await;
+    let id = intake["id"].as_str().unwrap();
+    let path = format!("/api/v1/intakes/{id}");
+    call(
+        app,
+        Method::PUT,
+        &path,
+        token,
+        Some(json!({ "answers": answers })),
+    )
+    .await;
+    call(app, Method::POST, &format!("{path}/submit"), token, None).await
 }
 
 #[tokio::test]

@@ -2,8 +2,10 @@
 //! PostgreSQL with `LUMBAR_TEST_DB=postgres`).
 
 mod access;
+mod appointments;
 mod appointments_db;
 mod auth;
+mod calendar_feed;
 mod cli;
 mod clinic;
 mod database;

@@ -48,6 +48,28 @@ impl ReceivedMail {
             .into_owned()
     }
 
+    /// The attached calendar invite: its `method` parameter and the `.ics` text, unfolded.
+    pub fn invite(&self) -> Option<(String, String)> {
+        let message = mail_parser::MessageParser::default()
+            .parse(&self.data)
+            .expect("a parsable message");
+        use mail_parser::MimeHeaders;
+        message.attachments().find_map(|part| {
+            let content_type = part.content_type()?;
+            (content_type.ctype() == "text" && content_type.subtype() == Some("calendar")).then(
+                || {
+                    (
+                        content_type
+                            .attribute("method")
+                            .unwrap_or_default()
+                            .to_owned(),
+                        String::from_utf8_lossy(part.contents()).replace("\r\n ", ""),
+                    )
+                },
+            )
+        })
+    }
+
     /// The `token` query parameter of the link in the message.
     pub fn link_token(&self) -> String {
         self.token_after("token=")

@@ -1,0 +1,264 @@
+//! Appointments and what availability needs to load: working hours, time off and the
+//! appointments that hold time, for many practitioners in one query each.
+
+use chrono::{DateTime, Utc};
+use entity::{
+    appointment::{self, AppointmentStatus, Column, Entity},
+    appointment_type, intake, practitioner, review_decision, time_off, working_hours,
+};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, RuntimeErr, Set,
+};
+use uuid::Uuid;
+
+/// The statuses that hold the practitioner's and the patient's time (as the database
+/// constraint counts them).
+pub const HOLDING_TIME: [AppointmentStatus; 3] = [
+    AppointmentStatus::Booked,
+    AppointmentStatus::CheckedIn,
+    AppointmentStatus::Completed,
+];
+
+/// Everything availability needs about a set of practitioners over a window of instants.
+pub struct CalendarRows {
+    pub working_hours: Vec<working_hours::Model>,
+    pub time_off: Vec<time_off::Model>,
+    pub busy: Vec<appointment::Model>,
+}
+
+/// Loads hours, time off and time-holding appointments overlapping `[from, to)` for these
+/// practitioners: three queries whatever their number.
+pub async fn calendar_rows<C: ConnectionTrait>(
+    db: &C,
+    practitioner_ids: &[Uuid],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<CalendarRows, DbErr> {
+    if practitioner_ids.is_empty() {
+        return Ok(CalendarRows {
+            working_hours: Vec::new(),
+            time_off: Vec::new(),
+            busy: Vec::new(),
+        });
+    }
+    let ids = practitioner_ids.iter().copied();
+    let working_hours = working_hours::Entity::find()
+        .filter(working_hours::Column::PractitionerId.is_in(ids.clone()))
+        .order_by_asc(working_hours::Column::PractitionerId)
+        .order_by_asc(working_hours::Column::LocationId)
+        .order_by_asc(working_hours::Column::Weekday)
+        .order_by_asc(working_hours::Column::StartMinute)
+        .all(db)
+        .await?;
+    let time_off = time_off::Entity::find()
+        .filter(time_off::Column::PractitionerId.is_in(ids.clone()))
+        .filter(time_off::Column::StartsAt.lt(to))
+        .filter(time_off::Column::EndsAt.gt(from))
+        .all(db)
+        .await?;
+    let busy = Entity::find()
+        .filter(Column::PractitionerId.is_in(ids))
+        .filter(Column::Status.is_in(HOLDING_TIME))
+        .filter(Column::StartsAt.lt(to))
+        .filter(Column::BlockedUntil.gt(from))
+        .all(db)
+        .await?;
+    Ok(CalendarRows {
+        working_hours,
+        time_off,
+        busy,
+    })
+}
+
+/// Active practitioners, optionally one.
+pub async fn bookable_practitioners<C: ConnectionTrait>(
+    db: &C,
+    only: Option<Uuid>,
+) -> Result<Vec<practitioner::Model>, DbErr> {
+    let mut query = practitioner::Entity::find().filter(practitioner::Column::Active.eq(true));
+    if let Some(id) = only {
+        query = query.filter(practitioner::Column::Id.eq(id));
+    }
+    query.order_by_asc(practitioner::Column::Id).all(db).await
+}
+
+pub async fn find_type<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+) -> Result<Option<appointment_type::Model>, DbErr> {
+    appointment_type::Entity::find_by_id(id).one(db).await
+}
+
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+) -> Result<Option<appointment::Model>, DbErr> {
+    Entity::find_by_id(id).one(db).await
+}
+
+/// The disciplines a patient has been seen in or is booked for (not cancelled, not a no-show):
+/// the patient is not new to these.
+pub async fn known_disciplines<C: ConnectionTrait>(
+    db: &C,
+    patient_id: Uuid,
+) -> Result<Vec<practitioner::Discipline>, DbErr> {
+    let type_ids: Vec<Uuid> = Entity::find()
+        .select_only()
+        .column(Column::AppointmentTypeId)
+        .distinct()
+        .filter(Column::PatientId.eq(patient_id))
+        .filter(Column::Status.is_in(HOLDING_TIME))
+        .into_tuple()
+        .all(db)
+        .await?;
+    if type_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut disciplines: Vec<practitioner::Discipline> = appointment_type::Entity::find()
+        .filter(appointment_type::Column::Id.is_in(type_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| row.discipline)
+        .collect();
+    disciplines.dedup();
+    Ok(disciplines)
+}
+
+/// The patient's latest submitted intake questionnaire and whether a practitioner cleared it.
+pub async fn latest_intake<C: ConnectionTrait>(
+    db: &C,
+    patient_id: Uuid,
+    questionnaire_id: &str,
+) -> Result<Option<(intake::Model, bool)>, DbErr> {
+    let Some(latest) = intake::Entity::find()
+        .filter(intake::Column::PatientId.eq(patient_id))
+        .filter(intake::Column::QuestionnaireId.eq(questionnaire_id))
+        .filter(intake::Column::Status.eq(intake::IntakeStatus::Submitted))
+        .order_by_desc(intake::Column::SubmittedAt)
+        .order_by_desc(intake::Column::Id)
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let cleared = review_decision::Entity::find()
+        .filter(review_decision::Column::IntakeId.eq(latest.id))
+        .filter(review_decision::Column::Decision.eq(review_decision::Decision::ClearedForCare))
+        .one(db)
+        .await?
+        .is_some();
+    Ok(Some((latest, cleared)))
+}
+
+/// A booking as stored.
+pub struct NewAppointment {
+    pub patient_id: Uuid,
+    pub practitioner_id: Uuid,
+    pub location_id: Uuid,
+    pub appointment_type_id: Uuid,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub blocked_until: DateTime<Utc>,
+    pub override_reason: Option<String>,
+    pub created_by: Uuid,
+}
+
+/// Why a write was refused by the database.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The exclusion constraint (Postgres) or trigger (SQLite): the time is taken.
+    #[error("the time overlaps another appointment")]
+    Overlap,
+    #[error(transparent)]
+    Database(#[from] DbErr),
+}
+
+fn classify(err: DbErr) -> WriteError {
+    let overlap = match &err {
+        DbErr::Exec(RuntimeErr::SqlxError(sqlx)) | DbErr::Query(RuntimeErr::SqlxError(sqlx)) => {
+            sqlx.as_database_error().is_some_and(|db| {
+                db.code().as_deref() == Some("23P01")
+                    || db.message().contains("appointment_overlap")
+            })
+        }
+        _ => false,
+    };
+    if overlap {
+        WriteError::Overlap
+    } else {
+        WriteError::Database(err)
+    }
+}
+
+pub async fn insert<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    new: NewAppointment,
+) -> Result<appointment::Model, WriteError> {
+    appointment::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        patient_id: Set(new.patient_id),
+        practitioner_id: Set(new.practitioner_id),
+        location_id: Set(new.location_id),
+        appointment_type_id: Set(new.appointment_type_id),
+        starts_at: Set(new.starts_at),
+        ends_at: Set(new.ends_at),
+        blocked_until: Set(new.blocked_until),
+        status: Set(AppointmentStatus::Booked),
+        sequence: Set(0),
+        cancel_reason: Set(None),
+        cancelled_late: Set(false),
+        override_reason: Set(new.override_reason),
+        created_by: Set(Some(new.created_by)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+    .map_err(classify)
+}
+
+/// Saves a changed appointment (moved, cancelled, a status change).
+pub async fn save<C: ConnectionTrait>(
+    db: &C,
+    changed: appointment::ActiveModel,
+) -> Result<appointment::Model, WriteError> {
+    changed.update(db).await.map_err(classify)
+}
+
+/// Which appointments a list shows.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope {
+    Practitioner(Uuid),
+    Location(Uuid),
+    Patient(Uuid),
+}
+
+/// Appointments of one practitioner, location or patient starting in `[from, to)` (either
+/// bound optional), by start, at most 500.
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    scope: Scope,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<Vec<appointment::Model>, DbErr> {
+    let mut query = match scope {
+        Scope::Practitioner(id) => Entity::find().filter(Column::PractitionerId.eq(id)),
+        Scope::Location(id) => Entity::find().filter(Column::LocationId.eq(id)),
+        Scope::Patient(id) => Entity::find().filter(Column::PatientId.eq(id)),
+    };
+    if let Some(from) = from {
+        query = query.filter(Column::StartsAt.gte(from));
+    }
+    if let Some(to) = to {
+        query = query.filter(Column::StartsAt.lt(to));
+    }
+    query
+        .order_by_asc(Column::StartsAt)
+        .order_by_asc(Column::Id)
+        .limit(500)
+        .all(db)
+        .await
+}

@@ -1,0 +1,1069 @@
+//! Availability, booking (idempotency, the intake gate, the rules, the race the database
+//! settles), the appointment's life and its emails, through the HTTP API on both backends.
+
+use chrono::{DateTime, Duration, Utc};
+use entity::user::Role;
+use icalendar::Component;
+use lumbar::clock::Clock;
+use reqwest::Method;
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::{Value, json};
+
+use crate::{
+    helpers::{TestApp, app_with_sink, expect_problem, header},
+    intakes::{call_ok, routine_answers, submit_intake, with},
+    practitioners::{location, practitioner},
+    smtp_sink::{ReceivedMail, SmtpSink},
+};
+
+/// A small clinic: one location in `zone`, one chiropractor working weekdays 09:00–12:00 and
+/// 13:00–17:00 local, a new-patient and a follow-up type, and a patient with a routine intake.
+pub struct Clinic {
+    pub app: TestApp,
+    pub staff: String,
+    pub location: String,
+    pub practitioner: String,
+    /// Chiropractic new patient visit: 45 minutes and 15 of buffer.
+    pub new_visit: String,
+    /// Chiropractic follow-up: 30 minutes.
+    pub follow_up: String,
+    pub patient: String,
+    pub patient_id: String,
+}
+
+pub const PATIENT_EMAIL: &str = "alex@example.org";
+
+pub async fn appointment_type(
+    app: &TestApp,
+    staff: &str,
+    name: &str,
+    discipline: &str,
+    minutes: u32,
+    buffer: u32,
+    new_patient: bool,
+) -> String {
+    call_ok(
+        app,
+        Method::POST,
+        "/api/v1/appointment-types",
+        staff,
+        Some(
+            json!({"name": name, "discipline": discipline, "duration_minutes": minutes,
+                    "buffer_after_minutes": buffer, "new_patient": new_patient}),
+        ),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Sets weekly hours for every day in `days` at `location`.
+pub async fn set_hours(
+    app: &TestApp,
+    staff: &str,
+    practitioner: &str,
+    location: &str,
+    days: &[&str],
+    intervals: &[(&str, &str)],
+) {
+    let intervals: Vec<Value> = days
+        .iter()
+        .flat_map(|day| {
+            intervals
+                .iter()
+                .map(move |(start, end)| json!({"weekday": day, "start": start, "end": end}))
+        })
+        .collect();
+    call_ok(
+        app,
+        Method::PUT,
+        &format!("/api/v1/practitioners/{practitioner}/working-hours"),
+        staff,
+        Some(json!({"locations": [{"location_id": location, "intervals": intervals}]})),
+    )
+    .await;
+}
+
+const WEEKDAYS: [&str; 5] = ["monday", "tuesday", "wednesday", "thursday", "friday"];
+
+pub async fn clinic(app: TestApp, zone: &str) -> Clinic {
+    let staff = app.access_token(Role::Staff).await;
+    let location = location(&app, &staff, zone).await;
+    let practitioner = practitioner(
+        &app,
+        &staff,
+        "dr.lee@clinic.example",
+        "chiropractic",
+        &[&location],
+    )
+    .await;
+    set_hours(
+        &app,
+        &staff,
+        &practitioner,
+        &location,
+        &WEEKDAYS,
+        &[("09:00", "12:00"), ("13:00", "17:00")],
+    )
+    .await;
+    let new_visit = appointment_type(
+        &app,
+        &staff,
+        "Chiropractic new patient visit",
+        "chiropractic",
+        45,
+        15,
+        true,
+    )
+    .await;
+    let follow_up = appointment_type(
+        &app,
+        &staff,
+        "Chiropractic follow-up",
+        "chiropractic",
+        30,
+        0,
+        false,
+    )
+    .await;
+    let (_, patient_id) = app.add_patient(PATIENT_EMAIL).await;
+    let patient = app.login(PATIENT_EMAIL).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let today = app.clock.now().date_naive();
+    submit_intake(&app, &patient, routine_answers(today)).await;
+    Clinic {
+        app,
+        staff,
+        location,
+        practitioner,
+        new_visit,
+        follow_up,
+        patient,
+        patient_id: patient_id.to_string(),
+    }
+}
+
+impl Clinic {
+    pub async fn slots(&self, token: &str, kind: &str, from: &str, to: &str) -> Vec<Value> {
+        let path = format!(
+            "/api/v1/availability?appointment_type_id={kind}&from={from}&to={to}&practitioner_id={}",
+            self.practitioner
+        );
+        call_ok(&self.app, Method::GET, &path, token, None).await["slots"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    pub fn booking(&self, kind: &str, start: &str) -> Value {
+        json!({
+            "practitioner_id": self.practitioner,
+            "location_id": self.location,
+            "appointment_type_id": kind,
+            "start": start,
+        })
+    }
+
+    pub async fn book(&self, token: &str, key: &str, body: Value) -> reqwest::Response {
+        self.app
+            .client
+            .post(self.app.url("/api/v1/appointments"))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: Option<Value>) -> reqwest::Response {
+        self.app.send(Method::POST, path, Some(token), body).await
+    }
+
+    async fn appointment_count(&self) -> i64 {
+        let row = self
+            .app
+            .db
+            .query_one_raw(Statement::from_string(
+                self.app.db.get_database_backend(),
+                "SELECT COUNT(*) AS n FROM appointments",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    }
+
+    /// Delivers what is due now and returns what the patient received since `seen`.
+    async fn mail(&self, sink: &SmtpSink) -> Vec<ReceivedMail> {
+        self.app.worker().run_once().await.unwrap();
+        sink.received()
+            .into_iter()
+            .filter(|mail| mail.rcpt_to.iter().any(|to| to == PATIENT_EMAIL))
+            .collect()
+    }
+}
+
+fn start_of(slot: &Value) -> DateTime<Utc> {
+    instant_of(&slot["start"])
+}
+
+fn instant_of(value: &Value) -> DateTime<Utc> {
+    instant(value.as_str().expect("an RFC 3339 instant"))
+}
+
+fn instant(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+}
+
+/// The one event of an invite, parsed.
+fn parsed_event(ics: &str) -> icalendar::Event {
+    let calendar: icalendar::Calendar = ics.parse().expect("a parsable invite");
+    calendar
+        .components
+        .iter()
+        .find_map(|component| component.as_event().cloned())
+        .expect("an event")
+}
+
+#[tokio::test]
+async fn a_patient_books_an_offered_time_and_receives_a_confirmation_with_an_invite() {
+    let sink = SmtpSink::start().await;
+    let clinic = clinic(app_with_sink(&sink, &[]).await, "Europe/London").await;
+    // Monday 2 March 2026 09:00 UTC; Wednesday's first slot is 09:00 GMT.
+    let slots = clinic
+        .slots(
+            &clinic.patient,
+            &clinic.new_visit,
+            "2026-03-04",
+            "2026-03-04",
+        )
+        .await;
+    assert_eq!(start_of(&slots[0]), instant("2026-03-04T09:00:00Z"));
+    assert_eq!(slots[0]["local_start"], "2026-03-04T09:00:00+00:00");
+    assert_eq!(slots[0]["abbreviation"], "GMT");
+    // The visit and its 15-minute buffer fit before 12:00 and 17:00: 09:00 … 11:00, 13:00 … 16:00.
+    assert_eq!(slots.len(), 9 + 13);
+
+    let response = clinic
+        .book(
+            &clinic.patient,
+            "key-1",
+            clinic.booking(&clinic.new_visit, "2026-03-04T09:00:00Z"),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let booked: Value = response.json().await.unwrap();
+    assert_eq!(booked["status"], "booked");
+    assert_eq!(booked["patient_id"], clinic.patient_id.as_str());
+    assert_eq!(instant_of(&booked["end"]), instant("2026-03-04T09:45:00Z"));
+    assert_eq!(booked["sequence"], 0);
+
+    // The visit and its buffer are no longer offered: the next start is 10:00.
+    let after = clinic
+        .slots(
+            &clinic.patient,
+            &clinic.new_visit,
+            "2026-03-04",
+            "2026-03-04",
+        )
+        .await;
+    assert_eq!(start_of(&after[0]), instant("2026-03-04T10:00:00Z"));
+    assert_eq!(after.len(), slots.len() - 4);
+
+    let mail = clinic.mail(&sink).await;
+    assert_eq!(mail.len(), 1, "only the confirmation is due now");
+    let text = mail[0].text();
+    assert!(text.contains("Wed 4 Mar 2026 09:00 GMT"), "{text}");
+    assert!(!text.contains("routine"), "no clinical details: {text}");
+    let (method, ics) = mail[0].invite().expect("an invite is attached");
+    assert_eq!(method, "REQUEST");
+    let event = parsed_event(&ics);
+    let id = booked["id"].as_str().unwrap();
+    assert_eq!(
+        event.get_uid(),
+        Some(format!("appointment-{id}@lumbar").as_str())
+    );
+    assert_eq!(event.property_value("SEQUENCE"), Some("0"));
+    assert!(
+        ics.contains("DTSTART;TZID=Europe/London:20260304T090000"),
+        "{ics}"
+    );
+}
+
+#[tokio::test]
+async fn the_same_idempotency_key_replays_and_a_different_body_is_refused() {
+    let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
+    let body = clinic.booking(&clinic.new_visit, "2026-03-03T09:00:00Z");
+    let first = clinic.book(&clinic.patient, "retry-me", body.clone()).await;
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+
+    let again = clinic.book(&clinic.patient, "retry-me", body).await;
+    assert_eq!(again.status(), 201);
+    assert_eq!(header(&again, "idempotent-replayed"), "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again, first, "the stored response is replayed");
+    assert_eq!(clinic.appointment_count().await, 1);
+
+    let other = clinic.booking(&clinic.new_visit, "2026-03-03T10:00:00Z");
+    expect_problem(
+        clinic.book(&clinic.patient, "retry-me", other).await,
+        422,
+        "idempotency_key_reused",
+    )
+    .await;
+    assert_eq!(clinic.appointment_count().await, 1);
+
+    // The header is required.
+    let missing = clinic
+        .app
+        .send(
+            Method::POST,
+            "/api/v1/appointments",
+            Some(&clinic.patient),
+            Some(clinic.booking(&clinic.new_visit, "2026-03-03T10:00:00Z")),
+        )
+        .await;
+    assert_eq!(missing.status(), 400);
+}
+
+#[tokio::test]
+async fn fifty_concurrent_requests_for_one_slot_book_it_exactly_once() {
+    let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
+    let mut patients = Vec::new();
+    for n in 0..50 {
+        let record = lumbar::store::patients::create(
+            &clinic.app.db,
+            clinic.app.clock.now(),
+            lumbar::store::patients::NewPatient {
+                user_id: None,
+                given_name: format!("Patient{n}"),
+                family_name: "Racer".into(),
+                date_of_birth: chrono::NaiveDate::from_ymd_opt(1985, 1, 1).unwrap(),
+                email: None,
+                phone: None,
+                created_by: None,
+            },
+        )
+        .await
+        .unwrap();
+        patients.push(record.id);
+    }
+    let requests = patients.iter().enumerate().map(|(n, patient)| {
+        let clinic = &clinic;
+        let mut body = clinic.booking(&clinic.new_visit, "2026-03-04T14:00:00Z");
+        body["patient_id"] = json!(patient);
+        body["override_reason"] = json!("Booked by phone; intake to follow.");
+        async move {
+            clinic
+                .book(&clinic.staff, &format!("race-{n}"), body)
+                .await
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = futures_util::future::join_all(requests).await;
+    let created = statuses.iter().filter(|status| **status == 201).count();
+    let conflicts = statuses.iter().filter(|status| **status == 409).count();
+    assert_eq!((created, conflicts), (1, 49), "{statuses:?}");
+    assert_eq!(clinic.appointment_count().await, 1);
+}
+
+#[tokio::test]
+async fn a_lost_slot_is_a_409_with_the_next_free_times() {
+    let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
+    let taken = clinic
+        .book(
+            &clinic.staff,
+            "first",
+            json!({"patient_id": clinic.app.add_patient("other@example.org").await.1,
+                   "practitioner_id": clinic.practitioner, "location_id": clinic.location,
+                   "appointment_type_id": clinic.new_visit, "start": "2026-03-03T09:00:00Z",
+                   "override_reason": "phone booking"}),
+        )
+        .await;
+    assert_eq!(taken.status(), 201);
+    let problem = expect_problem(
+        clinic
+            .book(
+                &clinic.patient,
+                "second",
+                clinic.booking(&clinic.new_visit, "2026-03-03T09:00:00Z"),
+            )
+            .await,
+        409,
+        "slot_not_offered",
+    )
+    .await;
+    let next = problem.body["next_slots"].as_array().unwrap();
+    assert_eq!(
+        instant_of(&next[0]["start"]),
+        instant("2026-03-03T10:00:00Z")
+    );
+    assert_eq!(next.len(), 5);
+    // A time that is not on the grid or outside hours is not offered either.
+    expect_problem(
+        clinic
+            .book(
+                &clinic.patient,
+                "third",
+                clinic.booking(&clinic.new_visit, "2026-03-03T12:30:00Z"),
+            )
+            .await,
+        409,
+        "slot_not_offered",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_intake_gate_refuses_kindly_and_the_front_desk_can_override_with_a_reason() {
+    let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
+    let today = clinic.app.clock.now().date_naive();
+    let start = "2026-03-05T09:00:00Z";
+
+    // No intake at all.
+    clinic.app.add_patient("newcomer@example.org").await;
+    let newcomer_token = clinic.app.login("newcomer@example.org").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    expect_problem(
+        clinic
+            .book(
+                &newcomer_token,
+                "a",
+                clinic.booking(&clinic.new_visit, start),
+            )
+            .await,
+        403,
+        "intake_required",
+    )
+    .await;
+
+    // Urgent (cancer history) until a practitioner clears it.
+    let urgent = submit_intake(
+        &clinic.app,
+        &newcomer_token,
+        with(routine_answers(today), &[("cancer_history", json!(true))]),
+    )
+    .await;
+    assert_eq!(urgent["outcome"]["disposition"], "urgent");
+    let refused = expect_problem(
+        clinic
+            .book(
+                &newcomer_token,
+                "b",
+                clinic.booking(&clinic.new_visit, start),
+            )
+            .await,
+        403,
+        "intake_urgent_not_cleared",
+    )
+    .await;
+    assert!(!refused.detail().is_empty());
+    let practitioner = clinic.app.access_token(Role::Practitioner).await;
+    let intake_id = urgent["intake"]["id"].as_str().unwrap();
+    call_ok(
+        &clinic.app,
+        Method::POST,
+        &format!("/api/v1/intakes/{intake_id}/review"),
+        &practitioner,
+        Some(json!({"decision": "cleared_for_care", "note": "Discussed; fine for care."})),
+    )
+    .await;
+    assert_eq!(
+        clinic
+            .book(
+                &newcomer_token,
+                "c",
+                clinic.booking(&clinic.new_visit, start)
+            )
+            .await
+            .status(),
+        201
+    );
+
+    // Emergency: the patient is told to get help now; the front desk may still book, audited.
+    submit_intake(
+        &clinic.app,
+        &clinic.patient,
+        with(
+            routine_answers(today),
+            &[
+                ("saddle_numbness", json!(true)),
+                ("bladder_change", json!(true)),
+            ],
+        ),
+    )
+    .await;
+    let refused = expect_problem(
+        clinic
+            .book(
+                &clinic.patient,
+                "d",
+                clinic.booking(&clinic.new_visit, "2026-03-05T10:00:00Z"),
+            )
+            .await,
+        403,
+        "intake_emergency",
+    )
+    .await;
+    assert!(
+        refused.detail().to_lowercase().contains("emergency"),
+        "{}",
+        refused.detail()
+    );
+    // A patient cannot override.
+    let mut body = clinic.booking(&clinic.new_visit, "2026-03-05T10:00:00Z");
+    body["override_reason"] = json!("I feel fine");
+    expect_problem(
+        clinic.book(&clinic.patient, "e", body.clone()).await,
+        422,
+        "override_not_allowed",
+    )
+    .await;
+
+    body["patient_id"] = json!(clinic.patient_id);
+    body["override_reason"] = json!("Seen in A&E yesterday, discharged; GP letter on file.");
+    let booked = clinic.book(&clinic.staff, "f", body).await;
+    assert_eq!(booked.status(), 201);
+    let booked: Value = booked.json().await.unwrap();
+    assert_eq!(booked["intake_check_overridden"], true);
+    let admin = clinic.app.access_token(Role::Admin).await;
+    let audit = call_ok(
+        &clinic.app,
+        Method::GET,
+        &format!("/api/v1/admin/audit?patient_id={}", clinic.patient_id),
+        &admin,
+        None,
+    )
+    .await;
+    let entries = audit["entries"].as_array().unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|entry| entry["action"] == "intake_check.override"
+                && entry["record_id"] == booked["id"]),
+        "{entries:?}"
+    );
+}
+
+#[tokio::test]
+async fn new_patients_book_a_new_patient_type_with_a_practitioner_of_its_discipline() {
+    let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
+    let start = "2026-03-03T13:00:00Z";
+    expect_problem(
+        clinic
+            .book(
+                &clinic.patient,
+                "a",
+                clinic.booking(&clinic.follow_up, start),
+            )
+            .await,
+        422,
+        "new_patient_type_required",
+    )
+    .await;
+    let physio = appointment_type(
+        &clinic.app,
+        &clinic.staff,
+        "Physiotherapy initial assessment",
+        "physiotherapy",
+        60,
+        0,
+        true,
+    )
+    .await;
+    expect_problem(
+        clinic
+            .book(&clinic.patient, "b", clinic.booking(&physio, start))
+            .await,
+        422,
+        "discipline_mismatch",
+    )
+    .await;
+    // After a first visit, a follow-up is fine.
+    assert_eq!(
+        clinic
+            .book(
+                &clinic.patient,
+                "c",
+                clinic.booking(&clinic.new_visit, start)
+            )
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(
+        clinic
+            .book(
+                &clinic.patient,
+                "d",
+                clinic.booking(&clinic.follow_up, "2026-03-10T13:00:00Z")
+            )
+            .await
+            .status(),
+        201
+    );
+    // Unknown ids are named.
+    let problem = expect_problem(
+        clinic
+            .book(
+                &clinic.patient,
+                "e",
+                clinic.booking(&uuid::Uuid::now_v7().to_string(), start),
+            )
+            .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem.body["errors"][0]["field"], "appointment_type_id");
+}
+
+#[tokio::test]
+async fn reschedule_cancel_and_the_emails_that_follow_the_appointment() {
+    let sink = SmtpSink::start().await;
+    let clinic = clinic(app_with_sink(&sink, &[]).await, "Europe/London").await;
+    let booked: Value = clinic
+        .book(
+            &clinic.patient,
+            "k1",
+            clinic.booking(&clinic.new_visit, "2026-03-04T09:00:00Z"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = booked["id"].as_str().unwrap().to_owned();
+    assert_eq!(clinic.mail(&sink).await.len(), 1, "the confirmation");
+
+    // Moved by the patient, outside the 24-hour window.
+    let moved = clinic
+        .post(
+            &clinic.patient,
+            &format!("/api/v1/appointments/{id}/reschedule"),
+            Some(json!({"start": "2026-03-04T10:00:00Z"})),
+        )
+        .await;
+    assert_eq!(moved.status(), 200);
+    let moved: Value = moved.json().await.unwrap();
+    assert_eq!(instant_of(&moved["start"]), instant("2026-03-04T10:00:00Z"));
+    assert_eq!(moved["sequence"], 1);
+    // Moving to a time that is not offered is a 409.
+    expect_problem(
+        clinic
+            .post(
+                &clinic.patient,
+                &format!("/api/v1/appointments/{id}/reschedule"),
+                Some(json!({"start": "2026-03-04T12:00:00Z"})),
+            )
+            .await,
+        409,
+        "slot_not_offered",
+    )
+    .await;
+
+    let mail = clinic.mail(&sink).await;
+    assert_eq!(mail.len(), 2, "confirmation and the change");
+    let (method, ics) = mail[1].invite().unwrap();
+    assert_eq!(method, "REQUEST");
+    let event = parsed_event(&ics);
+    assert_eq!(
+        event.get_uid(),
+        Some(format!("appointment-{id}@lumbar").as_str())
+    );
+    assert_eq!(event.property_value("SEQUENCE"), Some("1"));
+    assert!(mail[1].text().contains("Wed 4 Mar 2026 10:00 GMT"));
+
+    // Inside the window the patient can no longer move it; the front desk can.
+    clinic.app.clock.set(instant("2026-03-03T12:00:00Z"));
+    let patient = clinic.app.login(PATIENT_EMAIL).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    expect_problem(
+        clinic
+            .post(
+                &patient,
+                &format!("/api/v1/appointments/{id}/reschedule"),
+                Some(json!({"start": "2026-03-04T11:00:00Z"})),
+            )
+            .await,
+        409,
+        "inside_cancellation_window",
+    )
+    .await;
+
+    // Cancelled late by the patient: the invite is withdrawn and the reminder never goes.
+    let cancelled = clinic
+        .post(
+            &patient,
+            &format!("/api/v1/appointments/{id}/cancel"),
+            Some(json!({"reason": "Feeling better"})),
+        )
+        .await;
+    assert_eq!(cancelled.status(), 200);
+    let cancelled: Value = cancelled.json().await.unwrap();
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["cancelled_late"], true);
+    assert_eq!(cancelled["sequence"], 2);
+    let mail = clinic.mail(&sink).await;
+    assert_eq!(mail.len(), 3);
+    let (method, ics) = mail[2].invite().unwrap();
+    assert_eq!(method, "CANCEL");
+    let event = parsed_event(&ics);
+    assert_eq!(event.property_value("SEQUENCE"), Some("2"));
+    assert_eq!(event.property_value("STATUS"), Some("CANCELLED"));
+
+    // Past the old reminder time and the start: nothing more arrives.
+    clinic.app.clock.set(instant("2026-03-04T11:00:00Z"));
+    assert_eq!(clinic.mail(&sink).await.len(), 3);
+    let staff = clinic.app.access_token(Role::Staff).await;
+
+    // A cancelled appointment cannot be checked in or cancelled again.
+    expect_problem(
+        clinic
+            .post(&staff, &format!("/api/v1/appointments/{id}/check-in"), None)
+            .await,
+        409,
+        "illegal_transition",
+    )
+    .await;
+    expect_problem(
+        clinic
+            .post(
+                &staff,
+                &format!("/api/v1/appointments/{id}/cancel"),
+                Some(json!({"reason": "again"})),
+            )
+            .await,
+        409,
+        "illegal_transition",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_reminder_goes_at_the_lead_time_and_a_follow_up_link_after_the_visit() {
+    let sink = SmtpSink::start().await;
+    let clinic = clinic(app_with_sink(&sink, &[]).await, "Europe/London").await;
+    let booked: Value = clinic
+        .book(
+            &clinic.patient,
+            "k1",
+            clinic.booking(&clinic.new_visit, "2026-03-05T09:00:00Z"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = booked["id"].as_str().unwrap().to_owned();
+    assert_eq!(clinic.mail(&sink).await.len(), 1);
+
+    // One minute before the 24-hour lead time: not yet; at it: the reminder.
+    clinic.app.clock.set(instant("2026-03-04T08:59:00Z"));
+    assert_eq!(clinic.mail(&sink).await.len(), 1);
+    clinic.app.clock.set(instant("2026-03-04T09:00:00Z"));
+    let mail = clinic.mail(&sink).await;
+    assert_eq!(mail.len(), 2);
+    assert!(mail[1].text().contains("Thu 5 Mar 2026 09:00 GMT"));
+
+    // The visit: checked in, completed; the follow-up link goes after the 14-day delay.
+    clinic.app.clock.set(instant("2026-03-05T09:50:00Z"));
+    let practitioner = clinic.app.access_token(Role::Practitioner).await;
+    for (step, status) in [("check-in", "checked_in"), ("complete", "completed")] {
+        let response = clinic
+            .post(
+                &practitioner,
+                &format!("/api/v1/appointments/{id}/{step}"),
+                None,
+            )
+            .await;
+        assert_eq!(response.status(), 200, "{step}");
+        let view: Value = response.json().await.unwrap();
+        assert_eq!(view["status"], status);
+    }
+    expect_problem(
+        clinic
+            .post(
+                &practitioner,
+                &format!("/api/v1/appointments/{id}/no-show"),
+                None,
+            )
+            .await,
+        409,
+        "illegal_transition",
+    )
+    .await;
+    clinic
+        .app
+        .clock
+        .set(instant("2026-03-05T09:50:00Z") + Duration::days(14) - Duration::minutes(1));
+    assert_eq!(clinic.mail(&sink).await.len(), 2);
+    clinic.app.clock.advance(Duration::minutes(1));
+    let mail = clinic.mail(&sink).await;
+    assert_eq!(mail.len(), 3);
+    let token = mail[2].token_after("/follow-ups/");
+    let form = clinic.app.get(&format!("/api/v1/follow-ups/{token}")).await;
+    assert_eq!(form.status(), 200, "the emailed follow-up link works");
+}
+
+#[tokio::test]
+async fn lists_by_practitioner_location_and_patient_show_only_what_the_caller_may_see() {
+    let clinic = clinic(TestApp::spawn().await, "America/New_York").await;
+    // 09:00 EST is 14:00 UTC.
+    let booked: Value = clinic
+        .book(
+            &clinic.patient,
+            "k1",
+            clinic.booking(&clinic.new_visit, "2026-03-03T14:00:00Z"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(booked["local_start"], "2026-03-03T09:00:00-05:00");
+    assert_eq!(booked["abbreviation"], "EST");
+    let id = booked["id"].as_str().unwrap();
+
+    let day = call_ok(
+        &clinic.app,
+        Method::GET,
+        &format!(
+            "/api/v1/appointments?location_id={}&date=2026-03-03",
+            clinic.location
+        ),
+        &clinic.staff,
+        None,
+    )
+    .await;
+    assert_eq!(day["appointments"][0]["id"], id);
+    let other_day = call_ok(
+        &clinic.app,
+        Method::GET,
+        &format!(
+            "/api/v1/appointments?location_id={}&date=2026-03-04",
+            clinic.location
+        ),
+        &clinic.staff,
+        None,
+    )
+    .await;
+    assert_eq!(other_day["appointments"].as_array().unwrap().len(), 0);
+    let practitioner = clinic.app.access_token(Role::Practitioner).await;
+    let by_practitioner = call_ok(
+        &clinic.app,
+        Method::GET,
+        &format!(
+            "/api/v1/appointments?practitioner_id={}&date=2026-03-03",
+            clinic.practitioner
+        ),
+        &practitioner,
+        None,
+    )
+    .await;
+    assert_eq!(by_practitioner["appointments"][0]["id"], id);
+    expect_problem(
+        clinic
+            .app
+            .send(
+                Method::GET,
+                "/api/v1/appointments?date=2026-03-03",
+                Some(&clinic.staff),
+                None,
+            )
+            .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+
+    let own = call_ok(
+        &clinic.app,
+        Method::GET,
+        &format!("/api/v1/patients/{}/appointments", clinic.patient_id),
+        &clinic.patient,
+        None,
+    )
+    .await;
+    assert_eq!(own["appointments"][0]["id"], id);
+
+    // Another patient sees neither the list nor the appointment.
+    clinic.app.add_patient("stranger@example.org").await;
+    let stranger = clinic.app.login("stranger@example.org").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for path in [
+        format!("/api/v1/patients/{}/appointments", clinic.patient_id),
+        format!("/api/v1/appointments/{id}"),
+    ] {
+        expect_problem(
+            clinic
+                .app
+                .send(Method::GET, &path, Some(&stranger), None)
+                .await,
+            404,
+            "not_found",
+        )
+        .await;
+    }
+    expect_problem(
+        clinic
+            .post(
+                &stranger,
+                &format!("/api/v1/appointments/{id}/cancel"),
+                Some(json!({"reason": "not mine"})),
+            )
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+}
+
+/// Hours around the small hours, every day, so the DST nights are inside working time.
+async fn night_clinic(zone: &str, now: &str) -> Clinic {
+    let clinic = clinic(TestApp::spawn().await, zone).await;
+    clinic.app.clock.set(instant(now));
+    set_hours(
+        &clinic.app,
+        &clinic.app.access_token(Role::Staff).await,
+        &clinic.practitioner,
+        &clinic.location,
+        &[
+            "monday",
+            "tuesday",
+            "wednesday",
+            "thursday",
+            "friday",
+            "saturday",
+            "sunday",
+        ],
+        &[("00:00", "04:00")],
+    )
+    .await;
+    clinic
+}
+
+fn local_starts(slots: &[Value], date: &str) -> Vec<String> {
+    slots
+        .iter()
+        .map(|slot| slot["local_start"].as_str().unwrap().to_owned())
+        .filter(|local| local.starts_with(date))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_spring_forward_week_in_new_york_offers_no_time_that_does_not_exist() {
+    let clinic = night_clinic("America/New_York", "2026-03-02T09:00:00Z").await;
+    let staff = clinic.app.access_token(Role::Staff).await;
+    let hour = appointment_type(
+        &clinic.app,
+        &staff,
+        "Chiropractic long visit",
+        "chiropractic",
+        60,
+        0,
+        true,
+    )
+    .await;
+    let slots = clinic
+        .slots(&staff, &hour, "2026-03-06", "2026-03-12")
+        .await;
+    // 8 March: 00:00–04:00 local is three real hours; 02:xx does not exist.
+    let sunday = local_starts(&slots, "2026-03-08");
+    assert!(
+        sunday.iter().all(|local| !local.contains("T02:")),
+        "{sunday:?}"
+    );
+    assert_eq!(sunday.first().unwrap(), "2026-03-08T00:00:00-05:00");
+    assert_eq!(sunday.last().unwrap(), "2026-03-08T03:00:00-04:00");
+    // A 60-minute visit from 01:00 EST ends at 03:00 EDT: one real hour later.
+    let one_am = slots
+        .iter()
+        .find(|slot| slot["local_start"] == "2026-03-08T01:00:00-05:00")
+        .unwrap();
+    assert_eq!(instant_of(&one_am["end"]), instant("2026-03-08T07:00:00Z"));
+    assert_eq!(one_am["abbreviation"], "EST");
+    // Ordinary days before and after keep their wall-clock hours at different UTC offsets.
+    assert!(local_starts(&slots, "2026-03-07").contains(&"2026-03-07T00:00:00-05:00".into()));
+    assert!(local_starts(&slots, "2026-03-09").contains(&"2026-03-09T00:00:00-04:00".into()));
+    // Every start is offered once.
+    let mut starts: Vec<DateTime<Utc>> = slots.iter().map(start_of).collect();
+    starts.dedup();
+    assert_eq!(starts.len(), slots.len());
+
+    let mut body = clinic.booking(&hour, "2026-03-08T06:00:00Z");
+    body["patient_id"] = json!(clinic.patient_id);
+    let booked = clinic.book(&staff, "dst", body).await;
+    assert_eq!(booked.status(), 201);
+    let booked: Value = booked.json().await.unwrap();
+    assert_eq!(booked["local_start"], "2026-03-08T01:00:00-05:00");
+}
+
+#[tokio::test]
+async fn a_fall_back_week_in_london_offers_both_one_oclocks_once_each() {
+    let clinic = night_clinic("Europe/London", "2026-10-20T12:00:00Z").await;
+    let staff = clinic.app.access_token(Role::Staff).await;
+    let half_hour = appointment_type(
+        &clinic.app,
+        &staff,
+        "Chiropractic short visit",
+        "chiropractic",
+        30,
+        0,
+        true,
+    )
+    .await;
+    let slots = clinic
+        .slots(&staff, &half_hour, "2026-10-22", "2026-10-28")
+        .await;
+    let sunday = local_starts(&slots, "2026-10-25");
+    // 00:00–04:00 local is five real hours: 01:00 … 01:45 happen twice.
+    // On the 15-minute grid, 30-minute visits start 00:00 … 03:30: 19 starts in 5 hours.
+    assert_eq!(sunday.len(), 19, "{sunday:?}");
+    assert!(sunday.contains(&"2026-10-25T01:00:00+01:00".into()));
+    assert!(sunday.contains(&"2026-10-25T01:00:00+00:00".into()));
+    let abbreviations: Vec<&str> = slots
+        .iter()
+        .filter(|slot| {
+            slot["local_start"]
+                .as_str()
+                .unwrap()
+                .starts_with("2026-10-25T01:")
+        })
+        .map(|slot| slot["abbreviation"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        abbreviations,
+        ["BST", "BST", "BST", "BST", "GMT", "GMT", "GMT", "GMT"]
+    );
+    let saturday = local_starts(&slots, "2026-10-24");
+    assert_eq!(saturday.len(), 15, "four ordinary hours");
+
+    // Booking the second 01:00 (GMT) leaves the first (BST) free. (The intake of March has
+    // expired by now, so the front desk books with a reason.)
+    let mut body = clinic.booking(&half_hour, "2026-10-25T01:00:00Z");
+    body["patient_id"] = json!(clinic.patient_id);
+    body["override_reason"] = json!("Intake update booked for the visit itself.");
+    assert_eq!(clinic.book(&staff, "gmt", body).await.status(), 201);
+    let after = clinic
+        .slots(&staff, &half_hour, "2026-10-25", "2026-10-25")
+        .await;
+    let starts: Vec<DateTime<Utc>> = after.iter().map(start_of).collect();
+    assert!(
+        starts.contains(&instant("2026-10-25T00:00:00Z")),
+        "{starts:?}"
+    );
+    assert!(
+        !starts.contains(&instant("2026-10-25T01:00:00Z")),
+        "{starts:?}"
+    );
+}
