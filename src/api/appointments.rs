@@ -1568,7 +1568,8 @@ impl Mail {
             return Ok(());
         };
         let send_at = scheduling::follow_up_at(now, policies);
-        let secret = account_tokens::issue(
+        // Alongside: an earlier visit's link, maybe not even sent yet, must keep working.
+        let secret = account_tokens::issue_alongside(
             txn,
             now,
             Purpose::FollowUp,

@@ -32,10 +32,6 @@ pub async fn issue<C: ConnectionTrait>(
     subject: Subject,
     ttl: Duration,
 ) -> Result<String, DbErr> {
-    let (user_id, patient_id) = match subject {
-        Subject::User(id) => (Some(id), None),
-        Subject::Patient(id) => (None, Some(id)),
-    };
     let earlier = Entity::update_many()
         .col_expr(Column::UsedAt, Expr::value(now))
         .filter(Column::Purpose.eq(purpose))
@@ -45,7 +41,22 @@ pub async fn issue<C: ConnectionTrait>(
         Subject::Patient(id) => earlier.filter(Column::PatientId.eq(id)),
     };
     earlier.exec(db).await?;
+    issue_alongside(db, now, purpose, subject, ttl).await
+}
 
+/// Stores a new token and leaves earlier ones alone: for links that each stand on their own,
+/// such as the follow-up questionnaire after each visit, queued to go out days later.
+pub async fn issue_alongside<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    purpose: Purpose,
+    subject: Subject,
+    ttl: Duration,
+) -> Result<String, DbErr> {
+    let (user_id, patient_id) = match subject {
+        Subject::User(id) => (Some(id), None),
+        Subject::Patient(id) => (None, Some(id)),
+    };
     let secret = new_secret()?;
     account_token::ActiveModel {
         id: Set(Uuid::now_v7()),

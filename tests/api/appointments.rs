@@ -815,6 +815,52 @@ async fn a_reminder_goes_at_the_lead_time_and_a_follow_up_link_after_the_visit()
 }
 
 #[tokio::test]
+async fn each_completed_visit_sends_its_own_follow_up_link_and_both_work() {
+    let sink = SmtpSink::start().await;
+    let clinic = clinic(app_with_sink(&sink, &[]).await, "Europe/London").await;
+    let mut ids = Vec::new();
+    for (key, kind, start) in [
+        ("first", &clinic.new_visit, "2026-03-03T09:00:00Z"),
+        ("second", &clinic.follow_up, "2026-03-05T09:00:00Z"),
+    ] {
+        let booked: Value = clinic
+            .book(&clinic.patient, key, clinic.booking(kind, start))
+            .await
+            .json()
+            .await
+            .unwrap();
+        ids.push(booked["id"].as_str().unwrap().to_owned());
+    }
+    for (id, done) in ids
+        .iter()
+        .zip(["2026-03-03T09:40:00Z", "2026-03-05T09:40:00Z"])
+    {
+        clinic.app.clock.set(instant(done));
+        let staff = clinic.app.access_token(Role::Staff).await;
+        for step in ["check-in", "complete"] {
+            let response = clinic
+                .post(&staff, &format!("/api/v1/appointments/{id}/{step}"), None)
+                .await;
+            assert_eq!(response.status(), 200, "{step}");
+        }
+    }
+    // Both follow-ups are due 14 days after their visits; the second link did not void the first.
+    clinic.app.clock.set(instant("2026-03-19T09:40:00Z"));
+    let links: Vec<String> = clinic
+        .mail(&sink)
+        .await
+        .iter()
+        .filter(|mail| mail.text().contains("/follow-ups/"))
+        .map(|mail| mail.token_after("/follow-ups/"))
+        .collect();
+    assert_eq!(links.len(), 2);
+    for link in links {
+        let form = clinic.app.get(&format!("/api/v1/follow-ups/{link}")).await;
+        assert_eq!(form.status(), 200);
+    }
+}
+
+#[tokio::test]
 async fn lists_by_practitioner_location_and_patient_show_only_what_the_caller_may_see() {
     let clinic = clinic(TestApp::spawn().await, "America/New_York").await;
     // 09:00 EST is 14:00 UTC.
