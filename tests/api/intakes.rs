@@ -39,43 +39,7 @@ pub fn routine_answers(today: NaiveDate) -> Map<String, Value> {
     set("pain_worst_week", json!(6));
     set("leg_symptoms", json!("none"));
     set("leg_weakness", json!("none"));
-    for key in [
-        "foot_drop",
-        "new_walking_difficulty",
-        "night_pain_no_relief",
-        "constant_pain",
-        "pain_worse_straining",
-        "loin_pain",
-        "saddle_numbness",
-        "bladder_change",
-        "urinary_retention",
-        "bowel_control_loss",
-        "sexual_function_change",
-        "fever_chills",
-        "unwell_night_sweats",
-        "cancer_history",
-        "unexplained_weight_loss",
-        "iv_drug_use",
-        "immunosuppressed",
-        "recent_infection_or_procedure",
-        "osteoporosis",
-        "long_term_steroids",
-        "fainting_or_collapse",
-        "pulsating_abdomen",
-        "abdominal_pain",
-        "smoker",
-        "urinary_burning_frequency",
-        "colicky_pain_to_groin",
-        "blood_in_urine",
-        "pain_after_fatty_meals",
-        "morning_stiffness_30min",
-        "better_with_exercise_not_rest",
-        "wakes_second_half_night",
-        "family_history_spa",
-        "arthritis_history",
-        "enthesitis_history",
-        "psoriasis_history",
-    ] {
+    for key in lumbar::triage::ROUTINE_NO_ITEMS {
         set(key, json!(false));
     }
     set("nsaid_relief_48h", json!("not_tried"));
