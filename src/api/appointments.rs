@@ -793,12 +793,12 @@ async fn book(
         .into_iter()
         .next()
         .ok_or_else(|| unknown("practitioner_id", "There is no such practitioner."))?;
-    let location = clinic::locations(&state.db)
-        .await?
-        .into_iter()
+    let locations = clinic::locations(&state.db).await?;
+    let location = locations
+        .iter()
         .find(|location| location.id == body.location_id)
         .ok_or_else(|| unknown("location_id", "There is no such location."))?;
-    let zone = zone_of(&location)?;
+    let zone = zone_of(location)?;
     let date = zone.local_date(body.start);
     let policies = policies(state).await?;
     let override_reason = body
@@ -807,14 +807,17 @@ async fn book(
         .map(|reason| reason.as_str().trim().to_owned());
 
     let txn = crate::store::begin_write(&state.db).await?;
-    let offered = offered(
+    let offered = offered_with(
         state,
         &txn,
         &policies,
         &kind,
         (date, date),
         actor,
-        Some(practitioner.id),
+        Setup {
+            practitioners: std::slice::from_ref(&practitioner),
+            locations: &locations,
+        },
         Some(location.id),
         None,
     )
@@ -892,7 +895,7 @@ async fn book(
         }
         Err(WriteError::Database(err)) => return Err(err.into()),
     };
-    let mail = Mail::load(state, &txn, &saved).await?;
+    let mail = Mail::from_parts(state, &saved, record, &kind, &practitioner, location)?;
     mail.send(
         state,
         &txn,
@@ -924,7 +927,7 @@ async fn book(
         )
         .await?;
     }
-    let zones = vec![(location.id, zone)];
+    let zones = [(location.id, zone)];
     let view = view(saved, &zones);
     let stored = serde_json::to_string(&view).map_err(ApiError::internal)?;
     idempotency::complete(&txn, now, key.scope, key.key, 201, stored).await?;
@@ -1052,9 +1055,49 @@ async fn offered<C: sea_orm::ConnectionTrait>(
     db: &C,
     policies: &ClinicPolicies,
     kind: &appointment_type::Model,
-    (from, to): (NaiveDate, NaiveDate),
+    dates: (NaiveDate, NaiveDate),
     actor: Actor,
     practitioner_id: Option<Uuid>,
+    location_id: Option<Uuid>,
+    ignoring: Option<Uuid>,
+) -> ApiResult<Availability> {
+    let practitioners = appointments::bookable_practitioners(db, practitioner_id).await?;
+    let locations = clinic::locations(db).await?;
+    let setup = Setup {
+        practitioners: &practitioners,
+        locations: &locations,
+    };
+    offered_with(
+        state,
+        db,
+        policies,
+        kind,
+        dates,
+        actor,
+        setup,
+        location_id,
+        ignoring,
+    )
+    .await
+}
+
+/// The practitioners and locations a computation may use, when the caller has them already.
+#[derive(Clone, Copy)]
+struct Setup<'a> {
+    practitioners: &'a [practitioner::Model],
+    locations: &'a [location::Model],
+}
+
+/// [`offered`] for practitioners and locations already loaded: only the calendars are read.
+#[allow(clippy::too_many_arguments)]
+async fn offered_with<C: sea_orm::ConnectionTrait>(
+    state: &AppState,
+    db: &C,
+    policies: &ClinicPolicies,
+    kind: &appointment_type::Model,
+    (from, to): (NaiveDate, NaiveDate),
+    actor: Actor,
+    setup: Setup<'_>,
     location_id: Option<Uuid>,
     ignoring: Option<Uuid>,
 ) -> ApiResult<Availability> {
@@ -1066,20 +1109,19 @@ async fn offered<C: sea_orm::ConnectionTrait>(
         actor,
         now: state.clock.now(),
     };
-    let practitioners: Vec<practitioner::Model> =
-        appointments::bookable_practitioners(db, practitioner_id)
-            .await?
-            .into_iter()
-            .filter(|row| row.discipline == kind.discipline)
-            .collect();
+    let practitioners: Vec<practitioner::Model> = setup
+        .practitioners
+        .iter()
+        .filter(|row| row.active && row.discipline == kind.discipline)
+        .cloned()
+        .collect();
     let ids: Vec<Uuid> = practitioners.iter().map(|row| row.id).collect();
     let (window_from, window_to) = query.load_window();
     let mut rows = appointments::calendar_rows(db, &ids, window_from, window_to).await?;
     if let Some(ignored) = ignoring {
         rows.busy.retain(|row| row.id != ignored);
     }
-    let locations = clinic::locations(db).await?;
-    let calendars = calendars(&practitioners, rows, &locations, policies, location_id);
+    let calendars = calendars(&practitioners, rows, setup.locations, policies, location_id);
     scheduling::availability(&query, policies, &calendars).map_err(setup_invalid)
 }
 
@@ -1440,27 +1482,39 @@ impl Mail {
             .into_iter()
             .find(|location| location.id == row.location_id)
             .ok_or_else(|| missing("location"))?;
-        let zone = zone_of(&location)?;
+        Self::from_parts(state, row, &record, &kind, &practitioner, &location)
+    }
+
+    /// The same, from records the caller has loaded already.
+    fn from_parts(
+        state: &AppState,
+        row: &appointment::Model,
+        record: &patient::Model,
+        kind: &appointment_type::Model,
+        practitioner: &practitioner::Model,
+        location: &location::Model,
+    ) -> ApiResult<Self> {
+        let zone = zone_of(location)?;
         let patient_name = format!("{} {}", record.given_name, record.family_name);
         let summary = format!("{} with {}", kind.name, practitioner.display_name);
         let details = AppointmentDetails {
             patient_name: record.given_name.clone(),
             appointment_type: format!("{} ({} min)", kind.name, kind.duration_minutes),
-            practitioner_name: practitioner.display_name,
+            practitioner_name: practitioner.display_name.clone(),
             location_name: location.name.clone(),
-            location_address: location.address,
+            location_address: location.address.clone(),
             starts_at: zone.wall_clock(row.starts_at).to_string(),
             duration_minutes: u32::try_from(kind.duration_minutes).unwrap_or_default(),
             manage_url: state.page_url(&format!("appointments/{}", row.id)),
         };
         Ok(Self {
-            recipient: record.email,
+            recipient: record.email.clone(),
             details,
             patient_name,
             patient_id: record.id,
             zone,
             summary,
-            location_name: location.name,
+            location_name: location.name.clone(),
         })
     }
 

@@ -1,7 +1,7 @@
 //! Appointments and what availability needs to load: working hours, time off and the
 //! appointments that hold time, for many practitioners in one query each.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use entity::{
     appointment::{self, AppointmentStatus, Column, Entity},
     appointment_type, intake, practitioner, review_decision, time_off, working_hours,
@@ -11,6 +11,8 @@ use sea_orm::{
     QuerySelect, RuntimeErr, Set,
 };
 use uuid::Uuid;
+
+use crate::scheduling::AppointmentType;
 
 /// The statuses that hold the practitioner's and the patient's time (as the database
 /// constraint counts them).
@@ -57,10 +59,16 @@ pub async fn calendar_rows<C: ConnectionTrait>(
         .filter(time_off::Column::EndsAt.gt(from))
         .all(db)
         .await?;
+    // No appointment holds more than the longest visit plus the longest buffer, so this lower
+    // bound on the start lets the (practitioner, start) index skip the practitioner's history.
+    let longest = Duration::minutes(
+        AppointmentType::MAX_DURATION_MINUTES + AppointmentType::MAX_BUFFER_MINUTES,
+    );
     let busy = Entity::find()
         .filter(Column::PractitionerId.is_in(ids))
         .filter(Column::Status.is_in(HOLDING_TIME))
         .filter(Column::StartsAt.lt(to))
+        .filter(Column::StartsAt.gt(from - longest))
         .filter(Column::BlockedUntil.gt(from))
         .all(db)
         .await?;
@@ -98,32 +106,31 @@ pub async fn find<C: ConnectionTrait>(
 }
 
 /// The disciplines a patient has been seen in or is booked for (not cancelled, not a no-show):
-/// the patient is not new to these.
+/// the patient is not new to these. One query.
 pub async fn known_disciplines<C: ConnectionTrait>(
     db: &C,
     patient_id: Uuid,
 ) -> Result<Vec<practitioner::Discipline>, DbErr> {
-    let type_ids: Vec<Uuid> = Entity::find()
-        .select_only()
-        .column(Column::AppointmentTypeId)
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    let mut query = Query::select();
+    query
         .distinct()
-        .filter(Column::PatientId.eq(patient_id))
-        .filter(Column::Status.is_in(HOLDING_TIME))
-        .into_tuple()
-        .all(db)
-        .await?;
-    if type_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut disciplines: Vec<practitioner::Discipline> = appointment_type::Entity::find()
-        .filter(appointment_type::Column::Id.is_in(type_ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|row| row.discipline)
-        .collect();
-    disciplines.dedup();
-    Ok(disciplines)
+        .column((
+            appointment_type::Entity,
+            appointment_type::Column::Discipline,
+        ))
+        .from(Entity)
+        .inner_join(
+            appointment_type::Entity,
+            Expr::col((appointment_type::Entity, appointment_type::Column::Id))
+                .equals((Entity, Column::AppointmentTypeId)),
+        )
+        .and_where(Expr::col((Entity, Column::PatientId)).eq(patient_id))
+        .and_where(Expr::col((Entity, Column::Status)).is_in(HOLDING_TIME));
+    let rows = db.query_all(&query).await?;
+    rows.iter()
+        .map(|row| row.try_get::<practitioner::Discipline>("", "discipline"))
+        .collect()
 }
 
 /// The patient's latest submitted intake questionnaire and whether a practitioner cleared it.
@@ -143,6 +150,10 @@ pub async fn latest_intake<C: ConnectionTrait>(
     else {
         return Ok(None);
     };
+    // Only an urgent intake needs a practitioner's clearance; skip the lookup otherwise.
+    if latest.disposition.as_deref() != Some("urgent") {
+        return Ok(Some((latest, false)));
+    }
     let cleared = review_decision::Entity::find()
         .filter(review_decision::Column::IntakeId.eq(latest.id))
         .filter(review_decision::Column::Decision.eq(review_decision::Decision::ClearedForCare))

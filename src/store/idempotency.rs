@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use entity::idempotency_key::{self, Column, Entity};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
     sea_query::{Expr, OnConflict},
 };
 
@@ -28,7 +28,8 @@ pub enum Claim {
     InFlight,
 }
 
-/// Claims `key` within `scope` (the caller) for a request with this fingerprint.
+/// Claims `key` within `scope` (the caller) for a request with this fingerprint. One statement
+/// when the key is new, the usual case.
 pub async fn claim<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -36,19 +37,55 @@ pub async fn claim<C: ConnectionTrait>(
     key: &str,
     fingerprint: &str,
 ) -> Result<Claim, DbErr> {
-    // A finished key past its lifetime, or a claim abandoned by a crashed request, frees the key.
-    Entity::delete_many()
-        .filter(Column::Scope.eq(scope))
-        .filter(Column::IdempotencyKey.eq(key))
-        .filter(
-            Condition::any().add(Column::ExpiresAt.lte(now)).add(
-                Condition::all()
-                    .add(Column::CompletedAt.is_null())
-                    .add(Column::CreatedAt.lte(now - IN_FLIGHT_LIMIT)),
-            ),
-        )
-        .exec(db)
-        .await?;
+    if insert_claim(db, now, scope, key, fingerprint).await? {
+        return Ok(Claim::Claimed);
+    }
+    let Some(existing) = Entity::find_by_id((scope.to_owned(), key.to_owned()))
+        .one(db)
+        .await?
+    else {
+        // Released between our insert and this read: try once more.
+        return Ok(if insert_claim(db, now, scope, key, fingerprint).await? {
+            Claim::Claimed
+        } else {
+            Claim::InFlight
+        });
+    };
+    // A finished key past its lifetime, or a claim abandoned by a crashed request, is free.
+    let abandoned = existing.completed_at.is_none() && existing.created_at <= now - IN_FLIGHT_LIMIT;
+    if existing.expires_at <= now || abandoned {
+        Entity::delete_many()
+            .filter(Column::Scope.eq(scope))
+            .filter(Column::IdempotencyKey.eq(key))
+            .filter(Column::CreatedAt.eq(existing.created_at))
+            .exec(db)
+            .await?;
+        return Ok(if insert_claim(db, now, scope, key, fingerprint).await? {
+            Claim::Claimed
+        } else {
+            Claim::InFlight
+        });
+    }
+    if existing.request_fingerprint != fingerprint {
+        return Ok(Claim::Mismatch);
+    }
+    Ok(match (existing.response_status, existing.response_body) {
+        (Some(status), Some(body)) => Claim::Replay {
+            status: u16::try_from(status).unwrap_or(500),
+            body,
+        },
+        _ => Claim::InFlight,
+    })
+}
+
+/// Inserts the claim row; `false` when the key is taken.
+async fn insert_claim<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    scope: &str,
+    key: &str,
+    fingerprint: &str,
+) -> Result<bool, DbErr> {
     let inserted = Entity::insert(idempotency_key::ActiveModel {
         scope: Set(scope.to_owned()),
         idempotency_key: Set(key.to_owned()),
@@ -66,26 +103,7 @@ pub async fn claim<C: ConnectionTrait>(
     )
     .exec_without_returning(db)
     .await?;
-    if inserted == 1 {
-        return Ok(Claim::Claimed);
-    }
-    let Some(existing) = Entity::find_by_id((scope.to_owned(), key.to_owned()))
-        .one(db)
-        .await?
-    else {
-        // Freed between our insert and this read: the client may simply retry.
-        return Ok(Claim::InFlight);
-    };
-    if existing.request_fingerprint != fingerprint {
-        return Ok(Claim::Mismatch);
-    }
-    Ok(match (existing.response_status, existing.response_body) {
-        (Some(status), Some(body)) => Claim::Replay {
-            status: u16::try_from(status).unwrap_or(500),
-            body,
-        },
-        _ => Claim::InFlight,
-    })
+    Ok(inserted == 1)
 }
 
 /// Stores the response of a claimed key. Call in the transaction of the request's effect.

@@ -318,13 +318,23 @@ async fn the_same_idempotency_key_replays_and_a_different_body_is_refused() {
     .await;
     assert_eq!(clinic.appointment_count().await, 1);
 
+    // A day later the key is forgotten and may name a new booking.
+    clinic.app.clock.advance(Duration::hours(25));
+    let patient = clinic.app.login(PATIENT_EMAIL).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let later = clinic.booking(&clinic.follow_up, "2026-03-10T10:00:00Z");
+    assert_eq!(clinic.book(&patient, "retry-me", later).await.status(), 201);
+    assert_eq!(clinic.appointment_count().await, 2);
+
     // The header is required.
     let missing = clinic
         .app
         .send(
             Method::POST,
             "/api/v1/appointments",
-            Some(&clinic.patient),
+            Some(&patient),
             Some(clinic.booking(&clinic.new_visit, "2026-03-03T10:00:00Z")),
         )
         .await;
