@@ -4,7 +4,7 @@
 //! what they need, stores what they decide and tells the patient by email in the same
 //! transaction.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc, Weekday};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use entity::{
     account_token::Purpose,
     appointment::{self, AppointmentStatus as StoredStatus},
@@ -28,6 +28,7 @@ use crate::{
         access::require_role,
         clinic::setup_invalid,
         intakes::INTAKE_QUESTIONNAIRE,
+        practitioners::{minutes_text, weekday_of},
         types::{Date, Text},
     },
     app::AppState,
@@ -467,7 +468,7 @@ impl AppointmentsApi {
             Err(WriteError::Database(err)) => return Err(err.into()),
         };
         let mail = Mail::load(&state, &txn, &saved).await?;
-        cancel_reminder(&state, &txn, now, saved.id, old_sequence).await?;
+        cancel_reminder(&txn, now, saved.id, old_sequence).await?;
         mail.send(
             &state,
             &txn,
@@ -543,7 +544,7 @@ impl AppointmentsApi {
         let saved = appointments::save(&txn, changed)
             .await
             .map_err(write_error)?;
-        cancel_reminder(&state, &txn, now, saved.id, old_sequence).await?;
+        cancel_reminder(&txn, now, saved.id, old_sequence).await?;
         let mail = Mail::load(&state, &txn, &saved).await?;
         mail.send(
             &state,
@@ -1158,9 +1159,9 @@ fn calendars(
                         })
                         .map(|row| {
                             WorkingIntervalInput::new(
-                                iso_weekday(row.weekday),
-                                &clock_text(row.start_minute),
-                                &clock_text(row.end_minute),
+                                weekday_of(row.weekday),
+                                &minutes_text(row.start_minute),
+                                &minutes_text(row.end_minute),
                             )
                         })
                         .collect();
@@ -1206,17 +1207,6 @@ fn calendars(
             }
         })
         .collect()
-}
-
-fn iso_weekday(number: i16) -> Weekday {
-    u8::try_from(number - 1)
-        .ok()
-        .and_then(|index| Weekday::try_from(index).ok())
-        .unwrap_or(Weekday::Mon)
-}
-
-fn clock_text(minutes: i16) -> String {
-    format!("{:02}:{:02}", minutes / 60, minutes % 60)
 }
 
 fn scheduling_type(
@@ -1386,7 +1376,7 @@ async fn change_status(
         .map_err(write_error)?;
     if change == StatusChange::NoShow {
         // The reminder may still be pending for an appointment marked before its start.
-        cancel_reminder(state, &txn, now, saved.id, saved.sequence).await?;
+        cancel_reminder(&txn, now, saved.id, saved.sequence).await?;
     }
     if change == StatusChange::Complete {
         let policies = policies(state).await?;
@@ -1438,7 +1428,6 @@ fn reminder_key(appointment_id: Uuid, sequence: i32) -> String {
 }
 
 async fn cancel_reminder(
-    _state: &AppState,
     txn: &DatabaseTransaction,
     now: DateTime<Utc>,
     appointment_id: Uuid,

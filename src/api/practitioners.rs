@@ -220,11 +220,13 @@ async fn manageable(
     found.ok_or(ApiError::NotFound)
 }
 
-fn minutes_text(minutes: i16) -> String {
+/// Stored local minutes as `HH:MM`.
+pub(crate) fn minutes_text(minutes: i16) -> String {
     format!("{:02}:{:02}", minutes / 60, minutes % 60)
 }
 
-fn weekday_of(iso: i16) -> Weekday {
+/// A stored ISO weekday number (1 = Monday).
+pub(crate) fn weekday_of(iso: i16) -> Weekday {
     match iso {
         1 => Weekday::Mon,
         2 => Weekday::Tue,
