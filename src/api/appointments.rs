@@ -4,7 +4,7 @@
 //! what they need, stores what they decide and tells the patient by email in the same
 //! transaction.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, SubsecRound, Utc};
 use entity::{
     account_token::Purpose,
     appointment::{self, AppointmentStatus as StoredStatus},
@@ -17,7 +17,7 @@ use poem_openapi::{
     param::{Header, Path, Query},
     payload::Json,
 };
-use sea_orm::{DatabaseTransaction, IntoActiveModel, Set};
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, IntoActiveModel, Set, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -48,7 +48,9 @@ use crate::{
     store::{
         account_tokens::{self, Subject},
         appointments::{self, CalendarRows, NewAppointment, Scope, WriteError},
-        clinic, idempotency,
+        booking::{self, NewBooking, Written},
+        clinic,
+        idempotency::{KeyedRequest, Stored},
         outbox::NewMessage,
         patients,
     },
@@ -247,7 +249,7 @@ impl AppointmentsApi {
             .await?
             .ok_or_else(|| unknown("appointment_type_id", "There is no such appointment type."))?;
         let actor = actor_of(auth.0.role);
-        let policies = policies(&state).await?;
+        let policies = policies(&state.db).await?;
         let offered = offered(
             &state,
             &state.db,
@@ -290,45 +292,16 @@ impl AppointmentsApi {
         require_role(&state, request, &auth, BOOKERS).await?;
         let context = AuditContext::from_request(request, Some(&auth.0));
         let body = body.0;
-        let record = booking_patient(&state, &auth, &context, body.patient_id).await?;
-        let fingerprint = fingerprint(&body, record.id);
-        let scope = format!("appointments:{}", auth.0.user_id);
-        let now = state.clock.now();
-        match idempotency::claim(&state.db, now, &scope, &idempotency_key.0, &fingerprint).await? {
-            idempotency::Claim::Claimed => {}
-            idempotency::Claim::Replay { body, .. } => {
-                let view: AppointmentView =
-                    serde_json::from_str(&body).map_err(ApiError::internal)?;
-                return Ok(Booked::Created(Json(view), Some("true".into())));
-            }
-            idempotency::Claim::Mismatch => {
-                return Err(ApiError::Refused {
-                    status: poem::http::StatusCode::UNPROCESSABLE_ENTITY,
-                    code: "idempotency_key_reused",
-                    detail: "This Idempotency-Key was used for a different booking. Use a new \
-                             key for a new booking."
-                        .into(),
-                    next_slots: Vec::new(),
-                });
-            }
-            idempotency::Claim::InFlight => {
-                return Err(ApiError::Conflict {
-                    code: "idempotency_key_in_flight",
-                    detail: "A request with this Idempotency-Key is still being processed; \
-                             retry in a moment."
-                        .into(),
-                });
-            }
-        }
-        let key = IdempotencyKey {
-            scope: &scope,
-            key: &idempotency_key.0,
+        // Every read of a booking on one connection: a statement run on the pool costs a
+        // checkout and a check-in round trip of its own.
+        let reads = state.db.begin().await?;
+        let record = booking_patient(&state, &reads, &auth, &context, body.patient_id).await?;
+        let keyed = KeyedRequest {
+            scope: format!("appointments:{}", auth.0.user_id),
+            key: idempotency_key.0,
+            fingerprint: fingerprint(&body, record.id),
         };
-        let outcome = book(&state, &auth, &context, &record, &body, key).await;
-        if outcome.is_err() {
-            idempotency::release(&state.db, &scope, &idempotency_key.0).await?;
-        }
-        Ok(Booked::Created(Json(outcome?), None))
+        book(&state, reads, &auth, &context, &record, &body, &keyed).await
     }
 
     /// One appointment. Patients see only their own.
@@ -392,7 +365,7 @@ impl AppointmentsApi {
         .await?;
         let actor = actor_of(auth.0.role);
         let now = state.clock.now();
-        let policies = policies(&state).await?;
+        let policies = policies(&state.db).await?;
         scheduling::check_reschedule(
             actor,
             lifecycle_status(row.status),
@@ -520,7 +493,7 @@ impl AppointmentsApi {
         .await?;
         let actor = actor_of(auth.0.role);
         let now = state.clock.now();
-        let policies = policies(&state).await?;
+        let policies = policies(&state.db).await?;
         let txn = crate::store::begin_write(&state.db).await?;
         let row = appointments::find(&txn, row.id)
             .await?
@@ -721,12 +694,6 @@ impl AppointmentsApi {
 // Booking
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Clone, Copy)]
-struct IdempotencyKey<'a> {
-    scope: &'a str,
-    key: &'a str,
-}
-
 /// The request's identity for `Idempotency-Key`: the same key must come with the same booking.
 fn fingerprint(body: &NewAppointmentRequest, patient_id: Uuid) -> String {
     let canonical = serde_json::json!({
@@ -743,12 +710,13 @@ fn fingerprint(body: &NewAppointmentRequest, patient_id: Uuid) -> String {
 /// Whose appointment this is: a patient's own record, or the one the front desk names.
 async fn booking_patient(
     state: &AppState,
+    db: &DatabaseTransaction,
     auth: &BearerAuth,
     context: &AuditContext,
     requested: Option<Uuid>,
 ) -> ApiResult<patient::Model> {
     if auth.0.role == Role::Patient {
-        let own = patients::find_by_user(&state.db, auth.0.user_id).await?;
+        let own = patients::find_by_user(db, auth.0.user_id).await?;
         return match own {
             Some(own) if requested.is_none_or(|id| id == own.id) => Ok(own),
             _ => {
@@ -771,46 +739,50 @@ async fn booking_patient(
             }],
         });
     };
-    patients::find(&state.db, id)
+    patients::find(db, id)
         .await?
         .ok_or_else(|| unknown("patient_id", "There is no such patient."))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn book(
     state: &AppState,
+    reads: DatabaseTransaction,
     auth: &BearerAuth,
     context: &AuditContext,
     record: &patient::Model,
     body: &NewAppointmentRequest,
-    key: IdempotencyKey<'_>,
-) -> ApiResult<AppointmentView> {
+    keyed: &KeyedRequest,
+) -> ApiResult<Booked> {
     let actor = actor_of(auth.0.role);
-    let now = state.clock.now();
-    let kind = appointments::find_type(&state.db, body.appointment_type_id)
+    // The database keeps microseconds: the response shows what a later read will.
+    let now = state.clock.now().trunc_subsecs(6);
+    let kind = appointments::find_type(&reads, body.appointment_type_id)
         .await?
         .ok_or_else(|| unknown("appointment_type_id", "There is no such appointment type."))?;
-    let practitioner = appointments::bookable_practitioners(&state.db, Some(body.practitioner_id))
+    let practitioner = appointments::bookable_practitioners(&reads, Some(body.practitioner_id))
         .await?
         .into_iter()
         .next()
         .ok_or_else(|| unknown("practitioner_id", "There is no such practitioner."))?;
-    let locations = clinic::locations(&state.db).await?;
+    let locations = clinic::locations(&reads).await?;
     let location = locations
         .iter()
         .find(|location| location.id == body.location_id)
         .ok_or_else(|| unknown("location_id", "There is no such location."))?;
     let zone = zone_of(location)?;
     let date = zone.local_date(body.start);
-    let policies = policies(state).await?;
+    let policies = policies(&reads).await?;
     let override_reason = body
         .override_reason
         .as_ref()
         .map(|reason| reason.as_str().trim().to_owned());
 
-    let txn = crate::store::begin_write(&state.db).await?;
+    // What decides a race is the write, where the database's overlap constraint has the last
+    // word; these reads need no more than the transaction's read-committed view.
     let offered = offered_with(
         state,
-        &txn,
+        &reads,
         &policies,
         &kind,
         (date, date),
@@ -823,12 +795,13 @@ async fn book(
         None,
     )
     .await?;
-    let intake = intake_summary(&txn, record.id).await?;
-    let known: Vec<Discipline> = appointments::known_disciplines(&txn, record.id)
+    let intake = intake_summary(&reads, record.id).await?;
+    let known: Vec<Discipline> = appointments::known_disciplines(&reads, record.id)
         .await?
         .into_iter()
         .map(discipline_of)
         .collect();
+    reads.commit().await?;
     let scheduling_type = scheduling_type(&kind, &policies)?;
     let decision = scheduling::check_booking(
         &BookingRequest {
@@ -848,7 +821,13 @@ async fn book(
     let approval = match decision {
         Ok(approval) => approval,
         Err(refusal) => {
-            txn.rollback().await?;
+            // A retry of a booking that went through finds its own appointment in the way:
+            // the stored response answers it.
+            match keyed.lookup(&state.db, now).await? {
+                Stored::Replay { body, .. } => return replay(&body),
+                Stored::Mismatch => return Err(key_reused()),
+                Stored::Absent | Stored::Lapsed => {}
+            }
             let suggestions = if refusal.kind == RefusalKind::SlotUnavailable {
                 suggestions(state, &policies, &kind, actor, practitioner.id, body.start).await?
             } else {
@@ -871,8 +850,7 @@ async fn book(
         IntakeGate::Passed => None,
         IntakeGate::Overridden { reason, .. } => Some(reason.clone()),
     };
-    let inserted = appointments::insert(
-        &txn,
+    let appointment = appointments::new_row(
         now,
         NewAppointment {
             patient_id: record.id,
@@ -885,64 +863,96 @@ async fn book(
             override_reason: overridden.clone(),
             created_by: auth.0.user_id,
         },
-    )
-    .await;
-    let saved = match inserted {
-        Ok(saved) => saved,
-        Err(WriteError::Overlap) => {
-            // Lost a race the database settled: someone booked this time a moment ago.
-            txn.rollback().await?;
-            return Err(slot_taken(state, &policies, &kind, actor, &slot).await);
-        }
-        Err(WriteError::Database(err)) => return Err(err.into()),
-    };
-    let mail = Mail::from_parts(state, &saved, record, &kind, &practitioner, location)?;
-    mail.send(
-        state,
-        &txn,
-        now,
-        &saved,
-        EmailContent::AppointmentConfirmed,
-        Some(CalendarMethod::Request),
-    )
-    .await?;
-    mail.schedule_reminder(state, &txn, now, &saved, &policies)
-        .await?;
-    audit::record(
-        &txn,
+    );
+    let mail = Mail::from_parts(state, &appointment, record, &kind, &practitioner, location)?;
+    let emails = [
+        mail.message(
+            state,
+            now,
+            &appointment,
+            EmailContent::AppointmentConfirmed,
+            Some(CalendarMethod::Request),
+        ),
+        mail.reminder(now, &appointment, &policies),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|message| state.outbox.prepare(now, message))
+    .collect::<Result<Vec<_>, _>>()
+    .map_err(ApiError::internal)?;
+    let mut audit_rows = vec![crate::store::audit::row(
         now,
         context,
         Entry::allowed(Action::AppointmentBook)
-            .on(Record::Appointment(saved.id))
-            .for_patient(saved.patient_id),
-    )
-    .await?;
+            .on(Record::Appointment(appointment.id))
+            .for_patient(appointment.patient_id),
+    )];
     if overridden.is_some() {
-        audit::record(
-            &txn,
+        audit_rows.push(crate::store::audit::row(
             now,
             context,
             Entry::allowed(Action::IntakeCheckOverride)
-                .on(Record::Appointment(saved.id))
-                .for_patient(saved.patient_id),
-        )
-        .await?;
+                .on(Record::Appointment(appointment.id))
+                .for_patient(appointment.patient_id),
+        ));
     }
-    let zones = [(location.id, zone)];
-    let view = view(saved, &zones);
+    let view = view(appointment.clone(), &[(location.id, zone)]);
     let stored = serde_json::to_string(&view).map_err(ApiError::internal)?;
-    idempotency::complete(&txn, now, key.scope, key.key, 201, stored).await?;
-    txn.commit().await?;
-    Ok(view)
+    let new_booking = NewBooking {
+        key: keyed.completed(now, 201, stored),
+        appointment: appointment.into_active_model().reset_all(),
+        emails,
+        audit: audit_rows,
+    };
+    let mut written = booking::write(&state.db, &new_booking).await;
+    if written.as_ref().is_ok_and(|w| *w == Written::KeyTaken)
+        && keyed.lookup(&state.db, now).await? == Stored::Lapsed
+    {
+        // The key named a booking more than a day ago; its entry is gone now.
+        written = booking::write(&state.db, &new_booking).await;
+    }
+    match written {
+        Ok(Written::Booked) => Ok(Booked::Created(Json(view), None)),
+        Ok(Written::KeyTaken) => match keyed.lookup(&state.db, now).await? {
+            Stored::Replay { body, .. } => replay(&body),
+            Stored::Mismatch => Err(key_reused()),
+            Stored::Absent | Stored::Lapsed => Err(ApiError::Conflict {
+                code: "idempotency_key_in_flight",
+                detail: "A request with this Idempotency-Key is still being processed; retry \
+                         in a moment."
+                    .into(),
+            }),
+        },
+        // Lost a race the database settled: someone booked this time a moment ago.
+        Err(WriteError::Overlap) => Err(slot_taken(state, &policies, &kind, actor, &slot).await),
+        Err(WriteError::Database(err)) => Err(err.into()),
+    }
+}
+
+/// The stored response of an earlier request with the same key and body.
+fn replay(body: &str) -> ApiResult<Booked> {
+    let view: AppointmentView = serde_json::from_str(body).map_err(ApiError::internal)?;
+    Ok(Booked::Created(Json(view), Some("true".into())))
+}
+
+fn key_reused() -> ApiError {
+    ApiError::Refused {
+        status: poem::http::StatusCode::UNPROCESSABLE_ENTITY,
+        code: "idempotency_key_reused",
+        detail: "This Idempotency-Key was used for a different booking. Use a new key for a new \
+                 booking."
+            .into(),
+        next_slots: Vec::new(),
+    }
 }
 
 /// The latest submitted intake as the booking rules see it.
-async fn intake_summary(
-    txn: &DatabaseTransaction,
+async fn intake_summary<C: sea_orm::ConnectionTrait>(
+    db: &C,
     patient_id: Uuid,
 ) -> ApiResult<Option<IntakeSummary>> {
     let Some((intake, cleared)) =
-        appointments::latest_intake(txn, patient_id, INTAKE_QUESTIONNAIRE).await?
+        appointments::latest_intake(db, patient_id, INTAKE_QUESTIONNAIRE).await?
     else {
         return Ok(None);
     };
@@ -1233,8 +1243,8 @@ fn scheduling_type(
     })
 }
 
-async fn policies(state: &AppState) -> ApiResult<ClinicPolicies> {
-    ClinicPolicies::new(clinic::policies(&state.db).await?)
+async fn policies<C: sea_orm::ConnectionTrait>(db: &C) -> ApiResult<ClinicPolicies> {
+    ClinicPolicies::new(clinic::policies(db).await?)
         .map_err(|_| ApiError::internal(anyhow::anyhow!("stored clinic policies are invalid")))
 }
 
@@ -1379,7 +1389,7 @@ async fn change_status(
         cancel_reminder(&txn, now, saved.id, saved.sequence).await?;
     }
     if change == StatusChange::Complete {
-        let policies = policies(state).await?;
+        let policies = policies(&state.db).await?;
         Mail::load(state, &txn, &saved)
             .await?
             .schedule_follow_up(state, &txn, now, &saved, &policies)
@@ -1541,7 +1551,23 @@ impl Mail {
         )
     }
 
-    /// Queues an email about the appointment now. A patient without an address gets none.
+    /// An email about the appointment to send now; none for a patient without an address.
+    fn message(
+        &self,
+        state: &AppState,
+        now: DateTime<Utc>,
+        row: &appointment::Model,
+        content: fn(AppointmentDetails) -> EmailContent,
+        method: Option<CalendarMethod>,
+    ) -> Option<NewMessage> {
+        let recipient = self.recipient.clone()?;
+        let mut message =
+            NewMessage::immediate(recipient.clone(), content(self.details.clone()), now);
+        message.calendar = method.map(|method| self.invite(state, row, now, method, &recipient));
+        Some(message)
+    }
+
+    /// Queues [`Mail::message`] in the change's transaction.
     async fn send(
         &self,
         state: &AppState,
@@ -1551,22 +1577,33 @@ impl Mail {
         content: fn(AppointmentDetails) -> EmailContent,
         method: Option<CalendarMethod>,
     ) -> ApiResult<()> {
-        let Some(recipient) = self.recipient.clone() else {
-            return Ok(());
-        };
-        let mut message =
-            NewMessage::immediate(recipient.clone(), content(self.details.clone()), now);
-        message.calendar = method.map(|method| self.invite(state, row, now, method, &recipient));
-        state
-            .outbox
-            .enqueue(txn, now, message)
-            .await
-            .map_err(ApiError::internal)?;
+        if let Some(message) = self.message(state, now, row, content, method) {
+            enqueue(state, txn, now, message).await?;
+        }
         Ok(())
     }
 
-    /// Queues the reminder at the clinic's lead time before the start, dropped if it has not
-    /// gone by the start; none when that moment has passed already.
+    /// The reminder at the clinic's lead time before the start, dropped if it has not gone by
+    /// the start; none when that moment has passed already.
+    fn reminder(
+        &self,
+        now: DateTime<Utc>,
+        row: &appointment::Model,
+        policies: &ClinicPolicies,
+    ) -> Option<NewMessage> {
+        let recipient = self.recipient.clone()?;
+        let reminder = scheduling::reminder(row.starts_at, now, policies)?;
+        Some(NewMessage {
+            recipient,
+            content: EmailContent::AppointmentReminder(self.details.clone()),
+            calendar: None,
+            not_before: reminder.send_at,
+            deadline: Some(reminder.deadline),
+            dedupe_key: Some(reminder_key(row.id, row.sequence)),
+        })
+    }
+
+    /// Queues [`Mail::reminder`] in the change's transaction.
     async fn schedule_reminder(
         &self,
         state: &AppState,
@@ -1575,25 +1612,9 @@ impl Mail {
         row: &appointment::Model,
         policies: &ClinicPolicies,
     ) -> ApiResult<()> {
-        let (Some(recipient), Some(reminder)) = (
-            self.recipient.clone(),
-            scheduling::reminder(row.starts_at, now, policies),
-        ) else {
-            return Ok(());
-        };
-        let message = NewMessage {
-            recipient,
-            content: EmailContent::AppointmentReminder(self.details.clone()),
-            calendar: None,
-            not_before: reminder.send_at,
-            deadline: Some(reminder.deadline),
-            dedupe_key: Some(reminder_key(row.id, row.sequence)),
-        };
-        state
-            .outbox
-            .enqueue(txn, now, message)
-            .await
-            .map_err(ApiError::internal)?;
+        if let Some(message) = self.reminder(now, row, policies) {
+            enqueue(state, txn, now, message).await?;
+        }
         Ok(())
     }
 
@@ -1631,11 +1652,20 @@ impl Mail {
             deadline: None,
             dedupe_key: Some(format!("follow-up:{}", row.id)),
         };
-        state
-            .outbox
-            .enqueue(txn, now, message)
-            .await
-            .map_err(ApiError::internal)?;
-        Ok(())
+        enqueue(state, txn, now, message).await
     }
+}
+
+async fn enqueue(
+    state: &AppState,
+    txn: &DatabaseTransaction,
+    now: DateTime<Utc>,
+    message: NewMessage,
+) -> ApiResult<()> {
+    state
+        .outbox
+        .enqueue(txn, now, message)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(())
 }

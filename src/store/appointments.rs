@@ -8,7 +8,7 @@ use entity::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, RuntimeErr, Set,
+    QuerySelect, RuntimeErr,
 };
 use uuid::Uuid;
 
@@ -186,7 +186,7 @@ pub enum WriteError {
     Database(#[from] DbErr),
 }
 
-fn classify(err: DbErr) -> WriteError {
+pub(crate) fn classify(err: DbErr) -> WriteError {
     let overlap = match &err {
         DbErr::Exec(RuntimeErr::SqlxError(sqlx)) | DbErr::Query(RuntimeErr::SqlxError(sqlx)) => {
             sqlx.as_database_error().is_some_and(|db| {
@@ -203,32 +203,26 @@ fn classify(err: DbErr) -> WriteError {
     }
 }
 
-pub async fn insert<C: ConnectionTrait>(
-    db: &C,
-    now: DateTime<Utc>,
-    new: NewAppointment,
-) -> Result<appointment::Model, WriteError> {
-    appointment::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        patient_id: Set(new.patient_id),
-        practitioner_id: Set(new.practitioner_id),
-        location_id: Set(new.location_id),
-        appointment_type_id: Set(new.appointment_type_id),
-        starts_at: Set(new.starts_at),
-        ends_at: Set(new.ends_at),
-        blocked_until: Set(new.blocked_until),
-        status: Set(AppointmentStatus::Booked),
-        sequence: Set(0),
-        cancel_reason: Set(None),
-        cancelled_late: Set(false),
-        override_reason: Set(new.override_reason),
-        created_by: Set(Some(new.created_by)),
-        created_at: Set(now),
-        updated_at: Set(now),
+/// The row a new booking stores (written by `store::booking::write`).
+pub fn new_row(now: DateTime<Utc>, new: NewAppointment) -> appointment::Model {
+    appointment::Model {
+        id: Uuid::now_v7(),
+        patient_id: new.patient_id,
+        practitioner_id: new.practitioner_id,
+        location_id: new.location_id,
+        appointment_type_id: new.appointment_type_id,
+        starts_at: new.starts_at,
+        ends_at: new.ends_at,
+        blocked_until: new.blocked_until,
+        status: AppointmentStatus::Booked,
+        sequence: 0,
+        cancel_reason: None,
+        cancelled_late: false,
+        override_reason: new.override_reason,
+        created_by: Some(new.created_by),
+        created_at: now,
+        updated_at: now,
     }
-    .insert(db)
-    .await
-    .map_err(classify)
 }
 
 /// Saves a changed appointment (moved, cancelled, a status change).

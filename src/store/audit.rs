@@ -16,6 +16,12 @@ pub async fn append<C: ConnectionTrait>(
     context: &AuditContext,
     entry: Entry,
 ) -> Result<(), DbErr> {
+    row(now, context, entry).insert(db).await?;
+    Ok(())
+}
+
+/// The row [`append`] writes, for a caller that writes it with others in one statement.
+pub fn row(now: DateTime<Utc>, context: &AuditContext, entry: Entry) -> audit_event::ActiveModel {
     audit_event::ActiveModel {
         id: Set(Uuid::now_v7()),
         occurred_at: Set(now),
@@ -29,9 +35,6 @@ pub async fn append<C: ConnectionTrait>(
         request_id: Set(context.request_id.clone()),
         source_address: Set(context.source_address.clone()),
     }
-    .insert(db)
-    .await?;
-    Ok(())
 }
 
 /// Which entries an admin asked for.

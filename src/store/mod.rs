@@ -3,6 +3,7 @@
 pub mod account_tokens;
 pub mod appointments;
 pub mod audit;
+pub mod booking;
 pub mod clinic;
 pub mod idempotency;
 pub mod intakes;
@@ -41,6 +42,10 @@ pub async fn connect(
         .min_connections(1)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
+        // A connection in use is known to work: ping only one that has been idle long enough
+        // for the server or a firewall to have dropped it. (The default pings on every
+        // checkout, a round trip more for every statement run outside a transaction.)
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
         // Statements are logged at debug (text only, never bound values); slow ones at warn.
         .sqlx_logging(true)
         .sqlx_logging_level(log::LevelFilter::Debug)

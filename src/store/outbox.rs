@@ -92,6 +92,26 @@ impl Outbox {
         now: DateTime<Utc>,
         message: NewMessage,
     ) -> Result<Enqueued, OutboxError> {
+        let row = self.prepare(now, message)?;
+        let id = row.id.try_as_ref().copied().unwrap_or_default();
+        let inserted = Entity::insert(row)
+            .on_conflict(Self::same_dedupe_key())
+            .exec_without_returning(db)
+            .await?;
+        Ok(if inserted == 0 {
+            Enqueued::Duplicate
+        } else {
+            Enqueued::Created(id)
+        })
+    }
+
+    /// The checked row [`Outbox::enqueue`] inserts, for a caller that writes it together with
+    /// other rows; insert it with [`Outbox::same_dedupe_key`] as the conflict clause.
+    pub fn prepare(
+        &self,
+        now: DateTime<Utc>,
+        message: NewMessage,
+    ) -> Result<outbox_message::ActiveModel, OutboxError> {
         message
             .recipient
             .parse::<lettre::Address>()
@@ -110,7 +130,7 @@ impl Outbox {
         let id = Uuid::now_v7();
         let template_data = serde_json::to_string(&message.content)
             .map_err(|err| DbErr::Custom(format!("cannot serialise email content: {err}")))?;
-        let row = outbox_message::ActiveModel {
+        Ok(outbox_message::ActiveModel {
             id: Set(id),
             kind: Set(message.content.kind().as_str().to_owned()),
             recipient: Set(message.recipient),
@@ -132,20 +152,14 @@ impl Outbox {
             created_at: Set(now),
             updated_at: Set(now),
             sent_at: Set(None),
-        };
-        let inserted = Entity::insert(row)
-            .on_conflict(
-                OnConflict::column(Column::DedupeKey)
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await?;
-        Ok(if inserted == 0 {
-            Enqueued::Duplicate
-        } else {
-            Enqueued::Created(id)
         })
+    }
+
+    /// A message whose dedupe key exists already is not added again.
+    pub fn same_dedupe_key() -> OnConflict {
+        OnConflict::column(Column::DedupeKey)
+            .do_nothing()
+            .to_owned()
     }
 }
 

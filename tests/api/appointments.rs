@@ -341,6 +341,106 @@ async fn the_same_idempotency_key_replays_and_a_different_body_is_refused() {
     assert_eq!(missing.status(), 400);
 }
 
+/// A duplicate that arrives while the first request's write is held up: on PostgreSQL a 409
+/// (`idempotency_key_in_flight`), on SQLite, where writers take turns, it waits and replays.
+/// Either way one appointment, and a later retry replays it.
+#[tokio::test]
+async fn a_duplicate_while_the_first_is_being_written_is_in_flight_or_waits() {
+    use lumbar::store::appointments::{NewAppointment, new_row};
+    use sea_orm::{ActiveModelTrait, DatabaseBackend, IntoActiveModel};
+
+    let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
+    let start = "2026-03-04T10:00:00Z";
+    let body = clinic.booking(&clinic.new_visit, start);
+    let backend = clinic.app.db.get_database_backend();
+
+    // Someone else's booking of the same time, written but not committed: the first request's
+    // write waits for it (Postgres: on the overlap constraint; SQLite: on the write lock).
+    let (other_user, other) = clinic.app.add_patient("other@example.org").await;
+    let blocker = lumbar::store::begin_write(&clinic.app.db).await.unwrap();
+    let at = instant(start);
+    new_row(
+        clinic.app.clock.now(),
+        NewAppointment {
+            patient_id: other,
+            practitioner_id: clinic.practitioner.parse().unwrap(),
+            location_id: clinic.location.parse().unwrap(),
+            appointment_type_id: clinic.new_visit.parse().unwrap(),
+            starts_at: at,
+            ends_at: at + Duration::minutes(45),
+            blocked_until: at + Duration::minutes(60),
+            override_reason: None,
+            created_by: other_user,
+        },
+    )
+    .into_active_model()
+    .reset_all()
+    .insert(&blocker)
+    .await
+    .unwrap();
+
+    let first = clinic.book(&clinic.patient, "held-up", body.clone());
+    let duplicate = async {
+        if backend == DatabaseBackend::Postgres {
+            wait_for_a_lock_wait(&clinic.app.db).await;
+        } else {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+        let duplicate = clinic.book(&clinic.patient, "held-up", body.clone());
+        let release = async {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            blocker.rollback().await.unwrap();
+        };
+        tokio::join!(duplicate, release).0
+    };
+    let (first, duplicate) = tokio::join!(first, duplicate);
+
+    assert_eq!(first.status(), 201);
+    let first_replayed = header(&first, "idempotent-replayed");
+    let first: Value = first.json().await.unwrap();
+    if backend == DatabaseBackend::Postgres {
+        assert_eq!(first_replayed, "");
+        expect_problem(duplicate, 409, "idempotency_key_in_flight").await;
+    } else {
+        // Whichever got the write lock first booked; the other replays its answer.
+        assert_eq!(duplicate.status(), 201);
+        let replayed = [first_replayed, header(&duplicate, "idempotent-replayed")];
+        assert!(
+            replayed == ["", "true"] || replayed == ["true", ""],
+            "{replayed:?}"
+        );
+        assert_eq!(duplicate.json::<Value>().await.unwrap(), first);
+    }
+    assert_eq!(clinic.appointment_count().await, 1);
+
+    let retry = clinic.book(&clinic.patient, "held-up", body).await;
+    assert_eq!(retry.status(), 201);
+    assert_eq!(header(&retry, "idempotent-replayed"), "true");
+    assert_eq!(retry.json::<Value>().await.unwrap(), first);
+}
+
+/// Until some backend of this database waits on a lock (a write held up by another's).
+async fn wait_for_a_lock_wait(db: &sea_orm::DatabaseConnection) {
+    for _ in 0..500 {
+        let waiting = db
+            .query_one_raw(Statement::from_string(
+                sea_orm::DatabaseBackend::Postgres,
+                "SELECT count(*) AS waiting FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "waiting")
+            .unwrap();
+        if waiting > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the first booking never waited on the held-up write");
+}
+
 #[tokio::test]
 async fn fifty_concurrent_requests_for_one_slot_book_it_exactly_once() {
     let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
