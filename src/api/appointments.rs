@@ -48,7 +48,7 @@ use crate::{
     store::{
         account_tokens::{self, Subject},
         appointments::{self, CalendarRows, NewAppointment, Scope, WriteError},
-        booking::{self, NewBooking, Written},
+        booking::{self, FactsQuery, LatestIntake, NewBooking, PatientKey, Written},
         clinic,
         idempotency::{KeyedRequest, Stored},
         outbox::NewMessage,
@@ -291,17 +291,7 @@ impl AppointmentsApi {
     ) -> ApiResult<Booked> {
         require_role(&state, request, &auth, BOOKERS).await?;
         let context = AuditContext::from_request(request, Some(&auth.0));
-        let body = body.0;
-        // Every read of a booking on one connection: a statement run on the pool costs a
-        // checkout and a check-in round trip of its own.
-        let reads = state.db.begin().await?;
-        let record = booking_patient(&state, &reads, &auth, &context, body.patient_id).await?;
-        let keyed = KeyedRequest {
-            scope: format!("appointments:{}", auth.0.user_id),
-            key: idempotency_key.0,
-            fingerprint: fingerprint(&body, record.id),
-        };
-        book(&state, reads, &auth, &context, &record, &body, &keyed).await
+        book(&state, &auth, &context, &body.0, idempotency_key.0).await
     }
 
     /// One appointment. Patients see only their own.
@@ -708,78 +698,96 @@ fn fingerprint(body: &NewAppointmentRequest, patient_id: Uuid) -> String {
 }
 
 /// Whose appointment this is: a patient's own record, or the one the front desk names.
-async fn booking_patient(
-    state: &AppState,
-    db: &DatabaseTransaction,
-    auth: &BearerAuth,
-    context: &AuditContext,
-    requested: Option<Uuid>,
-) -> ApiResult<patient::Model> {
+fn patient_key(auth: &BearerAuth, requested: Option<Uuid>) -> ApiResult<PatientKey> {
     if auth.0.role == Role::Patient {
-        let own = patients::find_by_user(db, auth.0.user_id).await?;
-        return match own {
-            Some(own) if requested.is_none_or(|id| id == own.id) => Ok(own),
-            _ => {
-                let mut entry = Entry::denied(Action::AppointmentBook);
-                if let Some(id) = requested {
-                    entry = entry.on(Record::Patient(id));
-                }
-                audit::record(&state.db, state.clock.now(), context, entry).await?;
-                Err(ApiError::NotFound)
-            }
-        };
+        return Ok(PatientKey::Account(auth.0.user_id));
     }
-    let Some(id) = requested else {
-        return Err(ApiError::Validation {
+    requested
+        .map(PatientKey::Record)
+        .ok_or_else(|| ApiError::Validation {
             detail: "Say whom the appointment is for.".into(),
             errors: vec![FieldError {
                 field: "patient_id".into(),
                 code: "required".into(),
                 message: "The front desk books for a patient: give patient_id.".into(),
             }],
-        });
-    };
-    patients::find(db, id)
-        .await?
-        .ok_or_else(|| unknown("patient_id", "There is no such patient."))
+        })
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn book(
+/// The record [`patient_key`] found, if the caller may book for it: a patient only for their
+/// own (anything else is a 404, audited as denied).
+async fn booking_patient(
     state: &AppState,
-    reads: DatabaseTransaction,
     auth: &BearerAuth,
     context: &AuditContext,
-    record: &patient::Model,
+    requested: Option<Uuid>,
+    found: Option<patient::Model>,
+) -> ApiResult<patient::Model> {
+    if auth.0.role != Role::Patient {
+        return found.ok_or_else(|| unknown("patient_id", "There is no such patient."));
+    }
+    match found {
+        Some(own) if requested.is_none_or(|id| id == own.id) => Ok(own),
+        _ => {
+            let mut entry = Entry::denied(Action::AppointmentBook);
+            if let Some(id) = requested {
+                entry = entry.on(Record::Patient(id));
+            }
+            audit::record(&state.db, state.clock.now(), context, entry).await?;
+            Err(ApiError::NotFound)
+        }
+    }
+}
+
+async fn book(
+    state: &AppState,
+    auth: &BearerAuth,
+    context: &AuditContext,
     body: &NewAppointmentRequest,
-    keyed: &KeyedRequest,
+    idempotency_key: String,
 ) -> ApiResult<Booked> {
     let actor = actor_of(auth.0.role);
     // The database keeps microseconds: the response shows what a later read will.
     let now = state.clock.now().trunc_subsecs(6);
-    let kind = appointments::find_type(&reads, body.appointment_type_id)
-        .await?
+    let patient = patient_key(auth, body.patient_id)?;
+    // The reads share one connection (a statement run on the pool costs a checkout and a
+    // check-in round trip of its own) and need no more than read-committed: what decides a race
+    // is the write, where the database's overlap constraint has the last word.
+    let reads = state.db.begin().await?;
+    let facts = booking::facts(
+        &reads,
+        FactsQuery {
+            patient,
+            appointment_type_id: body.appointment_type_id,
+            practitioner_id: body.practitioner_id,
+            location_id: body.location_id,
+            questionnaire_id: INTAKE_QUESTIONNAIRE,
+        },
+    )
+    .await?;
+    let record = booking_patient(state, auth, context, body.patient_id, facts.patient).await?;
+    let keyed = KeyedRequest {
+        scope: format!("appointments:{}", auth.0.user_id),
+        key: idempotency_key,
+        fingerprint: fingerprint(body, record.id),
+    };
+    let kind = facts
+        .appointment_type
         .ok_or_else(|| unknown("appointment_type_id", "There is no such appointment type."))?;
-    let practitioner = appointments::bookable_practitioners(&reads, Some(body.practitioner_id))
-        .await?
-        .into_iter()
-        .next()
+    let practitioner = facts
+        .practitioner
         .ok_or_else(|| unknown("practitioner_id", "There is no such practitioner."))?;
-    let locations = clinic::locations(&reads).await?;
-    let location = locations
-        .iter()
-        .find(|location| location.id == body.location_id)
+    let location = facts
+        .location
         .ok_or_else(|| unknown("location_id", "There is no such location."))?;
-    let zone = zone_of(location)?;
+    let zone = zone_of(&location)?;
     let date = zone.local_date(body.start);
-    let policies = policies(&reads).await?;
+    let policies = ClinicPolicies::new(clinic::policies_of(facts.policies))
+        .map_err(|_| ApiError::internal(anyhow::anyhow!("stored clinic policies are invalid")))?;
     let override_reason = body
         .override_reason
         .as_ref()
         .map(|reason| reason.as_str().trim().to_owned());
-
-    // What decides a race is the write, where the database's overlap constraint has the last
-    // word; these reads need no more than the transaction's read-committed view.
     let offered = offered_with(
         state,
         &reads,
@@ -789,19 +797,19 @@ async fn book(
         actor,
         Setup {
             practitioners: std::slice::from_ref(&practitioner),
-            locations: &locations,
+            locations: std::slice::from_ref(&location),
         },
         Some(location.id),
         None,
     )
     .await?;
-    let intake = intake_summary(&reads, record.id).await?;
-    let known: Vec<Discipline> = appointments::known_disciplines(&reads, record.id)
-        .await?
+    reads.commit().await?;
+    let intake = facts.intake.as_ref().and_then(intake_summary);
+    let known: Vec<Discipline> = facts
+        .known_disciplines
         .into_iter()
         .map(discipline_of)
         .collect();
-    reads.commit().await?;
     let scheduling_type = scheduling_type(&kind, &policies)?;
     let decision = scheduling::check_booking(
         &BookingRequest {
@@ -864,7 +872,14 @@ async fn book(
             created_by: auth.0.user_id,
         },
     );
-    let mail = Mail::from_parts(state, &appointment, record, &kind, &practitioner, location)?;
+    let mail = Mail::from_parts(
+        state,
+        &appointment,
+        &record,
+        &kind,
+        &practitioner,
+        &location,
+    )?;
     let emails = [
         mail.message(
             state,
@@ -947,17 +962,9 @@ fn key_reused() -> ApiError {
 }
 
 /// The latest submitted intake as the booking rules see it.
-async fn intake_summary<C: sea_orm::ConnectionTrait>(
-    db: &C,
-    patient_id: Uuid,
-) -> ApiResult<Option<IntakeSummary>> {
-    let Some((intake, cleared)) =
-        appointments::latest_intake(db, patient_id, INTAKE_QUESTIONNAIRE).await?
-    else {
-        return Ok(None);
-    };
-    let (Some(submitted_at), Some(disposition)) = (intake.submitted_at, intake.disposition) else {
-        return Ok(None);
+fn intake_summary(latest: &LatestIntake) -> Option<IntakeSummary> {
+    let (Some(submitted_at), Some(disposition)) = (latest.submitted_at, &latest.disposition) else {
+        return None;
     };
     let disposition = match disposition.as_str() {
         "routine" => IntakeDisposition::Routine,
@@ -965,11 +972,11 @@ async fn intake_summary<C: sea_orm::ConnectionTrait>(
         "urgent" => IntakeDisposition::Urgent,
         _ => IntakeDisposition::Emergency,
     };
-    Ok(Some(IntakeSummary {
+    Some(IntakeSummary {
         submitted_at,
         disposition,
-        cleared_for_care: cleared,
-    }))
+        cleared_for_care: latest.cleared,
+    })
 }
 
 fn refused(refusal: scheduling::BookingRefusal, next_slots: Vec<SuggestedSlot>) -> ApiError {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use entity::{
     appointment::{self, AppointmentStatus, Column, Entity},
-    appointment_type, intake, practitioner, review_decision, time_off, working_hours,
+    appointment_type, practitioner, time_off, working_hours,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
@@ -103,64 +103,6 @@ pub async fn find<C: ConnectionTrait>(
     id: Uuid,
 ) -> Result<Option<appointment::Model>, DbErr> {
     Entity::find_by_id(id).one(db).await
-}
-
-/// The disciplines a patient has been seen in or is booked for (not cancelled, not a no-show):
-/// the patient is not new to these. One query.
-pub async fn known_disciplines<C: ConnectionTrait>(
-    db: &C,
-    patient_id: Uuid,
-) -> Result<Vec<practitioner::Discipline>, DbErr> {
-    use sea_orm::sea_query::{Expr, ExprTrait, Query};
-    let mut query = Query::select();
-    query
-        .distinct()
-        .column((
-            appointment_type::Entity,
-            appointment_type::Column::Discipline,
-        ))
-        .from(Entity)
-        .inner_join(
-            appointment_type::Entity,
-            Expr::col((appointment_type::Entity, appointment_type::Column::Id))
-                .equals((Entity, Column::AppointmentTypeId)),
-        )
-        .and_where(Expr::col((Entity, Column::PatientId)).eq(patient_id))
-        .and_where(Expr::col((Entity, Column::Status)).is_in(HOLDING_TIME));
-    let rows = db.query_all(&query).await?;
-    rows.iter()
-        .map(|row| row.try_get::<practitioner::Discipline>("", "discipline"))
-        .collect()
-}
-
-/// The patient's latest submitted intake questionnaire and whether a practitioner cleared it.
-pub async fn latest_intake<C: ConnectionTrait>(
-    db: &C,
-    patient_id: Uuid,
-    questionnaire_id: &str,
-) -> Result<Option<(intake::Model, bool)>, DbErr> {
-    let Some(latest) = intake::Entity::find()
-        .filter(intake::Column::PatientId.eq(patient_id))
-        .filter(intake::Column::QuestionnaireId.eq(questionnaire_id))
-        .filter(intake::Column::Status.eq(intake::IntakeStatus::Submitted))
-        .order_by_desc(intake::Column::SubmittedAt)
-        .order_by_desc(intake::Column::Id)
-        .one(db)
-        .await?
-    else {
-        return Ok(None);
-    };
-    // Only an urgent intake needs a practitioner's clearance; skip the lookup otherwise.
-    if latest.disposition.as_deref() != Some("urgent") {
-        return Ok(Some((latest, false)));
-    }
-    let cleared = review_decision::Entity::find()
-        .filter(review_decision::Column::IntakeId.eq(latest.id))
-        .filter(review_decision::Column::Decision.eq(review_decision::Decision::ClearedForCare))
-        .one(db)
-        .await?
-        .is_some();
-    Ok(Some((latest, cleared)))
 }
 
 /// A booking as stored.

@@ -1,5 +1,6 @@
-//! Writing a booking: the appointment, its emails, its audit entries and the stored response
-//! for its `Idempotency-Key`, all or nothing.
+//! A booking's database work: reading what the decision needs, and writing the appointment,
+//! its emails, its audit entries and the stored response for its `Idempotency-Key`, all or
+//! nothing.
 //!
 //! On PostgreSQL this is one statement (data-modifying CTEs, autocommit): a booking is the
 //! busiest write of the service and most of its cost was round trips, not work. The key's
@@ -11,18 +12,26 @@
 //! On SQLite, which has no data-modifying CTEs, the same rows are written in one
 //! `BEGIN IMMEDIATE` transaction; writers take turns, so a duplicate always finds the entry.
 
-use entity::{appointment, audit_event, idempotency_key, outbox_message};
+use chrono::{DateTime, Utc};
+use entity::{
+    appointment, appointment_type, audit_event, clinic_policy, idempotency_key, intake, location,
+    outbox_message, patient,
+    practitioner::{self, Discipline},
+    review_decision,
+};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DatabaseBackend,
-    DatabaseConnection, EntityName, EntityTrait, Iterable, Statement,
+    ActiveEnum, ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DatabaseBackend,
+    DatabaseConnection, DbErr, EntityName, EntityTrait, FromQueryResult, IdenStatic, Iterable,
+    Statement,
     sea_query::{
-        Alias, CommonTableExpression, Expr, Func, InsertStatement, OnConflict,
-        PostgresQueryBuilder, Query, SelectStatement, WithClause,
+        Alias, CommonTableExpression, Expr, ExprTrait, Func, InsertStatement, JoinType, OnConflict,
+        Order, PostgresQueryBuilder, Query, SelectStatement, WithClause,
     },
 };
+use uuid::Uuid;
 
 use super::{
-    appointments::{WriteError, classify},
+    appointments::{HOLDING_TIME, WriteError, classify},
     outbox::Outbox,
 };
 
@@ -210,4 +219,223 @@ fn insert_selected<A: ActiveModelTrait>(
         .select_from(source)
         .map_err(|err| WriteError::Database(sea_orm::DbErr::Custom(err.to_string())))?;
     Ok(insert)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading: everything a booking decision needs but the calendar, in one statement
+// ---------------------------------------------------------------------------------------------
+
+/// Whose booking: a patient books by their account, the front desk names the record.
+#[derive(Debug, Clone, Copy)]
+pub enum PatientKey {
+    Record(Uuid),
+    Account(Uuid),
+}
+
+/// What one booking names, to look up together.
+#[derive(Debug, Clone, Copy)]
+pub struct FactsQuery<'a> {
+    pub patient: PatientKey,
+    pub appointment_type_id: Uuid,
+    pub practitioner_id: Uuid,
+    pub location_id: Uuid,
+    pub questionnaire_id: &'a str,
+}
+
+/// The patient's latest submitted intake, as much of it as the booking rules read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatestIntake {
+    pub id: Uuid,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub disposition: Option<String>,
+    /// A practitioner cleared it for care.
+    pub cleared: bool,
+}
+
+/// The rows a booking names; `None` where there is no such row (for the practitioner: no such
+/// active practitioner).
+#[derive(Debug, Clone)]
+pub struct BookingFacts {
+    pub patient: Option<patient::Model>,
+    pub appointment_type: Option<appointment_type::Model>,
+    pub practitioner: Option<practitioner::Model>,
+    pub location: Option<location::Model>,
+    /// `None` until an admin has saved policies: the defaults apply.
+    pub policies: Option<clinic_policy::Model>,
+    pub intake: Option<LatestIntake>,
+    /// Disciplines the patient has been seen in or is booked for (not new to them).
+    pub known_disciplines: Vec<Discipline>,
+}
+
+/// Loads [`BookingFacts`] in one statement: one row, every part left-joined to it.
+pub async fn facts<C: ConnectionTrait>(
+    db: &C,
+    query: FactsQuery<'_>,
+) -> Result<BookingFacts, DbErr> {
+    let mut select = Query::select();
+    select.from_subquery(
+        Query::select()
+            .expr_as(Expr::val(1), Alias::new("one"))
+            .to_owned(),
+        Alias::new("one"),
+    );
+    let patient_matches = match query.patient {
+        PatientKey::Record(id) => Expr::col((patient::Entity, patient::Column::Id)).eq(id),
+        PatientKey::Account(id) => Expr::col((patient::Entity, patient::Column::UserId)).eq(id),
+    };
+    select.left_join(patient::Entity, patient_matches);
+    select.left_join(
+        appointment_type::Entity,
+        Expr::col((appointment_type::Entity, appointment_type::Column::Id))
+            .eq(query.appointment_type_id),
+    );
+    select.left_join(
+        practitioner::Entity,
+        Expr::col((practitioner::Entity, practitioner::Column::Id))
+            .eq(query.practitioner_id)
+            .and(Expr::col((practitioner::Entity, practitioner::Column::Active)).eq(true)),
+    );
+    select.left_join(
+        location::Entity,
+        Expr::col((location::Entity, location::Column::Id)).eq(query.location_id),
+    );
+    select.left_join(
+        clinic_policy::Entity,
+        Expr::col((clinic_policy::Entity, clinic_policy::Column::Id)).eq(1i16),
+    );
+    let latest_intake = Query::select()
+        .column((Alias::new(LATEST), intake::Column::Id))
+        .from_as(intake::Entity, Alias::new(LATEST))
+        .and_where(
+            Expr::col((Alias::new(LATEST), intake::Column::PatientId))
+                .equals((patient::Entity, patient::Column::Id)),
+        )
+        .and_where(
+            Expr::col((Alias::new(LATEST), intake::Column::QuestionnaireId))
+                .eq(query.questionnaire_id),
+        )
+        .and_where(
+            Expr::col((Alias::new(LATEST), intake::Column::Status))
+                .eq(intake::IntakeStatus::Submitted),
+        )
+        .order_by(
+            (Alias::new(LATEST), intake::Column::SubmittedAt),
+            Order::Desc,
+        )
+        .order_by((Alias::new(LATEST), intake::Column::Id), Order::Desc)
+        .limit(1)
+        .to_owned();
+    select.left_join(
+        intake::Entity,
+        Expr::col((intake::Entity, intake::Column::Id)).eq(Expr::from(latest_intake)),
+    );
+
+    columns::<patient::Entity>(&mut select, "p_");
+    columns::<appointment_type::Entity>(&mut select, "t_");
+    columns::<practitioner::Entity>(&mut select, "r_");
+    columns::<location::Entity>(&mut select, "l_");
+    columns::<clinic_policy::Entity>(&mut select, "c_");
+    for column in [
+        intake::Column::Id,
+        intake::Column::SubmittedAt,
+        intake::Column::Disposition,
+    ] {
+        select.expr_as(
+            Expr::col((intake::Entity, column)),
+            Alias::new(format!("i_{}", column.as_str())),
+        );
+    }
+    select.expr_as(
+        Expr::exists(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(review_decision::Entity)
+                .and_where(
+                    Expr::col((review_decision::Entity, review_decision::Column::IntakeId))
+                        .equals((intake::Entity, intake::Column::Id)),
+                )
+                .and_where(
+                    Expr::col((review_decision::Entity, review_decision::Column::Decision))
+                        .eq(review_decision::Decision::ClearedForCare),
+                )
+                .to_owned(),
+        ),
+        Alias::new("i_cleared"),
+    );
+    for discipline in Discipline::iter() {
+        select.expr_as(
+            Expr::exists(
+                Query::select()
+                    .expr(Expr::val(1))
+                    .from_as(appointment::Entity, Alias::new(HELD))
+                    .join_as(
+                        JoinType::InnerJoin,
+                        appointment_type::Entity,
+                        Alias::new(HELD_TYPE),
+                        Expr::col((Alias::new(HELD_TYPE), appointment_type::Column::Id))
+                            .equals((Alias::new(HELD), appointment::Column::AppointmentTypeId)),
+                    )
+                    .and_where(
+                        Expr::col((Alias::new(HELD), appointment::Column::PatientId))
+                            .equals((patient::Entity, patient::Column::Id)),
+                    )
+                    .and_where(
+                        Expr::col((Alias::new(HELD), appointment::Column::Status))
+                            .is_in(HOLDING_TIME),
+                    )
+                    .and_where(
+                        Expr::col((Alias::new(HELD_TYPE), appointment_type::Column::Discipline))
+                            .eq(discipline),
+                    )
+                    .to_owned(),
+            ),
+            Alias::new(format!("knows_{}", discipline.to_value())),
+        );
+    }
+
+    let row = db
+        .query_one(&select)
+        .await?
+        .ok_or_else(|| DbErr::Custom("the booking facts query returned no row".into()))?;
+    let intake_id: Option<Uuid> = row.try_get("", "i_id")?;
+    let intake = match intake_id {
+        Some(id) => Some(LatestIntake {
+            id,
+            submitted_at: row.try_get("", "i_submitted_at")?,
+            disposition: row.try_get("", "i_disposition")?,
+            cleared: row.try_get("", "i_cleared")?,
+        }),
+        None => None,
+    };
+    let mut known_disciplines = Vec::new();
+    for discipline in Discipline::iter() {
+        let known: bool = row.try_get("", &format!("knows_{}", discipline.to_value()))?;
+        if known {
+            known_disciplines.push(discipline);
+        }
+    }
+    Ok(BookingFacts {
+        patient: Option::<patient::Model>::from_query_result(&row, "p_")?,
+        appointment_type: Option::<appointment_type::Model>::from_query_result(&row, "t_")?,
+        practitioner: Option::<practitioner::Model>::from_query_result(&row, "r_")?,
+        location: Option::<location::Model>::from_query_result(&row, "l_")?,
+        policies: Option::<clinic_policy::Model>::from_query_result(&row, "c_")?,
+        intake,
+        known_disciplines,
+    })
+}
+
+/// Aliases inside the facts query's subqueries.
+const LATEST: &str = "latest";
+const HELD: &str = "held";
+const HELD_TYPE: &str = "held_type";
+
+/// Selects every column of `E` as `<prefix><column>`, as `FromQueryResult` reads it back.
+fn columns<E: EntityTrait>(select: &mut SelectStatement, prefix: &str) {
+    for column in E::Column::iter() {
+        select.expr_as(
+            Expr::col((E::default(), column)),
+            Alias::new(format!("{prefix}{}", column.as_str())),
+        );
+    }
 }

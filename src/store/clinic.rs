@@ -80,19 +80,24 @@ pub async fn appointment_types<C: ConnectionTrait>(
 
 /// The clinic's policies as entered; the defaults until an admin sets them.
 pub async fn policies<C: ConnectionTrait>(db: &C) -> Result<ClinicPoliciesInput, DbErr> {
-    Ok(
-        match clinic_policy::Entity::find_by_id(1i16).one(db).await? {
-            Some(row) => ClinicPoliciesInput {
-                slot_grid_minutes: i64::from(row.slot_grid_minutes),
-                min_notice_minutes: i64::from(row.min_notice_minutes),
-                horizon_days: i64::from(row.horizon_days),
-                cancellation_window_minutes: i64::from(row.cancellation_window_minutes),
-                reminder_lead_minutes: i64::from(row.reminder_lead_minutes),
-                follow_up_delay_days: i64::from(row.follow_up_delay_days),
-            },
-            None => ClinicPolicies::default().to_input(),
+    Ok(policies_of(
+        clinic_policy::Entity::find_by_id(1i16).one(db).await?,
+    ))
+}
+
+/// The policies a stored row (or its absence: the defaults) stands for.
+pub fn policies_of(row: Option<clinic_policy::Model>) -> ClinicPoliciesInput {
+    match row {
+        Some(row) => ClinicPoliciesInput {
+            slot_grid_minutes: i64::from(row.slot_grid_minutes),
+            min_notice_minutes: i64::from(row.min_notice_minutes),
+            horizon_days: i64::from(row.horizon_days),
+            cancellation_window_minutes: i64::from(row.cancellation_window_minutes),
+            reminder_lead_minutes: i64::from(row.reminder_lead_minutes),
+            follow_up_delay_days: i64::from(row.follow_up_delay_days),
         },
-    )
+        None => ClinicPolicies::default().to_input(),
+    }
 }
 
 /// Stores validated policies (the validation bounds keep every value well inside `i32`).

@@ -341,6 +341,91 @@ async fn the_same_idempotency_key_replays_and_a_different_body_is_refused() {
     assert_eq!(missing.status(), 400);
 }
 
+/// Each named thing is looked up with the others in one query; each missing one is still
+/// refused by name, and a patient cannot book for someone else's record.
+#[tokio::test]
+async fn a_booking_naming_what_does_not_exist_is_refused_field_by_field() {
+    let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
+    let nobody = uuid::Uuid::now_v7().to_string();
+    let good = || {
+        let mut body = clinic.booking(&clinic.new_visit, "2026-03-03T09:00:00Z");
+        body["patient_id"] = json!(clinic.patient_id);
+        body["override_reason"] = json!("phone booking");
+        body
+    };
+    let cases = [
+        ("patient_id", json!(nobody), "unknown"),
+        ("patient_id", Value::Null, "required"),
+        ("appointment_type_id", json!(nobody), "unknown"),
+        ("practitioner_id", json!(nobody), "unknown"),
+        ("location_id", json!(nobody), "unknown"),
+    ];
+    for (n, (field, value, code)) in cases.into_iter().enumerate() {
+        let mut body = good();
+        if value.is_null() {
+            body.as_object_mut().unwrap().remove(field);
+        } else {
+            body[field] = value;
+        }
+        let problem = expect_problem(
+            clinic.book(&clinic.staff, &format!("bad-{n}"), body).await,
+            422,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(problem.body["errors"][0]["field"], field);
+        assert_eq!(problem.body["errors"][0]["code"], code);
+    }
+    // A practitioner who no longer works here is not bookable either (no endpoint retires one
+    // yet: the row is changed directly).
+    let retired = practitioner(
+        &clinic.app,
+        &clinic.staff,
+        "retired@example.org",
+        "chiropractic",
+        &[clinic.location.as_str()],
+    )
+    .await;
+    {
+        use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+        entity::practitioner::ActiveModel {
+            id: Set(retired.parse().unwrap()),
+            active: Set(false),
+            ..Default::default()
+        }
+        .update(&clinic.app.db)
+        .await
+        .unwrap();
+    }
+    let mut body = good();
+    body["practitioner_id"] = json!(retired);
+    let problem = expect_problem(
+        clinic.book(&clinic.staff, "retired", body).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem.body["errors"][0]["field"], "practitioner_id");
+
+    // A patient naming another record gets a 404, as if it did not exist.
+    let (_, other) = clinic.app.add_patient("other@example.org").await;
+    let mut body = clinic.booking(&clinic.new_visit, "2026-03-03T09:00:00Z");
+    body["patient_id"] = json!(other);
+    expect_problem(
+        clinic.book(&clinic.patient, "not-mine", body).await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_eq!(clinic.appointment_count().await, 0);
+
+    // The good request books.
+    assert_eq!(
+        clinic.book(&clinic.staff, "good", good()).await.status(),
+        201
+    );
+}
+
 /// A duplicate that arrives while the first request's write is held up: on PostgreSQL a 409
 /// (`idempotency_key_in_flight`), on SQLite, where writers take turns, it waits and replays.
 /// Either way one appointment, and a later retry replays it.
