@@ -7,8 +7,9 @@ use entity::{
     appointment_type, practitioner, time_off, working_hours,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, RuntimeErr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect, RuntimeErr,
+    sea_query::{Alias, Expr, ExprTrait, Query, UnionType},
 };
 use uuid::Uuid;
 
@@ -25,12 +26,28 @@ pub const HOLDING_TIME: [AppointmentStatus; 3] = [
 /// Everything availability needs about a set of practitioners over a window of instants.
 pub struct CalendarRows {
     pub working_hours: Vec<working_hours::Model>,
-    pub time_off: Vec<time_off::Model>,
-    pub busy: Vec<appointment::Model>,
+    pub time_off: Vec<HeldTime>,
+    /// Appointments holding the practitioner's time.
+    pub busy: Vec<HeldTime>,
 }
 
-/// Loads hours, time off and time-holding appointments overlapping `[from, to)` for these
-/// practitioners: three queries whatever their number.
+/// A stretch of a practitioner's time that is taken: time off, or an appointment (blocked until
+/// the end of its buffer; for time off, `blocked_until` is its end).
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct HeldTime {
+    pub id: Uuid,
+    pub practitioner_id: Uuid,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub blocked_until: DateTime<Utc>,
+    kind: String,
+}
+
+const HELD_BY_TIME_OFF: &str = "time_off";
+const HELD_BY_APPOINTMENT: &str = "appointment";
+
+/// Loads hours, and time off and time-holding appointments overlapping `[from, to)`, for these
+/// practitioners: two queries whatever their number.
 pub async fn calendar_rows<C: ConnectionTrait>(
     db: &C,
     practitioner_ids: &[Uuid],
@@ -53,25 +70,48 @@ pub async fn calendar_rows<C: ConnectionTrait>(
         .order_by_asc(working_hours::Column::StartMinute)
         .all(db)
         .await?;
-    let time_off = time_off::Entity::find()
-        .filter(time_off::Column::PractitionerId.is_in(ids.clone()))
-        .filter(time_off::Column::StartsAt.lt(to))
-        .filter(time_off::Column::EndsAt.gt(from))
-        .all(db)
-        .await?;
+    let mut time_off = Query::select();
+    time_off
+        .column(time_off::Column::Id)
+        .column(time_off::Column::PractitionerId)
+        .column(time_off::Column::StartsAt)
+        .column(time_off::Column::EndsAt)
+        .expr_as(
+            Expr::col(time_off::Column::EndsAt),
+            Alias::new("blocked_until"),
+        )
+        .expr_as(Expr::val(HELD_BY_TIME_OFF), Alias::new("kind"))
+        .from(time_off::Entity)
+        .and_where(Expr::col(time_off::Column::PractitionerId).is_in(ids.clone()))
+        .and_where(Expr::col(time_off::Column::StartsAt).lt(to))
+        .and_where(Expr::col(time_off::Column::EndsAt).gt(from));
     // No appointment holds more than the longest visit plus the longest buffer, so this lower
     // bound on the start lets the (practitioner, start) index skip the practitioner's history.
     let longest = Duration::minutes(
         AppointmentType::MAX_DURATION_MINUTES + AppointmentType::MAX_BUFFER_MINUTES,
     );
-    let busy = Entity::find()
-        .filter(Column::PractitionerId.is_in(ids))
-        .filter(Column::Status.is_in(HOLDING_TIME))
-        .filter(Column::StartsAt.lt(to))
-        .filter(Column::StartsAt.gt(from - longest))
-        .filter(Column::BlockedUntil.gt(from))
+    let mut appointments = Query::select();
+    appointments
+        .column(Column::Id)
+        .column(Column::PractitionerId)
+        .column(Column::StartsAt)
+        .column(Column::EndsAt)
+        .column(Column::BlockedUntil)
+        .expr_as(Expr::val(HELD_BY_APPOINTMENT), Alias::new("kind"))
+        .from(Entity)
+        .and_where(Expr::col(Column::PractitionerId).is_in(ids))
+        .and_where(Expr::col(Column::Status).is_in(HOLDING_TIME))
+        .and_where(Expr::col(Column::StartsAt).lt(to))
+        .and_where(Expr::col(Column::StartsAt).gt(from - longest))
+        .and_where(Expr::col(Column::BlockedUntil).gt(from));
+    // One round trip for both kinds of taken time.
+    time_off.union(UnionType::All, appointments);
+    let held = HeldTime::find_by_statement(db.get_database_backend().build(&time_off))
         .all(db)
         .await?;
+    let (time_off, busy) = held
+        .into_iter()
+        .partition(|row| row.kind == HELD_BY_TIME_OFF);
     Ok(CalendarRows {
         working_hours,
         time_off,

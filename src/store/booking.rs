@@ -272,6 +272,14 @@ pub async fn facts<C: ConnectionTrait>(
     db: &C,
     query: FactsQuery<'_>,
 ) -> Result<BookingFacts, DbErr> {
+    let row = db
+        .query_one(&facts_query(query))
+        .await?
+        .ok_or_else(|| DbErr::Custom("the booking facts query returned no row".into()))?;
+    facts_from(&row)
+}
+
+fn facts_query(query: FactsQuery<'_>) -> SelectStatement {
     let mut select = Query::select();
     select.from_subquery(
         Query::select()
@@ -392,11 +400,10 @@ pub async fn facts<C: ConnectionTrait>(
             Alias::new(format!("knows_{}", discipline.to_value())),
         );
     }
+    select
+}
 
-    let row = db
-        .query_one(&select)
-        .await?
-        .ok_or_else(|| DbErr::Custom("the booking facts query returned no row".into()))?;
+fn facts_from(row: &sea_orm::QueryResult) -> Result<BookingFacts, DbErr> {
     let intake_id: Option<Uuid> = row.try_get("", "i_id")?;
     let intake = match intake_id {
         Some(id) => Some(LatestIntake {
@@ -415,11 +422,11 @@ pub async fn facts<C: ConnectionTrait>(
         }
     }
     Ok(BookingFacts {
-        patient: Option::<patient::Model>::from_query_result(&row, "p_")?,
-        appointment_type: Option::<appointment_type::Model>::from_query_result(&row, "t_")?,
-        practitioner: Option::<practitioner::Model>::from_query_result(&row, "r_")?,
-        location: Option::<location::Model>::from_query_result(&row, "l_")?,
-        policies: Option::<clinic_policy::Model>::from_query_result(&row, "c_")?,
+        patient: Option::<patient::Model>::from_query_result(row, "p_")?,
+        appointment_type: Option::<appointment_type::Model>::from_query_result(row, "t_")?,
+        practitioner: Option::<practitioner::Model>::from_query_result(row, "r_")?,
+        location: Option::<location::Model>::from_query_result(row, "l_")?,
+        policies: Option::<clinic_policy::Model>::from_query_result(row, "c_")?,
         intake,
         known_disciplines,
     })

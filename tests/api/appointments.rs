@@ -341,6 +341,81 @@ async fn the_same_idempotency_key_replays_and_a_different_body_is_refused() {
     assert_eq!(missing.status(), 400);
 }
 
+/// Time off and other appointments are loaded together; each takes its time out of what is
+/// offered, and a booking of such a time is refused.
+#[tokio::test]
+async fn time_off_and_appointments_take_their_time_out_of_availability() {
+    let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
+    let starts = |slots: &[Value]| -> Vec<DateTime<Utc>> {
+        slots
+            .iter()
+            .map(|slot| instant_of(&slot["start"]))
+            .collect()
+    };
+    let day = "2026-03-04";
+    let before = starts(
+        &clinic
+            .slots(&clinic.patient, &clinic.follow_up, day, day)
+            .await,
+    );
+    for time in ["09:00", "10:00", "13:00", "14:00"] {
+        assert!(
+            before.contains(&instant(&format!("{day}T{time}:00Z"))),
+            "{time} is offered: {before:?}"
+        );
+    }
+
+    call_ok(
+        &clinic.app,
+        Method::POST,
+        &format!("/api/v1/practitioners/{}/time-off", clinic.practitioner),
+        &clinic.staff,
+        Some(json!({"starts_at": format!("{day}T09:00:00Z"),
+                    "ends_at": format!("{day}T11:00:00Z"), "reason": "Training"})),
+    )
+    .await;
+    // A new patient's visit: 45 minutes and 15 of buffer, 14:00 to 15:00.
+    let mut other = clinic.booking(&clinic.new_visit, &format!("{day}T14:00:00Z"));
+    other["patient_id"] = json!(clinic.app.add_patient("other@example.org").await.1);
+    other["override_reason"] = json!("phone booking");
+    assert_eq!(
+        clinic.book(&clinic.staff, "other", other).await.status(),
+        201
+    );
+
+    let after = starts(
+        &clinic
+            .slots(&clinic.patient, &clinic.follow_up, day, day)
+            .await,
+    );
+    let nine = instant(&format!("{day}T09:00:00Z"));
+    let two = instant(&format!("{day}T14:00:00Z"));
+    for start in &after {
+        assert!(
+            *start >= nine + Duration::hours(2),
+            "inside the time off: {start}"
+        );
+        assert!(
+            *start + Duration::minutes(30) <= two || *start >= two + Duration::hours(1),
+            "overlaps the other booking: {start}"
+        );
+    }
+    assert!(after.contains(&instant(&format!("{day}T11:00:00Z"))));
+    assert!(after.contains(&instant(&format!("{day}T13:00:00Z"))));
+    expect_problem(
+        clinic
+            .book(
+                &clinic.patient,
+                "in-time-off",
+                clinic.booking(&clinic.new_visit, &format!("{day}T10:00:00Z")),
+            )
+            .await,
+        409,
+        "slot_not_offered",
+    )
+    .await;
+}
+
 /// Each named thing is looked up with the others in one query; each missing one is still
 /// refused by name, and a patient cannot book for someone else's record.
 #[tokio::test]
