@@ -33,54 +33,93 @@ pub struct CalendarRows {
 
 /// A stretch of a practitioner's time that is taken: time off, or an appointment (blocked until
 /// the end of its buffer; for time off, `blocked_until` is its end).
-#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeldTime {
     pub id: Uuid,
     pub practitioner_id: Uuid,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     pub blocked_until: DateTime<Utc>,
-    kind: String,
 }
 
-const HELD_BY_TIME_OFF: &str = "time_off";
-const HELD_BY_APPOINTMENT: &str = "appointment";
+/// One row of the calendar query: weekly hours, time off or an appointment, told apart by
+/// `kind`; the columns of the other kinds are null.
+#[derive(Debug, FromQueryResult)]
+struct CalendarRow {
+    kind: String,
+    id: Uuid,
+    practitioner_id: Uuid,
+    location_id: Option<Uuid>,
+    weekday: Option<i16>,
+    start_minute: Option<i16>,
+    end_minute: Option<i16>,
+    starts_at: Option<DateTime<Utc>>,
+    ends_at: Option<DateTime<Utc>>,
+    blocked_until: Option<DateTime<Utc>>,
+}
 
-/// Loads hours, and time off and time-holding appointments overlapping `[from, to)`, for these
-/// practitioners: two queries whatever their number.
+const WORKING_HOURS: &str = "hours";
+const TIME_OFF: &str = "time_off";
+const APPOINTMENT: &str = "appointment";
+
+/// Loads weekly hours, and the time off and time-holding appointments overlapping `[from, to)`,
+/// for these practitioners: one query (three parts, `UNION ALL`) whatever their number.
 pub async fn calendar_rows<C: ConnectionTrait>(
     db: &C,
     practitioner_ids: &[Uuid],
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<CalendarRows, DbErr> {
+    let mut rows = CalendarRows {
+        working_hours: Vec::new(),
+        time_off: Vec::new(),
+        busy: Vec::new(),
+    };
     if practitioner_ids.is_empty() {
-        return Ok(CalendarRows {
-            working_hours: Vec::new(),
-            time_off: Vec::new(),
-            busy: Vec::new(),
-        });
+        return Ok(rows);
     }
     let ids = practitioner_ids.iter().copied();
-    let working_hours = working_hours::Entity::find()
-        .filter(working_hours::Column::PractitionerId.is_in(ids.clone()))
-        .order_by_asc(working_hours::Column::PractitionerId)
-        .order_by_asc(working_hours::Column::LocationId)
-        .order_by_asc(working_hours::Column::Weekday)
-        .order_by_asc(working_hours::Column::StartMinute)
-        .all(db)
-        .await?;
+    let no_uuid = || Expr::val(Option::<Uuid>::None);
+    let no_minute = || Expr::val(Option::<i16>::None);
+    let no_instant = || Expr::val(Option::<DateTime<Utc>>::None);
+    let mut query = Query::select();
+    query
+        .expr_as(Expr::val(WORKING_HOURS), Alias::new("kind"))
+        .expr_as(Expr::col(working_hours::Column::Id), Alias::new("id"))
+        .expr_as(
+            Expr::col(working_hours::Column::PractitionerId),
+            Alias::new("practitioner_id"),
+        )
+        .expr_as(
+            Expr::col(working_hours::Column::LocationId),
+            Alias::new("location_id"),
+        )
+        .expr_as(
+            Expr::col(working_hours::Column::Weekday),
+            Alias::new("weekday"),
+        )
+        .expr_as(
+            Expr::col(working_hours::Column::StartMinute),
+            Alias::new("start_minute"),
+        )
+        .expr_as(
+            Expr::col(working_hours::Column::EndMinute),
+            Alias::new("end_minute"),
+        )
+        .expr_as(no_instant(), Alias::new("starts_at"))
+        .expr_as(no_instant(), Alias::new("ends_at"))
+        .expr_as(no_instant(), Alias::new("blocked_until"))
+        .from(working_hours::Entity)
+        .and_where(Expr::col(working_hours::Column::PractitionerId).is_in(ids.clone()));
     let mut time_off = Query::select();
     time_off
+        .expr(Expr::val(TIME_OFF))
         .column(time_off::Column::Id)
         .column(time_off::Column::PractitionerId)
+        .exprs([no_uuid(), no_minute(), no_minute(), no_minute()])
         .column(time_off::Column::StartsAt)
         .column(time_off::Column::EndsAt)
-        .expr_as(
-            Expr::col(time_off::Column::EndsAt),
-            Alias::new("blocked_until"),
-        )
-        .expr_as(Expr::val(HELD_BY_TIME_OFF), Alias::new("kind"))
+        .column(time_off::Column::EndsAt)
         .from(time_off::Entity)
         .and_where(Expr::col(time_off::Column::PractitionerId).is_in(ids.clone()))
         .and_where(Expr::col(time_off::Column::StartsAt).lt(to))
@@ -92,31 +131,88 @@ pub async fn calendar_rows<C: ConnectionTrait>(
     );
     let mut appointments = Query::select();
     appointments
+        .expr(Expr::val(APPOINTMENT))
         .column(Column::Id)
         .column(Column::PractitionerId)
+        .exprs([no_uuid(), no_minute(), no_minute(), no_minute()])
         .column(Column::StartsAt)
         .column(Column::EndsAt)
         .column(Column::BlockedUntil)
-        .expr_as(Expr::val(HELD_BY_APPOINTMENT), Alias::new("kind"))
         .from(Entity)
         .and_where(Expr::col(Column::PractitionerId).is_in(ids))
         .and_where(Expr::col(Column::Status).is_in(HOLDING_TIME))
         .and_where(Expr::col(Column::StartsAt).lt(to))
         .and_where(Expr::col(Column::StartsAt).gt(from - longest))
         .and_where(Expr::col(Column::BlockedUntil).gt(from));
-    // One round trip for both kinds of taken time.
-    time_off.union(UnionType::All, appointments);
-    let held = HeldTime::find_by_statement(db.get_database_backend().build(&time_off))
+    query
+        .union(UnionType::All, time_off)
+        .union(UnionType::All, appointments);
+    let loaded = CalendarRow::find_by_statement(db.get_database_backend().build(&query))
         .all(db)
         .await?;
-    let (time_off, busy) = held
-        .into_iter()
-        .partition(|row| row.kind == HELD_BY_TIME_OFF);
-    Ok(CalendarRows {
-        working_hours,
-        time_off,
-        busy,
-    })
+    for row in loaded {
+        let kind = row.kind.clone();
+        match (kind.as_str(), row) {
+            (
+                WORKING_HOURS,
+                CalendarRow {
+                    id,
+                    practitioner_id,
+                    location_id: Some(location_id),
+                    weekday: Some(weekday),
+                    start_minute: Some(start_minute),
+                    end_minute: Some(end_minute),
+                    ..
+                },
+            ) => rows.working_hours.push(working_hours::Model {
+                id,
+                practitioner_id,
+                location_id,
+                weekday,
+                start_minute,
+                end_minute,
+            }),
+            (
+                kind @ (TIME_OFF | APPOINTMENT),
+                CalendarRow {
+                    id,
+                    practitioner_id,
+                    starts_at: Some(starts_at),
+                    ends_at: Some(ends_at),
+                    blocked_until: Some(blocked_until),
+                    ..
+                },
+            ) => {
+                let held = HeldTime {
+                    id,
+                    practitioner_id,
+                    starts_at,
+                    ends_at,
+                    blocked_until,
+                };
+                if kind == TIME_OFF {
+                    rows.time_off.push(held);
+                } else {
+                    rows.busy.push(held);
+                }
+            }
+            (kind, row) => {
+                return Err(DbErr::Custom(format!(
+                    "calendar row of kind {kind} with missing columns: {row:?}"
+                )));
+            }
+        }
+    }
+    // Intervals of one practitioner and location in weekday order, as the hours are entered.
+    rows.working_hours.sort_by_key(|row| {
+        (
+            row.practitioner_id,
+            row.location_id,
+            row.weekday,
+            row.start_minute,
+        )
+    });
+    Ok(rows)
 }
 
 /// Active practitioners, optionally one.
