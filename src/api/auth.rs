@@ -78,9 +78,17 @@ pub struct Me {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct Registration {
-    #[oai(validator(min_length = 1, max_length = 100, pattern = r"\S"))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"[^ \t\n\x0B\f\r\x1C-\x1F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]"
+    ))]
     pub given_name: Text,
-    #[oai(validator(min_length = 1, max_length = 100, pattern = r"\S"))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"[^ \t\n\x0B\f\r\x1C-\x1F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]"
+    ))]
     pub family_name: Text,
     #[oai(validator(max_length = 320))]
     pub email: Email,

@@ -76,9 +76,17 @@ impl From<DisciplineView> for scheduling::Discipline {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct NewLocation {
-    #[oai(validator(min_length = 1, max_length = 200, pattern = r"\S"))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"[^ \t\n\x0B\f\r\x1C-\x1F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]"
+    ))]
     pub name: Text,
-    #[oai(validator(min_length = 1, max_length = 500, pattern = r"\S"))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"[^ \t\n\x0B\f\r\x1C-\x1F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]"
+    ))]
     pub address: Text,
     /// IANA time zone, e.g. `Europe/London`; working hours here are local to it.
     #[oai(validator(min_length = 1, max_length = 64))]
@@ -112,7 +120,11 @@ impl From<location::Model> for LocationView {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct NewAppointmentTypeRequest {
-    #[oai(validator(min_length = 1, max_length = 200, pattern = r"\S"))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"[^ \t\n\x0B\f\r\x1C-\x1F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]"
+    ))]
     pub name: Text,
     pub discipline: DisciplineView,
     /// On the clinic's slot grid.

@@ -71,9 +71,17 @@ impl From<patient::Model> for PatientView {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct NewPatientRecord {
-    #[oai(validator(min_length = 1, max_length = 100, pattern = r"\S"))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"[^ \t\n\x0B\f\r\x1C-\x1F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]"
+    ))]
     pub given_name: Text,
-    #[oai(validator(min_length = 1, max_length = 100, pattern = r"\S"))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"[^ \t\n\x0B\f\r\x1C-\x1F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]"
+    ))]
     pub family_name: Text,
     /// Not in the future, and at most 120 years ago.
     pub date_of_birth: Date,
@@ -89,9 +97,17 @@ pub struct NewPatientRecord {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct PatientChangesRequest {
-    #[oai(validator(min_length = 1, max_length = 100, pattern = r"\S"))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"[^ \t\n\x0B\f\r\x1C-\x1F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]"
+    ))]
     pub given_name: MaybeUndefined<Text>,
-    #[oai(validator(min_length = 1, max_length = 100, pattern = r"\S"))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"[^ \t\n\x0B\f\r\x1C-\x1F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]"
+    ))]
     pub family_name: MaybeUndefined<Text>,
     /// Not in the future, and at most 120 years ago.
     pub date_of_birth: MaybeUndefined<Date>,

@@ -147,7 +147,11 @@ pub struct NewTimeOff {
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     /// For colleagues; never shown to patients.
-    #[oai(validator(min_length = 1, max_length = 200, pattern = r"\S"))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"[^ \t\n\x0B\f\r\x1C-\x1F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]"
+    ))]
     pub reason: Text,
 }
 

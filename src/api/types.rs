@@ -12,6 +12,12 @@ use serde_json::Value;
 /// A JSON string, and only a string. poem-openapi's `String` also accepts numbers and booleans
 /// (turning `123` into `"123"`), which would let a body that breaks the schema through; every
 /// string field of a request body uses `Text` instead.
+///
+/// A field that must not be blank carries the pattern
+/// `[^ \t\n\x0B\f\r\x1C-\x1F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]`
+/// (some character that no regex engine calls white space) rather than `\S`: Rust's regex (which
+/// checks the request), ECMAScript and Python (which clients and fuzzers use to read the schema)
+/// disagree on what `\s` covers, e.g. U+0085, U+FEFF and U+001C.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Text(pub String);
 

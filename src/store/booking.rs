@@ -91,14 +91,7 @@ async fn write_in_one_statement(
     ));
     let mut claim = insert_selected(key, claim_source)?;
     claim
-        .on_conflict(
-            OnConflict::columns([
-                idempotency_key::Column::Scope,
-                idempotency_key::Column::IdempotencyKey,
-            ])
-            .do_nothing()
-            .to_owned(),
-        )
+        .on_conflict(key_taken())
         .returning_col(idempotency_key::Column::Scope);
 
     let mut with = WithClause::new();
@@ -151,14 +144,7 @@ async fn write_in_one_transaction(
     } = booking.clone();
     let txn = super::begin_write(db).await?;
     let claimed = idempotency_key::Entity::insert(key)
-        .on_conflict(
-            OnConflict::columns([
-                idempotency_key::Column::Scope,
-                idempotency_key::Column::IdempotencyKey,
-            ])
-            .do_nothing()
-            .to_owned(),
-        )
+        .on_conflict(key_taken())
         .exec_without_returning(&txn)
         .await?;
     if claimed == 0 {
@@ -182,6 +168,16 @@ async fn write_in_one_transaction(
     }
     txn.commit().await?;
     Ok(Written::Booked)
+}
+
+/// A key that has an entry already: insert nothing.
+fn key_taken() -> OnConflict {
+    OnConflict::columns([
+        idempotency_key::Column::Scope,
+        idempotency_key::Column::IdempotencyKey,
+    ])
+    .do_nothing()
+    .to_owned()
 }
 
 fn cte(name: &str, insert: InsertStatement) -> CommonTableExpression {
