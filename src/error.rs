@@ -244,6 +244,13 @@ impl From<sea_orm::DbErr> for ApiError {
     }
 }
 
+/// A message the code itself built was refused by the outbox: a bug, not the caller's fault.
+impl From<crate::store::outbox::OutboxError> for ApiError {
+    fn from(err: crate::store::outbox::OutboxError) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
 impl ResponseError for ApiError {
     fn status(&self) -> StatusCode {
         ApiError::status(self)

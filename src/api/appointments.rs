@@ -893,8 +893,7 @@ async fn book(
     .into_iter()
     .flatten()
     .map(|message| state.outbox.prepare(now, message))
-    .collect::<Result<Vec<_>, _>>()
-    .map_err(ApiError::internal)?;
+    .collect::<Result<Vec<_>, _>>()?;
     let mut audit_rows = vec![crate::store::audit::row(
         now,
         context,
@@ -1585,7 +1584,7 @@ impl Mail {
         method: Option<CalendarMethod>,
     ) -> ApiResult<()> {
         if let Some(message) = self.message(state, now, row, content, method) {
-            enqueue(state, txn, now, message).await?;
+            state.outbox.enqueue(txn, now, message).await?;
         }
         Ok(())
     }
@@ -1620,7 +1619,7 @@ impl Mail {
         policies: &ClinicPolicies,
     ) -> ApiResult<()> {
         if let Some(message) = self.reminder(now, row, policies) {
-            enqueue(state, txn, now, message).await?;
+            state.outbox.enqueue(txn, now, message).await?;
         }
         Ok(())
     }
@@ -1659,20 +1658,7 @@ impl Mail {
             deadline: None,
             dedupe_key: Some(format!("follow-up:{}", row.id)),
         };
-        enqueue(state, txn, now, message).await
+        state.outbox.enqueue(txn, now, message).await?;
+        Ok(())
     }
-}
-
-async fn enqueue(
-    state: &AppState,
-    txn: &DatabaseTransaction,
-    now: DateTime<Utc>,
-    message: NewMessage,
-) -> ApiResult<()> {
-    state
-        .outbox
-        .enqueue(txn, now, message)
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(())
 }

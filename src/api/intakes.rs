@@ -945,11 +945,7 @@ async fn alert_practitioners(
             now,
         );
         message.dedupe_key = Some(format!("review:{intake_id}:{}", practitioner.id));
-        state
-            .outbox
-            .enqueue(txn, now, message)
-            .await
-            .map_err(ApiError::internal)?;
+        state.outbox.enqueue(txn, now, message).await?;
     }
     Ok(())
 }
