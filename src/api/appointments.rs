@@ -17,7 +17,7 @@ use poem_openapi::{
     param::{Header, Path, Query},
     payload::Json,
 };
-use sea_orm::{ActiveModelTrait, DatabaseTransaction, IntoActiveModel, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, IntoActiveModel, Set};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -750,18 +750,19 @@ async fn book(
     // The database keeps microseconds: the response shows what a later read will.
     let now = state.clock.now().trunc_subsecs(6);
     let patient = patient_key(auth, body.patient_id)?;
-    // The reads share one connection (a statement run on the pool costs a checkout and a
-    // check-in round trip of its own) and need no more than read-committed: what decides a race
-    // is the write, where the database's overlap constraint has the last word.
-    let reads = state.db.begin().await?;
+    // One statement reads everything the decision needs, on the pool and outside a transaction:
+    // what decides a race is the write, where the database's overlap constraint has the last
+    // word. The calendar is read before the location's zone is known.
+    let calendar_window = AvailabilityQuery::load_window_around(body.start);
     let facts = booking::facts(
-        &reads,
+        &state.db,
         FactsQuery {
             patient,
             appointment_type_id: body.appointment_type_id,
             practitioner_id: body.practitioner_id,
             location_id: body.location_id,
             questionnaire_id: INTAKE_QUESTIONNAIRE,
+            calendar_window,
         },
     )
     .await?;
@@ -788,9 +789,8 @@ async fn book(
         .override_reason
         .as_ref()
         .map(|reason| reason.as_str().trim().to_owned());
-    let offered = offered_with(
+    let offered = offered_from(
         state,
-        &reads,
         &policies,
         &kind,
         (date, date),
@@ -800,10 +800,8 @@ async fn book(
             locations: std::slice::from_ref(&location),
         },
         Some(location.id),
-        None,
-    )
-    .await?;
-    reads.commit().await?;
+        facts.calendar,
+    )?;
     let intake = facts.intake.as_ref().and_then(intake_summary);
     let known: Vec<Discipline> = facts
         .known_disciplines
@@ -1118,6 +1116,52 @@ async fn offered_with<C: sea_orm::ConnectionTrait>(
     location_id: Option<Uuid>,
     ignoring: Option<Uuid>,
 ) -> ApiResult<Availability> {
+    let practitioners = of_kind(kind, setup.practitioners);
+    let ids: Vec<Uuid> = practitioners.iter().map(|row| row.id).collect();
+    let (window_from, window_to) = AvailabilityQuery::load_window_of(from, to);
+    let mut rows = appointments::calendar_rows(db, &ids, window_from, window_to).await?;
+    if let Some(ignored) = ignoring {
+        rows.busy.retain(|row| row.id != ignored);
+    }
+    offered_from(
+        state,
+        policies,
+        kind,
+        (from, to),
+        actor,
+        Setup {
+            practitioners: &practitioners,
+            locations: setup.locations,
+        },
+        location_id,
+        rows,
+    )
+}
+
+/// The active practitioners of the type's discipline.
+fn of_kind(
+    kind: &appointment_type::Model,
+    practitioners: &[practitioner::Model],
+) -> Vec<practitioner::Model> {
+    practitioners
+        .iter()
+        .filter(|row| row.active && row.discipline == kind.discipline)
+        .cloned()
+        .collect()
+}
+
+/// [`offered_with`] for calendars already loaded (rows covering the dates' load window).
+#[allow(clippy::too_many_arguments)]
+fn offered_from(
+    state: &AppState,
+    policies: &ClinicPolicies,
+    kind: &appointment_type::Model,
+    (from, to): (NaiveDate, NaiveDate),
+    actor: Actor,
+    setup: Setup<'_>,
+    location_id: Option<Uuid>,
+    rows: CalendarRows,
+) -> ApiResult<Availability> {
     let scheduling_type = scheduling_type(kind, policies)?;
     let query = AvailabilityQuery {
         appointment_type: &scheduling_type,
@@ -1126,18 +1170,7 @@ async fn offered_with<C: sea_orm::ConnectionTrait>(
         actor,
         now: state.clock.now(),
     };
-    let practitioners: Vec<practitioner::Model> = setup
-        .practitioners
-        .iter()
-        .filter(|row| row.active && row.discipline == kind.discipline)
-        .cloned()
-        .collect();
-    let ids: Vec<Uuid> = practitioners.iter().map(|row| row.id).collect();
-    let (window_from, window_to) = query.load_window();
-    let mut rows = appointments::calendar_rows(db, &ids, window_from, window_to).await?;
-    if let Some(ignored) = ignoring {
-        rows.busy.retain(|row| row.id != ignored);
-    }
+    let practitioners = of_kind(kind, setup.practitioners);
     let calendars = calendars(&practitioners, rows, setup.locations, policies, location_id);
     scheduling::availability(&query, policies, &calendars).map_err(setup_invalid)
 }

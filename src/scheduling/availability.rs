@@ -179,12 +179,28 @@ impl AvailabilityQuery<'_> {
     /// a day and a half on each side (zones are at most 14 hours from UTC). Load busy
     /// intervals and time off overlapping this interval.
     pub fn load_window(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        Self::load_window_of(self.from, self.to)
+    }
+
+    /// [`Self::load_window`] of a query over the dates `from..=to`, before the query exists.
+    pub fn load_window_of(from: NaiveDate, to: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
         let margin = 36 * 3600;
-        let from = naive_midnight(self.from) - margin;
-        let to = naive_midnight(self.to) + 24 * 3600 + margin;
+        let from = naive_midnight(from) - margin;
+        let to = naive_midnight(to) + 24 * 3600 + margin;
         (
             DateTime::from_timestamp(from, 0).unwrap_or(DateTime::<Utc>::MIN_UTC),
             DateTime::from_timestamp(to, 0).unwrap_or(DateTime::<Utc>::MAX_UTC),
+        )
+    }
+
+    /// A window covering [`Self::load_window_of`] the local date of `instant` in any zone, for
+    /// loading before the zone is known: the days either side of its UTC date (its local date
+    /// is one of them).
+    pub fn load_window_around(instant: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+        let utc_date = instant.date_naive();
+        Self::load_window_of(
+            utc_date.pred_opt().unwrap_or(utc_date),
+            utc_date.succ_opt().unwrap_or(utc_date),
         )
     }
 

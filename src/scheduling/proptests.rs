@@ -438,3 +438,24 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The window a booking loads before it knows the location's zone covers what availability
+    /// on the start's local date needs, in every zone (with the furthest offsets a clinic
+    /// could be at, UTC-11 and UTC+14).
+    #[test]
+    fn the_window_around_an_instant_covers_its_local_date_anywhere(
+        seconds in 0i64..4_000_000_000,
+    ) {
+        let instant = DateTime::from_timestamp(seconds, 0).unwrap();
+        let (from, to) = AvailabilityQuery::load_window_around(instant);
+        for name in ZONES.iter().chain(&["Pacific/Pago_Pago", "Pacific/Kiritimati"]) {
+            let local_date = zone(name).local_date(instant);
+            let (needed_from, needed_to) =
+                AvailabilityQuery::load_window_of(local_date, local_date);
+            prop_assert!(from <= needed_from && needed_to <= to, "{instant} in {name}");
+        }
+    }
+}

@@ -8,8 +8,9 @@ use entity::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect, RuntimeErr,
-    sea_query::{Alias, Expr, ExprTrait, Query, UnionType},
+    IdenStatic, QueryFilter, QueryOrder, QueryResult, QuerySelect, RuntimeErr, TryGetError,
+    TryGetable,
+    sea_query::{Alias, Expr, ExprTrait, Func, JoinType, Query, SelectStatement, UnionType},
 };
 use uuid::Uuid;
 
@@ -24,6 +25,7 @@ pub const HOLDING_TIME: [AppointmentStatus; 3] = [
 ];
 
 /// Everything availability needs about a set of practitioners over a window of instants.
+#[derive(Debug, Clone)]
 pub struct CalendarRows {
     pub working_hours: Vec<working_hours::Model>,
     pub time_off: Vec<HeldTime>,
@@ -70,19 +72,95 @@ pub async fn calendar_rows<C: ConnectionTrait>(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<CalendarRows, DbErr> {
-    let mut rows = CalendarRows {
-        working_hours: Vec::new(),
-        time_off: Vec::new(),
-        busy: Vec::new(),
-    };
     if practitioner_ids.is_empty() {
-        return Ok(rows);
+        return CalendarRows::from_rows(Vec::new());
     }
-    let ids = practitioner_ids.iter().copied();
+    let query = calendar_query(practitioner_ids, from, to);
+    let loaded = CalendarRow::find_by_statement(db.get_database_backend().build(&query))
+        .all(db)
+        .await?;
+    CalendarRows::from_rows(loaded)
+}
+
+/// Adds one practitioner's calendar to a one-row query as arrays (PostgreSQL only): a column
+/// per field and part, aggregated in the database and decoded in binary, so a statement that
+/// reads more than the calendar reads it in the same round trip.
+/// [`CalendarRows::from_arrays`] reads it back.
+pub(crate) fn join_calendar_arrays(
+    select: &mut SelectStatement,
+    practitioner_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) {
+    let ids = [practitioner_id];
+    let parts = [
+        (
+            hours_of(&ids),
+            HOURS_ARRAYS,
+            [
+                working_hours::Column::Id,
+                working_hours::Column::LocationId,
+                working_hours::Column::Weekday,
+                working_hours::Column::StartMinute,
+                working_hours::Column::EndMinute,
+            ]
+            .map(|column| column.as_str())
+            .to_vec(),
+        ),
+        (
+            time_off_over(&ids, from, to),
+            TIME_OFF_ARRAYS,
+            [
+                time_off::Column::Id,
+                time_off::Column::StartsAt,
+                time_off::Column::EndsAt,
+            ]
+            .map(|column| column.as_str())
+            .to_vec(),
+        ),
+        (
+            holding_time_over(&ids, from, to),
+            BUSY_ARRAYS,
+            [
+                Column::Id,
+                Column::StartsAt,
+                Column::EndsAt,
+                Column::BlockedUntil,
+            ]
+            .map(|column| column.as_str())
+            .to_vec(),
+        ),
+    ];
+    for (mut part, prefix, columns) in parts {
+        let alias = Alias::new(prefix.trim_end_matches('_'));
+        for column in columns {
+            let name = Alias::new(format!("{prefix}{column}"));
+            part.expr_as(
+                Func::cust("array_agg").arg(Expr::col(Alias::new(column))),
+                name.clone(),
+            );
+            select.column((alias.clone(), name));
+        }
+        // An aggregate without GROUP BY is always one row (its arrays null when empty).
+        select.join_subquery(JoinType::LeftJoin, part, alias, Expr::cust("TRUE"));
+    }
+}
+
+/// Column prefixes of [`join_calendar_arrays`].
+const HOURS_ARRAYS: &str = "cal_hours_";
+const TIME_OFF_ARRAYS: &str = "cal_off_";
+const BUSY_ARRAYS: &str = "cal_busy_";
+
+/// The three parts of the calendar, `UNION ALL`, in [`CalendarRow`]'s columns.
+fn calendar_query(
+    practitioner_ids: &[Uuid],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> SelectStatement {
     let no_uuid = || Expr::val(Option::<Uuid>::None);
     let no_minute = || Expr::val(Option::<i16>::None);
     let no_instant = || Expr::val(Option::<DateTime<Utc>>::None);
-    let mut query = Query::select();
+    let mut query = hours_of(practitioner_ids);
     query
         .expr_as(Expr::val(WORKING_HOURS), Alias::new("kind"))
         .expr_as(Expr::col(working_hours::Column::Id), Alias::new("id"))
@@ -108,10 +186,8 @@ pub async fn calendar_rows<C: ConnectionTrait>(
         )
         .expr_as(no_instant(), Alias::new("starts_at"))
         .expr_as(no_instant(), Alias::new("ends_at"))
-        .expr_as(no_instant(), Alias::new("blocked_until"))
-        .from(working_hours::Entity)
-        .and_where(Expr::col(working_hours::Column::PractitionerId).is_in(ids.clone()));
-    let mut time_off = Query::select();
+        .expr_as(no_instant(), Alias::new("blocked_until"));
+    let mut time_off = time_off_over(practitioner_ids, from, to);
     time_off
         .expr(Expr::val(TIME_OFF))
         .column(time_off::Column::Id)
@@ -119,17 +195,8 @@ pub async fn calendar_rows<C: ConnectionTrait>(
         .exprs([no_uuid(), no_minute(), no_minute(), no_minute()])
         .column(time_off::Column::StartsAt)
         .column(time_off::Column::EndsAt)
-        .column(time_off::Column::EndsAt)
-        .from(time_off::Entity)
-        .and_where(Expr::col(time_off::Column::PractitionerId).is_in(ids.clone()))
-        .and_where(Expr::col(time_off::Column::StartsAt).lt(to))
-        .and_where(Expr::col(time_off::Column::EndsAt).gt(from));
-    // No appointment holds more than the longest visit plus the longest buffer, so this lower
-    // bound on the start lets the (practitioner, start) index skip the practitioner's history.
-    let longest = Duration::minutes(
-        AppointmentType::MAX_DURATION_MINUTES + AppointmentType::MAX_BUFFER_MINUTES,
-    );
-    let mut appointments = Query::select();
+        .column(time_off::Column::EndsAt);
+    let mut appointments = holding_time_over(practitioner_ids, from, to);
     appointments
         .expr(Expr::val(APPOINTMENT))
         .column(Column::Id)
@@ -137,82 +204,203 @@ pub async fn calendar_rows<C: ConnectionTrait>(
         .exprs([no_uuid(), no_minute(), no_minute(), no_minute()])
         .column(Column::StartsAt)
         .column(Column::EndsAt)
-        .column(Column::BlockedUntil)
-        .from(Entity)
-        .and_where(Expr::col(Column::PractitionerId).is_in(ids))
-        .and_where(Expr::col(Column::Status).is_in(HOLDING_TIME))
-        .and_where(Expr::col(Column::StartsAt).lt(to))
-        .and_where(Expr::col(Column::StartsAt).gt(from - longest))
-        .and_where(Expr::col(Column::BlockedUntil).gt(from));
+        .column(Column::BlockedUntil);
     query
         .union(UnionType::All, time_off)
         .union(UnionType::All, appointments);
-    let loaded = CalendarRow::find_by_statement(db.get_database_backend().build(&query))
-        .all(db)
-        .await?;
-    for row in loaded {
-        let kind = row.kind.clone();
-        match (kind.as_str(), row) {
-            (
-                WORKING_HOURS,
-                CalendarRow {
-                    id,
-                    practitioner_id,
-                    location_id: Some(location_id),
-                    weekday: Some(weekday),
-                    start_minute: Some(start_minute),
-                    end_minute: Some(end_minute),
-                    ..
-                },
-            ) => rows.working_hours.push(working_hours::Model {
-                id,
-                practitioner_id,
-                location_id,
-                weekday,
-                start_minute,
-                end_minute,
-            }),
-            (
-                kind @ (TIME_OFF | APPOINTMENT),
-                CalendarRow {
-                    id,
-                    practitioner_id,
-                    starts_at: Some(starts_at),
-                    ends_at: Some(ends_at),
-                    blocked_until: Some(blocked_until),
-                    ..
-                },
-            ) => {
-                let held = HeldTime {
-                    id,
-                    practitioner_id,
-                    starts_at,
-                    ends_at,
-                    blocked_until,
-                };
-                if kind == TIME_OFF {
-                    rows.time_off.push(held);
-                } else {
-                    rows.busy.push(held);
-                }
-            }
-            (kind, row) => {
-                return Err(DbErr::Custom(format!(
-                    "calendar row of kind {kind} with missing columns: {row:?}"
-                )));
+    query
+}
+
+/// The practitioners' weekly hours (no columns chosen yet).
+fn hours_of(practitioner_ids: &[Uuid]) -> SelectStatement {
+    Query::select()
+        .from(working_hours::Entity)
+        .and_where(
+            Expr::col(working_hours::Column::PractitionerId)
+                .is_in(practitioner_ids.iter().copied()),
+        )
+        .to_owned()
+}
+
+/// The practitioners' time off overlapping `[from, to)` (no columns chosen yet).
+fn time_off_over(
+    practitioner_ids: &[Uuid],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> SelectStatement {
+    Query::select()
+        .from(time_off::Entity)
+        .and_where(
+            Expr::col(time_off::Column::PractitionerId).is_in(practitioner_ids.iter().copied()),
+        )
+        .and_where(Expr::col(time_off::Column::StartsAt).lt(to))
+        .and_where(Expr::col(time_off::Column::EndsAt).gt(from))
+        .to_owned()
+}
+
+/// The practitioners' appointments holding time in `[from, to)` (no columns chosen yet).
+fn holding_time_over(
+    practitioner_ids: &[Uuid],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> SelectStatement {
+    // No appointment holds more than the longest visit plus the longest buffer, so this lower
+    // bound on the start lets the (practitioner, start) index skip the practitioner's history.
+    let longest = Duration::minutes(
+        AppointmentType::MAX_DURATION_MINUTES + AppointmentType::MAX_BUFFER_MINUTES,
+    );
+    Query::select()
+        .from(Entity)
+        .and_where(Expr::col(Column::PractitionerId).is_in(practitioner_ids.iter().copied()))
+        .and_where(Expr::col(Column::Status).is_in(HOLDING_TIME))
+        .and_where(Expr::col(Column::StartsAt).lt(to))
+        .and_where(Expr::col(Column::StartsAt).gt(from - longest))
+        .and_where(Expr::col(Column::BlockedUntil).gt(from))
+        .to_owned()
+}
+
+impl CalendarRows {
+    /// The calendar of one practitioner from [`join_calendar_arrays`]' columns of `row`.
+    pub(crate) fn from_arrays(row: &QueryResult, practitioner_id: Uuid) -> Result<Self, DbErr> {
+        fn array<T>(
+            row: &QueryResult,
+            prefix: &str,
+            column: impl IdenStatic,
+        ) -> Result<Vec<T>, DbErr>
+        where
+            Vec<T>: TryGetable,
+        {
+            let name = format!("{prefix}{}", column.as_str());
+            // Not `Option<Vec<T>>`: sea-orm reads a missing column as None, which would be an
+            // empty calendar here rather than an error.
+            match Vec::<T>::try_get(row, "", &name) {
+                Ok(values) => Ok(values),
+                Err(TryGetError::Null(_)) => Ok(Vec::new()),
+                Err(TryGetError::DbErr(err)) => Err(err),
             }
         }
+        let lengths_differ = || DbErr::Custom("calendar arrays of different lengths".into());
+        let mut rows = Self::from_rows(Vec::new())?;
+        let ids: Vec<Uuid> = array(row, HOURS_ARRAYS, working_hours::Column::Id)?;
+        let locations: Vec<Uuid> = array(row, HOURS_ARRAYS, working_hours::Column::LocationId)?;
+        let weekdays: Vec<i16> = array(row, HOURS_ARRAYS, working_hours::Column::Weekday)?;
+        let starts: Vec<i16> = array(row, HOURS_ARRAYS, working_hours::Column::StartMinute)?;
+        let ends: Vec<i16> = array(row, HOURS_ARRAYS, working_hours::Column::EndMinute)?;
+        if [locations.len(), weekdays.len(), starts.len(), ends.len()] != [ids.len(); 4] {
+            return Err(lengths_differ());
+        }
+        for (n, id) in ids.into_iter().enumerate() {
+            rows.working_hours.push(working_hours::Model {
+                id,
+                practitioner_id,
+                location_id: locations[n],
+                weekday: weekdays[n],
+                start_minute: starts[n],
+                end_minute: ends[n],
+            });
+        }
+        let held = |prefix: &str, blocked_until: Option<Column>| -> Result<Vec<HeldTime>, DbErr> {
+            let ids: Vec<Uuid> = array(row, prefix, Column::Id)?;
+            let starts: Vec<DateTime<Utc>> = array(row, prefix, Column::StartsAt)?;
+            let ends: Vec<DateTime<Utc>> = array(row, prefix, Column::EndsAt)?;
+            let blocked: Vec<DateTime<Utc>> = match blocked_until {
+                Some(column) => array(row, prefix, column)?,
+                None => ends.clone(),
+            };
+            if [starts.len(), ends.len(), blocked.len()] != [ids.len(); 3] {
+                return Err(lengths_differ());
+            }
+            Ok((0..ids.len())
+                .map(|n| HeldTime {
+                    id: ids[n],
+                    practitioner_id,
+                    starts_at: starts[n],
+                    ends_at: ends[n],
+                    blocked_until: blocked[n],
+                })
+                .collect())
+        };
+        // Time off's columns are named as the appointment's (id, starts_at, ends_at).
+        rows.time_off = held(TIME_OFF_ARRAYS, None)?;
+        rows.busy = held(BUSY_ARRAYS, Some(Column::BlockedUntil))?;
+        rows.sort_hours();
+        Ok(rows)
     }
-    // Intervals of one practitioner and location in weekday order, as the hours are entered.
-    rows.working_hours.sort_by_key(|row| {
-        (
-            row.practitioner_id,
-            row.location_id,
-            row.weekday,
-            row.start_minute,
-        )
-    });
-    Ok(rows)
+
+    fn from_rows(loaded: Vec<CalendarRow>) -> Result<Self, DbErr> {
+        let mut rows = Self {
+            working_hours: Vec::new(),
+            time_off: Vec::new(),
+            busy: Vec::new(),
+        };
+        for row in loaded {
+            let kind = row.kind.clone();
+            match (kind.as_str(), row) {
+                (
+                    WORKING_HOURS,
+                    CalendarRow {
+                        id,
+                        practitioner_id,
+                        location_id: Some(location_id),
+                        weekday: Some(weekday),
+                        start_minute: Some(start_minute),
+                        end_minute: Some(end_minute),
+                        ..
+                    },
+                ) => rows.working_hours.push(working_hours::Model {
+                    id,
+                    practitioner_id,
+                    location_id,
+                    weekday,
+                    start_minute,
+                    end_minute,
+                }),
+                (
+                    kind @ (TIME_OFF | APPOINTMENT),
+                    CalendarRow {
+                        id,
+                        practitioner_id,
+                        starts_at: Some(starts_at),
+                        ends_at: Some(ends_at),
+                        blocked_until: Some(blocked_until),
+                        ..
+                    },
+                ) => {
+                    let held = HeldTime {
+                        id,
+                        practitioner_id,
+                        starts_at,
+                        ends_at,
+                        blocked_until,
+                    };
+                    if kind == TIME_OFF {
+                        rows.time_off.push(held);
+                    } else {
+                        rows.busy.push(held);
+                    }
+                }
+                (kind, row) => {
+                    return Err(DbErr::Custom(format!(
+                        "calendar row of kind {kind} with missing columns: {row:?}"
+                    )));
+                }
+            }
+        }
+        rows.sort_hours();
+        Ok(rows)
+    }
+
+    /// Intervals of one practitioner and location in weekday order, as the hours are entered.
+    fn sort_hours(&mut self) {
+        self.working_hours.sort_by_key(|row| {
+            (
+                row.practitioner_id,
+                row.location_id,
+                row.weekday,
+                row.start_minute,
+            )
+        });
+    }
 }
 
 /// Active practitioners, optionally one.

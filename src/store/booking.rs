@@ -31,7 +31,9 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    appointments::{HOLDING_TIME, WriteError, classify},
+    appointments::{
+        CalendarRows, HOLDING_TIME, WriteError, calendar_rows, classify, join_calendar_arrays,
+    },
     outbox::Outbox,
 };
 
@@ -236,6 +238,8 @@ pub struct FactsQuery<'a> {
     pub practitioner_id: Uuid,
     pub location_id: Uuid,
     pub questionnaire_id: &'a str,
+    /// The practitioner's calendar is read over `[from, to)`.
+    pub calendar_window: (DateTime<Utc>, DateTime<Utc>),
 }
 
 /// The patient's latest submitted intake, as much of it as the booking rules read.
@@ -261,18 +265,34 @@ pub struct BookingFacts {
     pub intake: Option<LatestIntake>,
     /// Disciplines the patient has been seen in or is booked for (not new to them).
     pub known_disciplines: Vec<Discipline>,
+    /// The named practitioner's weekly hours, and time off and appointments over the window
+    /// (whether or not the practitioner is active).
+    pub calendar: CalendarRows,
 }
 
-/// Loads [`BookingFacts`] in one statement: one row, every part left-joined to it.
+/// Loads [`BookingFacts`]: one row, every part left-joined to it. On PostgreSQL the calendar
+/// comes in the same statement (so in one round trip, from one snapshot) as arrays; SQLite,
+/// in-process and without arrays, reads it in a second statement.
 pub async fn facts<C: ConnectionTrait>(
     db: &C,
     query: FactsQuery<'_>,
 ) -> Result<BookingFacts, DbErr> {
+    let postgres = db.get_database_backend() == DatabaseBackend::Postgres;
+    let (from, to) = query.calendar_window;
+    let mut select = facts_query(query);
+    if postgres {
+        join_calendar_arrays(&mut select, query.practitioner_id, from, to);
+    }
     let row = db
-        .query_one(&facts_query(query))
+        .query_one(&select)
         .await?
         .ok_or_else(|| DbErr::Custom("the booking facts query returned no row".into()))?;
-    facts_from(&row)
+    let calendar = if postgres {
+        CalendarRows::from_arrays(&row, query.practitioner_id)?
+    } else {
+        calendar_rows(db, &[query.practitioner_id], from, to).await?
+    };
+    facts_from(&row, calendar)
 }
 
 fn facts_query(query: FactsQuery<'_>) -> SelectStatement {
@@ -399,7 +419,7 @@ fn facts_query(query: FactsQuery<'_>) -> SelectStatement {
     select
 }
 
-fn facts_from(row: &sea_orm::QueryResult) -> Result<BookingFacts, DbErr> {
+fn facts_from(row: &sea_orm::QueryResult, calendar: CalendarRows) -> Result<BookingFacts, DbErr> {
     let intake_id: Option<Uuid> = row.try_get("", "i_id")?;
     let intake = match intake_id {
         Some(id) => Some(LatestIntake {
@@ -425,6 +445,7 @@ fn facts_from(row: &sea_orm::QueryResult) -> Result<BookingFacts, DbErr> {
         policies: Option::<clinic_policy::Model>::from_query_result(row, "c_")?,
         intake,
         known_disciplines,
+        calendar,
     })
 }
 
