@@ -25,7 +25,7 @@ pub const HOLDING_TIME: [AppointmentStatus; 3] = [
 ];
 
 /// Everything availability needs about a set of practitioners over a window of instants.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CalendarRows {
     pub working_hours: Vec<working_hours::Model>,
     pub time_off: Vec<HeldTime>,
@@ -73,7 +73,7 @@ pub async fn calendar_rows<C: ConnectionTrait>(
     to: DateTime<Utc>,
 ) -> Result<CalendarRows, DbErr> {
     if practitioner_ids.is_empty() {
-        return CalendarRows::from_rows(Vec::new());
+        return Ok(CalendarRows::default());
     }
     let query = calendar_query(practitioner_ids, from, to);
     let loaded = CalendarRow::find_by_statement(db.get_database_backend().build(&query))
@@ -238,23 +238,27 @@ fn time_off_over(
         .to_owned()
 }
 
+/// A lower bound on the start of any appointment holding time at `from`: no appointment holds
+/// more than the longest visit plus the longest buffer, so the (practitioner, start) index can
+/// skip the practitioner's history.
+pub(crate) fn holding_starts_after(from: DateTime<Utc>) -> DateTime<Utc> {
+    from - Duration::minutes(
+        AppointmentType::MAX_DURATION_MINUTES + AppointmentType::MAX_BUFFER_MINUTES,
+    )
+}
+
 /// The practitioners' appointments holding time in `[from, to)` (no columns chosen yet).
 fn holding_time_over(
     practitioner_ids: &[Uuid],
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> SelectStatement {
-    // No appointment holds more than the longest visit plus the longest buffer, so this lower
-    // bound on the start lets the (practitioner, start) index skip the practitioner's history.
-    let longest = Duration::minutes(
-        AppointmentType::MAX_DURATION_MINUTES + AppointmentType::MAX_BUFFER_MINUTES,
-    );
     Query::select()
         .from(Entity)
         .and_where(Expr::col(Column::PractitionerId).is_in(practitioner_ids.iter().copied()))
         .and_where(Expr::col(Column::Status).is_in(HOLDING_TIME))
         .and_where(Expr::col(Column::StartsAt).lt(to))
-        .and_where(Expr::col(Column::StartsAt).gt(from - longest))
+        .and_where(Expr::col(Column::StartsAt).gt(holding_starts_after(from)))
         .and_where(Expr::col(Column::BlockedUntil).gt(from))
         .to_owned()
 }
@@ -280,7 +284,7 @@ impl CalendarRows {
             }
         }
         let lengths_differ = || DbErr::Custom("calendar arrays of different lengths".into());
-        let mut rows = Self::from_rows(Vec::new())?;
+        let mut rows = Self::default();
         let ids: Vec<Uuid> = array(row, HOURS_ARRAYS, working_hours::Column::Id)?;
         let locations: Vec<Uuid> = array(row, HOURS_ARRAYS, working_hours::Column::LocationId)?;
         let weekdays: Vec<i16> = array(row, HOURS_ARRAYS, working_hours::Column::Weekday)?;
@@ -328,11 +332,7 @@ impl CalendarRows {
     }
 
     fn from_rows(loaded: Vec<CalendarRow>) -> Result<Self, DbErr> {
-        let mut rows = Self {
-            working_hours: Vec::new(),
-            time_off: Vec::new(),
-            busy: Vec::new(),
-        };
+        let mut rows = Self::default();
         for row in loaded {
             let kind = row.kind.clone();
             match (kind.as_str(), row) {
