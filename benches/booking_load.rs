@@ -1336,11 +1336,7 @@ impl std::fmt::Display for Report {
             self.profile.availability.headline()
         )?;
         if let Some(booking) = &self.profile.booking {
-            writeln!(
-                f,
-                "profile: booking {}; plus a BEGIN, which sqlx does not log",
-                booking.headline()
-            )?;
+            writeln!(f, "profile: booking {}", booking.headline())?;
         }
         if self.booking.created == 0 || self.booking.statuses.len() > 1 {
             writeln!(
