@@ -1116,8 +1116,10 @@ async fn offered_with<C: sea_orm::ConnectionTrait>(
     location_id: Option<Uuid>,
     ignoring: Option<Uuid>,
 ) -> ApiResult<Availability> {
-    let practitioners = of_kind(kind, setup.practitioners);
-    let ids: Vec<Uuid> = practitioners.iter().map(|row| row.id).collect();
+    let ids: Vec<Uuid> = of_kind(kind, setup.practitioners)
+        .iter()
+        .map(|row| row.id)
+        .collect();
     let (window_from, window_to) = AvailabilityQuery::load_window_of(from, to);
     let mut rows = appointments::calendar_rows(db, &ids, window_from, window_to).await?;
     if let Some(ignored) = ignoring {
@@ -1129,10 +1131,7 @@ async fn offered_with<C: sea_orm::ConnectionTrait>(
         kind,
         (from, to),
         actor,
-        Setup {
-            practitioners: &practitioners,
-            locations: setup.locations,
-        },
+        setup,
         location_id,
         rows,
     )
@@ -1150,7 +1149,8 @@ fn of_kind(
         .collect()
 }
 
-/// [`offered_with`] for calendars already loaded (rows covering the dates' load window).
+/// [`offered_with`] for calendars already loaded (rows covering the dates' load window); only
+/// the active practitioners of the type's discipline are offered.
 #[allow(clippy::too_many_arguments)]
 fn offered_from(
     state: &AppState,
