@@ -164,6 +164,73 @@ pub fn source_address(request: &Request) -> Option<String> {
         .map(|addr| addr.ip().to_string())
 }
 
+/// What an entry is about: a record and the patient it belongs to, either optional. Records
+/// that belong to a patient convert into their subject, so a use case names the row it touched
+/// (`Subject::from(&appointment)`) instead of spelling out its ids.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Subject {
+    pub record: Option<Record>,
+    pub patient_id: Option<Uuid>,
+}
+
+impl Subject {
+    /// Nothing in particular (a list, a login that named no account).
+    pub const NONE: Self = Self {
+        record: None,
+        patient_id: None,
+    };
+
+    pub fn record(record: Record) -> Self {
+        Self::NONE.on(record)
+    }
+
+    /// One patient's records as a whole (a list of their intakes), not one record.
+    pub fn patient(patient_id: Uuid) -> Self {
+        Self {
+            record: None,
+            patient_id: Some(patient_id),
+        }
+    }
+
+    /// The same subject, naming `record` (a patient record is also the subject's patient).
+    pub fn on(mut self, record: Record) -> Self {
+        self.record = Some(record);
+        if let Record::Patient(id) = record {
+            self.patient_id = Some(id);
+        }
+        self
+    }
+
+    pub fn for_patient(mut self, patient_id: Uuid) -> Self {
+        self.patient_id = Some(patient_id);
+        self
+    }
+}
+
+impl From<Record> for Subject {
+    fn from(record: Record) -> Self {
+        Self::record(record)
+    }
+}
+
+impl From<&entity::appointment::Model> for Subject {
+    fn from(row: &entity::appointment::Model) -> Self {
+        Self::record(Record::Appointment(row.id)).for_patient(row.patient_id)
+    }
+}
+
+impl From<&entity::intake::Model> for Subject {
+    fn from(row: &entity::intake::Model) -> Self {
+        Self::record(Record::Intake(row.id)).for_patient(row.patient_id)
+    }
+}
+
+impl From<&entity::patient::Model> for Subject {
+    fn from(row: &entity::patient::Model) -> Self {
+        Self::record(Record::Patient(row.id))
+    }
+}
+
 /// One entry to append.
 #[derive(Debug, Clone, Copy)]
 pub struct Entry {
@@ -190,6 +257,14 @@ impl Entry {
         }
     }
 
+    /// The entry about `subject`.
+    pub fn about(mut self, subject: impl Into<Subject>) -> Self {
+        let subject = subject.into();
+        self.record = subject.record;
+        self.patient_id = subject.patient_id;
+        self
+    }
+
     pub fn on(mut self, record: Record) -> Self {
         self.record = Some(record);
         if let Record::Patient(id) = record {
@@ -201,6 +276,65 @@ impl Entry {
     pub fn for_patient(mut self, patient_id: Uuid) -> Self {
         self.patient_id = Some(patient_id);
         self
+    }
+}
+
+/// The audit trail of one request: who acts, from where, and when. A use case says what it
+/// did (`audit.allowed(&txn, action, &row)`) and the handle writes the whole entry.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    pub context: AuditContext,
+    pub now: DateTime<Utc>,
+}
+
+impl Audit {
+    pub fn new(context: AuditContext, now: DateTime<Utc>) -> Self {
+        Self { context, now }
+    }
+
+    /// Records that `action` was done on `subject`. Pass the transaction of the change.
+    pub async fn allowed<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        action: Action,
+        subject: impl Into<Subject>,
+    ) -> Result<(), DbErr> {
+        record(
+            db,
+            self.now,
+            &self.context,
+            Entry::allowed(action).about(subject),
+        )
+        .await
+    }
+
+    /// Records that `action` on `subject` was refused.
+    pub async fn denied<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        action: Action,
+        subject: impl Into<Subject>,
+    ) -> Result<(), DbErr> {
+        record(
+            db,
+            self.now,
+            &self.context,
+            Entry::denied(action).about(subject),
+        )
+        .await
+    }
+
+    /// The row [`Audit::allowed`] writes, for a write that inserts it with others at once.
+    pub fn allowed_row(
+        &self,
+        action: Action,
+        subject: impl Into<Subject>,
+    ) -> entity::audit_event::ActiveModel {
+        store::audit::row(
+            self.now,
+            &self.context,
+            Entry::allowed(action).about(subject),
+        )
     }
 }
 

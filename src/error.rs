@@ -166,6 +166,38 @@ impl ApiError {
         Self::Internal(err.into())
     }
 
+    /// A 422 for one field: `code` says what is wrong with it, `message` how to fix it.
+    pub fn field(field: &str, code: &str, detail: &str, message: &str) -> Self {
+        Self::Validation {
+            detail: detail.into(),
+            errors: vec![FieldError {
+                field: field.into(),
+                code: code.into(),
+                message: message.into(),
+            }],
+        }
+    }
+
+    /// A 422: the field names a record that does not exist.
+    pub fn unknown_field(field: &str, message: &str) -> Self {
+        Self::field(field, "unknown", message, message)
+    }
+
+    /// A 422: the field is needed here.
+    pub fn required_field(field: &str, detail: &str, message: &str) -> Self {
+        Self::field(field, "required", detail, message)
+    }
+
+    /// The database cannot be reached (down, restarting, or the pool exhausted): a 503 that
+    /// says to try again, never a 500.
+    pub fn database_unavailable() -> Self {
+        Self::Unavailable {
+            code: "database_unavailable",
+            detail: "The service cannot reach its database right now; please try again shortly."
+                .into(),
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
@@ -240,7 +272,47 @@ impl ApiError {
 
 impl From<sea_orm::DbErr> for ApiError {
     fn from(err: sea_orm::DbErr) -> Self {
+        if is_connection_error(&err) {
+            tracing::warn!(error = %err, "database unavailable");
+            return Self::database_unavailable();
+        }
         Self::Internal(err.into())
+    }
+}
+
+/// Whether a database error means "cannot reach the database" rather than a bad statement.
+fn is_connection_error(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr, sqlx::Error as Sqlx};
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(sqlx)) | DbErr::Query(RuntimeErr::SqlxError(sqlx)) => {
+            matches!(
+                sqlx.as_ref(),
+                Sqlx::Io(_)
+                    | Sqlx::PoolTimedOut
+                    | Sqlx::PoolClosed
+                    | Sqlx::WorkerCrashed
+                    | Sqlx::Tls(_)
+            )
+        }
+        _ => false,
+    }
+}
+
+/// The scheduling module's problems as the problem document's per-field errors.
+impl From<crate::scheduling::ValidationErrors> for ApiError {
+    fn from(errors: crate::scheduling::ValidationErrors) -> Self {
+        Self::Validation {
+            detail: "Some values are not valid; every problem is listed in `errors`.".into(),
+            errors: errors
+                .into_iter()
+                .map(|error| FieldError {
+                    field: error.field,
+                    code: error.code.as_str().to_owned(),
+                    message: error.message,
+                })
+                .collect(),
+        }
     }
 }
 

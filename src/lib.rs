@@ -15,6 +15,7 @@ pub mod error;
 pub mod middleware;
 pub mod notify;
 pub mod scheduling;
+pub mod service;
 pub mod store;
 pub mod telemetry;
 pub mod triage;

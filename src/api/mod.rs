@@ -1,6 +1,9 @@
 //! The HTTP edge: one `#[OpenApi]` struct per area, request and response types, no SQL.
 
+use poem::Request;
 use poem_openapi::Tags;
+
+use crate::{audit::AuditContext, auth::BearerAuth, service::Caller};
 
 pub mod access;
 pub mod admin;
@@ -38,4 +41,9 @@ pub enum ApiTags {
     Scheduling,
     /// Administration: accounts, the email outbox and the audit trail.
     Admin,
+}
+
+/// The caller of a use case: who the bearer token names, and where the request came from.
+pub fn caller(request: &Request, auth: &BearerAuth) -> Caller {
+    Caller::new(auth.0, AuditContext::from_request(request, Some(&auth.0)))
 }

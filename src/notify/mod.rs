@@ -7,6 +7,7 @@ use lettre::message::Mailbox;
 
 use crate::config::Config;
 
+pub mod appointments;
 pub mod calendar;
 pub mod content;
 pub mod templates;

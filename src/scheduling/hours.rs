@@ -31,6 +31,19 @@ impl WorkingIntervalInput {
     }
 }
 
+/// One working interval as stored: a weekday and minutes since local midnight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredInterval {
+    pub weekday: Weekday,
+    pub start_minute: u32,
+    pub end_minute: u32,
+}
+
+/// An ISO weekday number as stored (1 = Monday … 7 = Sunday).
+pub fn weekday_from_iso(iso: i16) -> Option<Weekday> {
+    Weekday::try_from(u8::try_from(iso.checked_sub(1)?).ok()?).ok()
+}
+
 /// One validated working interval `[start, end)` in local wall-clock time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct WorkingInterval {
@@ -102,6 +115,54 @@ impl WeeklyHours {
         let mut intervals = Vec::with_capacity(input.len());
         for (index, item) in input.iter().enumerate() {
             match parse_interval(index, item, grid) {
+                Ok(interval) => intervals.push(interval),
+                Err(errors) => found.extend(errors.into_iter().map(|error| (index, error))),
+            }
+        }
+        if !found.is_empty() {
+            return Err(into_errors(found));
+        }
+        let hours = Self::from_intervals(intervals);
+        found.extend(hours.overlaps());
+        if found.is_empty() {
+            Ok(hours)
+        } else {
+            Err(into_errors(found))
+        }
+    }
+
+    /// Hours as stored, in minutes since local midnight, checked as [`WeeklyHours::new`]
+    /// checks typed ones (the grid may have changed since they were saved) without writing
+    /// and parsing `HH:MM` text on the way.
+    pub fn from_stored(
+        stored: &[StoredInterval],
+        grid: SlotGrid,
+    ) -> Result<Self, ValidationErrors> {
+        let mut found: Vec<(usize, ValidationError)> = Vec::new();
+        let mut intervals = Vec::with_capacity(stored.len());
+        for (index, item) in stored.iter().enumerate() {
+            let time = |part: &str, minutes: u32| {
+                LocalTime::from_minutes(minutes).ok_or_else(|| {
+                    ValidationError::new(
+                        format!("intervals[{index}].{part}"),
+                        ValidationCode::InvalidTime,
+                        format!("{minutes} minutes is not a time of day"),
+                    )
+                })
+            };
+            let checked = match (
+                time("start", item.start_minute),
+                time("end", item.end_minute),
+            ) {
+                (Ok(start), Ok(end)) => check_interval(index, item.weekday, start, end, grid),
+                (start, end) => {
+                    let mut errors = ValidationErrors::default();
+                    errors.extend(start.err());
+                    errors.extend(end.err());
+                    Err(errors)
+                }
+            };
+            match checked {
                 Ok(interval) => intervals.push(interval),
                 Err(errors) => found.extend(errors.into_iter().map(|error| (index, error))),
             }
@@ -213,6 +274,18 @@ fn parse_interval(
             return Err(errors);
         }
     };
+    check_interval(index, item.weekday, start, end, grid)
+}
+
+/// An interval's times, already read, checked: the end after the start, both on the grid.
+fn check_interval(
+    index: usize,
+    weekday: Weekday,
+    start: LocalTime,
+    end: LocalTime,
+    grid: SlotGrid,
+) -> Result<WorkingInterval, ValidationErrors> {
+    let field = |part: &str| format!("intervals[{index}].{part}");
     let mut errors = ValidationErrors::default();
     if end <= start {
         errors.push(ValidationError::new(
@@ -234,7 +307,7 @@ fn parse_interval(
         }
     }
     errors.into_result(WorkingInterval {
-        weekday: item.weekday,
+        weekday,
         start,
         end,
     })

@@ -130,7 +130,8 @@ pub use clinic::{
 };
 pub use error::{ValidationCode, ValidationError, ValidationErrors};
 pub use hours::{
-    LocationHours, WeeklyHours, WorkingInterval, WorkingIntervalInput, check_practitioner_hours,
+    LocationHours, StoredInterval, WeeklyHours, WorkingInterval, WorkingIntervalInput,
+    check_practitioner_hours, weekday_from_iso,
 };
 pub use lifecycle::{
     AppointmentStatus, Cancellation, IllegalTransition, LifecycleError, MAX_CANCEL_REASON_CHARS,

@@ -130,6 +130,11 @@ impl LocalTime {
             .map(Self)
     }
 
+    /// `None` past 24:00.
+    pub fn from_minutes(minutes: u32) -> Option<Self> {
+        Self::from_hm(minutes / 60, minutes % 60)
+    }
+
     /// Parses `HH:MM` (two digits each). The error's field is `time`.
     pub fn parse(text: &str) -> Result<Self, ValidationError> {
         let invalid = || {

@@ -533,3 +533,56 @@ pub async fn list<C: ConnectionTrait>(
         .all(db)
         .await
 }
+
+/// The lifecycle's statuses as stored: one table, read both ways.
+const STATUSES: [(AppointmentStatus, crate::scheduling::AppointmentStatus); 5] = [
+    (
+        AppointmentStatus::Booked,
+        crate::scheduling::AppointmentStatus::Booked,
+    ),
+    (
+        AppointmentStatus::CheckedIn,
+        crate::scheduling::AppointmentStatus::CheckedIn,
+    ),
+    (
+        AppointmentStatus::Completed,
+        crate::scheduling::AppointmentStatus::Completed,
+    ),
+    (
+        AppointmentStatus::NoShow,
+        crate::scheduling::AppointmentStatus::NoShow,
+    ),
+    (
+        AppointmentStatus::Cancelled,
+        crate::scheduling::AppointmentStatus::Cancelled,
+    ),
+];
+
+/// A stored status as the lifecycle rules read it.
+pub fn lifecycle_status(stored: AppointmentStatus) -> crate::scheduling::AppointmentStatus {
+    STATUSES.iter().find(|(row, _)| *row == stored).map_or(
+        crate::scheduling::AppointmentStatus::Cancelled,
+        |(_, status)| *status,
+    )
+}
+
+/// The stored form of a lifecycle status.
+pub fn stored_status(status: crate::scheduling::AppointmentStatus) -> AppointmentStatus {
+    STATUSES
+        .iter()
+        .find(|(_, lifecycle)| *lifecycle == status)
+        .map_or(AppointmentStatus::Cancelled, |(row, _)| *row)
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::*;
+
+    #[test]
+    fn every_status_is_stored_and_read_back_as_itself() {
+        for (stored, lifecycle) in STATUSES {
+            assert_eq!(lifecycle_status(stored), lifecycle);
+            assert_eq!(stored_status(lifecycle), stored);
+        }
+    }
+}

@@ -11,6 +11,7 @@ pub mod outbox;
 pub mod patients;
 pub mod practitioners;
 pub mod refresh_tokens;
+pub mod scope;
 pub mod secrets;
 pub mod throttle;
 pub mod users;

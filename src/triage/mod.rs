@@ -110,6 +110,9 @@ mod tests;
 use chrono::NaiveDate;
 use serde::Serialize;
 
+/// The questionnaire every new intake uses.
+pub const INTAKE_QUESTIONNAIRE: &str = "intake";
+
 pub use answers::{AnswerError, AnswerErrorCode, Answers, ValidationMode};
 pub use facts::{Assessment, DerivedFacts, Fact};
 pub use questionnaire::{

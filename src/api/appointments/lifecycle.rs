@@ -1,0 +1,145 @@
+//! The appointment's life: reschedule, cancel, check-in, complete, no-show.
+
+use chrono::{DateTime, Utc};
+use poem::{Request, web::Data};
+use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
+use uuid::Uuid;
+
+use crate::{
+    api::{ApiTags, appointments::AppointmentView, caller, types::Text},
+    app::AppState,
+    auth::BearerAuth,
+    error::ApiResult,
+    scheduling::StatusChange,
+    service::appointments::{self, Reschedule},
+};
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct RescheduleRequest {
+    /// One of the `start` values `GET /availability` offers.
+    pub start: DateTime<Utc>,
+    /// Another practitioner of the same discipline (default: the same one).
+    #[oai(nullable)]
+    pub practitioner_id: Option<Uuid>,
+    /// Another location (default: the same one).
+    #[oai(nullable)]
+    pub location_id: Option<Uuid>,
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct CancelRequest {
+    #[oai(validator(min_length = 1, max_length = 500))]
+    pub reason: Text,
+}
+
+pub struct LifecycleApi;
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Scheduling")]
+impl LifecycleApi {
+    /// Moves a booked appointment to another offered time. Patients may do so until the
+    /// cancellation window; the front desk always. A new invite replaces the old one.
+    #[oai(
+        path = "/appointments/:id/reschedule",
+        method = "post",
+        operation_id = "rescheduleAppointment"
+    )]
+    async fn reschedule(
+        &self,
+        auth: BearerAuth,
+        request: &Request,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+        body: Json<RescheduleRequest>,
+    ) -> ApiResult<Json<AppointmentView>> {
+        let command = Reschedule {
+            id: id.0,
+            start: body.start,
+            practitioner_id: body.practitioner_id,
+            location_id: body.location_id,
+        };
+        let shown = appointments::reschedule(&state, &caller(request, &auth), command).await?;
+        Ok(Json(shown.into()))
+    }
+
+    /// Cancels a booked appointment, with a reason. Inside the cancellation window it is
+    /// marked late. The patient receives a cancellation that removes it from their calendar.
+    #[oai(
+        path = "/appointments/:id/cancel",
+        method = "post",
+        operation_id = "cancelAppointment"
+    )]
+    async fn cancel(
+        &self,
+        auth: BearerAuth,
+        request: &Request,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+        body: Json<CancelRequest>,
+    ) -> ApiResult<Json<AppointmentView>> {
+        let caller = caller(request, &auth);
+        let shown = appointments::cancel(&state, &caller, id.0, body.reason.as_str()).await?;
+        Ok(Json(shown.into()))
+    }
+
+    /// The patient has arrived.
+    #[oai(
+        path = "/appointments/:id/check-in",
+        method = "post",
+        operation_id = "checkInAppointment"
+    )]
+    async fn check_in(
+        &self,
+        auth: BearerAuth,
+        request: &Request,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<AppointmentView>> {
+        change(&state, request, &auth, id.0, StatusChange::CheckIn).await
+    }
+
+    /// The visit took place. The follow-up questionnaire link is emailed after the clinic's
+    /// follow-up delay.
+    #[oai(
+        path = "/appointments/:id/complete",
+        method = "post",
+        operation_id = "completeAppointment"
+    )]
+    async fn complete(
+        &self,
+        auth: BearerAuth,
+        request: &Request,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<AppointmentView>> {
+        change(&state, request, &auth, id.0, StatusChange::Complete).await
+    }
+
+    /// The patient did not come.
+    #[oai(
+        path = "/appointments/:id/no-show",
+        method = "post",
+        operation_id = "markAppointmentNoShow"
+    )]
+    async fn no_show(
+        &self,
+        auth: BearerAuth,
+        request: &Request,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<AppointmentView>> {
+        change(&state, request, &auth, id.0, StatusChange::NoShow).await
+    }
+}
+
+async fn change(
+    state: &AppState,
+    request: &Request,
+    auth: &BearerAuth,
+    id: Uuid,
+    change: StatusChange,
+) -> ApiResult<Json<AppointmentView>> {
+    let shown = appointments::change_status(state, &caller(request, auth), id, change).await?;
+    Ok(Json(shown.into()))
+}

@@ -1,0 +1,342 @@
+//! Booking an appointment: idempotent, decided by the pure `scheduling` module from facts
+//! read in one statement, written all or nothing with its emails, audit entries and stored
+//! response, and with the database's overlap constraint as the last word on races.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::{ActiveModelTrait, IntoActiveModel};
+use uuid::Uuid;
+
+use crate::{
+    app::AppState,
+    audit::{Action, Record, Subject},
+    error::{ApiError, ApiResult},
+    notify::{
+        appointments::{AppointmentMail, AppointmentParts},
+        calendar::CalendarMethod,
+        content::EmailContent,
+    },
+    scheduling::{
+        self, AvailabilityQuery, BookingRequest, Discipline, IntakeDisposition, IntakeGate,
+        IntakeSummary, RefusalKind,
+    },
+    service::{
+        Caller,
+        access::BOOKERS,
+        appointments::{Appointment, manage_url},
+        availability::{self, Setup, discipline_of, zone_of},
+        idempotency::{Idempotent, KeyState, key_in_flight, key_reused},
+    },
+    store::{
+        appointments::{self as stored_appointments, NewAppointment, WriteError},
+        booking::{self, BookingFacts, FactsQuery, LatestIntake, NewBooking, PatientKey, Written},
+    },
+    triage::{Disposition, INTAKE_QUESTIONNAIRE},
+};
+
+/// A booking request. A patient books for themselves (no `patient_id`, or their own); the
+/// front desk names the patient.
+#[derive(Debug, Clone)]
+pub struct BookAppointment {
+    pub patient_id: Option<Uuid>,
+    pub practitioner_id: Uuid,
+    pub location_id: Uuid,
+    pub appointment_type_id: Uuid,
+    pub start: DateTime<Utc>,
+    /// Front desk only: book although the intake check refuses, for this reason (audited).
+    pub override_reason: Option<String>,
+    pub idempotency_key: String,
+}
+
+/// A booking that went through.
+#[derive(Debug)]
+pub struct Booked {
+    pub appointment: Appointment,
+    /// This answers a retry of a request that had booked already.
+    pub replayed: bool,
+}
+
+/// Books the appointment, or refuses it with the rule that refused (a taken time with the
+/// next free ones). A retry with the same key answers the first booking again.
+#[tracing::instrument(name = "service.booking.book", skip_all)]
+pub async fn book(
+    state: &AppState,
+    caller: &Caller,
+    command: BookAppointment,
+) -> ApiResult<Booked> {
+    caller.require(state, BOOKERS).await?;
+    let actor = caller.actor();
+    // The database keeps microseconds: the response shows what a later read will.
+    let now = state.clock.now().trunc_subsecs(6);
+    let patient = patient_key(caller, command.patient_id)?;
+    // One statement reads everything the decision needs, on the pool and outside a
+    // transaction: what decides a race is the write, where the database's overlap constraint
+    // has the last word. The calendar is read before the location's zone is known.
+    let facts = booking::facts(
+        &state.db,
+        FactsQuery {
+            patient,
+            appointment_type_id: command.appointment_type_id,
+            practitioner_id: command.practitioner_id,
+            location_id: command.location_id,
+            questionnaire_id: INTAKE_QUESTIONNAIRE,
+            calendar_window: AvailabilityQuery::load_window_around(command.start),
+        },
+    )
+    .await?;
+    let BookingFacts {
+        patient,
+        appointment_type,
+        practitioner,
+        location,
+        policies,
+        intake,
+        known_disciplines,
+        calendar,
+    } = facts;
+    let record = booking_patient(state, caller, command.patient_id, patient).await?;
+    let key = Idempotent::new(
+        format!("appointments:{}", caller.user_id()),
+        command.idempotency_key.clone(),
+        &fingerprint(&command, record.id),
+    );
+    let kind = appointment_type.ok_or_else(|| {
+        ApiError::unknown_field("appointment_type_id", "There is no such appointment type.")
+    })?;
+    let practitioner = practitioner.ok_or_else(|| {
+        ApiError::unknown_field("practitioner_id", "There is no such practitioner.")
+    })?;
+    let location = location
+        .ok_or_else(|| ApiError::unknown_field("location_id", "There is no such location."))?;
+    let zone = zone_of(&location)?;
+    let date = zone.local_date(command.start);
+    let policies = availability::policies_of(policies)?;
+    let override_reason = command
+        .override_reason
+        .as_deref()
+        .map(|reason| reason.trim().to_owned());
+    let offered = availability::offered_from(
+        state,
+        &policies,
+        &kind,
+        (date, date),
+        actor,
+        Setup {
+            practitioners: std::slice::from_ref(&practitioner),
+            locations: std::slice::from_ref(&location),
+        },
+        Some(location.id),
+        calendar,
+    )?;
+    let intake = intake.as_ref().and_then(intake_summary);
+    let known: Vec<Discipline> = known_disciplines.into_iter().map(discipline_of).collect();
+    let scheduling_type = availability::scheduling_type(&kind, &policies)?;
+    let decision = scheduling::check_booking(
+        &BookingRequest {
+            actor,
+            appointment_type: &scheduling_type,
+            practitioner_id: practitioner.id,
+            practitioner_discipline: discipline_of(practitioner.discipline),
+            location_id: location.id,
+            start: command.start,
+            known_disciplines: &known,
+            intake: intake.as_ref(),
+            intake_override: override_reason.as_deref(),
+            now,
+        },
+        &offered,
+    );
+    let approval = match decision {
+        Ok(approval) => approval,
+        Err(refusal) => {
+            // A retry of a booking that went through finds its own appointment in the way:
+            // the stored response answers it.
+            match key.begin(&state.db, now).await? {
+                KeyState::Replay { body, .. } => return replay(&body),
+                KeyState::Mismatch => return Err(key_reused("booking")),
+                KeyState::Proceed | KeyState::InFlight => {}
+            }
+            let suggestions = if refusal.kind == RefusalKind::SlotUnavailable {
+                availability::suggestions(
+                    state,
+                    &policies,
+                    &kind,
+                    actor,
+                    practitioner.id,
+                    command.start,
+                )
+                .await?
+            } else {
+                Vec::new()
+            };
+            if refusal.kind == RefusalKind::IntakeGate {
+                caller
+                    .audit(state)
+                    .denied(&state.db, Action::AppointmentBook, &record)
+                    .await?;
+            }
+            return Err(availability::refused(refusal, suggestions));
+        }
+    };
+    let slot = approval.slot;
+    let overridden = match &approval.intake {
+        IntakeGate::Passed => None,
+        IntakeGate::Overridden { reason, .. } => Some(reason.clone()),
+    };
+    let appointment = stored_appointments::new_row(
+        now,
+        NewAppointment {
+            patient_id: record.id,
+            practitioner_id: slot.practitioner_id,
+            location_id: slot.location_id,
+            appointment_type_id: kind.id,
+            starts_at: slot.start,
+            ends_at: slot.end,
+            blocked_until: slot.blocked_until,
+            override_reason: overridden.clone(),
+            created_by: caller.user_id(),
+        },
+    );
+    let mail = AppointmentMail::compose(
+        &appointment,
+        AppointmentParts {
+            patient: &record,
+            appointment_type: &kind,
+            practitioner: &practitioner,
+            location: &location,
+            zone,
+        },
+        manage_url(state, appointment.id),
+    );
+    let emails = [
+        mail.message(
+            &state.config.mail_from,
+            now,
+            &appointment,
+            EmailContent::AppointmentConfirmed,
+            Some(CalendarMethod::Request),
+        ),
+        mail.reminder(now, &appointment, &policies),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|message| state.outbox.prepare(now, message))
+    .collect::<Result<Vec<_>, _>>()?;
+    let mut audit = caller.audit(state);
+    audit.now = now;
+    let mut audit_rows = vec![audit.allowed_row(Action::AppointmentBook, &appointment)];
+    if overridden.is_some() {
+        audit_rows.push(audit.allowed_row(Action::IntakeCheckOverride, &appointment));
+    }
+    let shown = Appointment::of(appointment.clone(), &[(location.id, zone)]);
+    let stored = serde_json::to_string(&shown).map_err(ApiError::internal)?;
+    let new_booking = NewBooking {
+        key: key.finish(now, 201, stored),
+        appointment: appointment.into_active_model().reset_all(),
+        emails,
+        audit: audit_rows,
+    };
+    let mut written = booking::write(&state.db, &new_booking).await;
+    if written.as_ref().is_ok_and(|w| *w == Written::KeyTaken)
+        && key.settle(&state.db, now).await? == KeyState::Proceed
+    {
+        // The key named a booking more than a day ago; its entry is gone now.
+        written = booking::write(&state.db, &new_booking).await;
+    }
+    match written {
+        Ok(Written::Booked) => Ok(Booked {
+            appointment: shown,
+            replayed: false,
+        }),
+        Ok(Written::KeyTaken) => match key.settle(&state.db, now).await? {
+            KeyState::Replay { body, .. } => replay(&body),
+            KeyState::Mismatch => Err(key_reused("booking")),
+            KeyState::Proceed | KeyState::InFlight => Err(key_in_flight()),
+        },
+        // Lost a race the database settled: someone booked this time a moment ago.
+        Err(WriteError::Overlap) => {
+            Err(availability::slot_taken(state, &policies, &kind, actor, &slot).await)
+        }
+        Err(WriteError::Database(err)) => Err(err.into()),
+    }
+}
+
+/// The request's identity for its `Idempotency-Key`: the same key must come with the same
+/// booking. (The shape is the one stored keys were made with; keep it.)
+fn fingerprint(command: &BookAppointment, patient_id: Uuid) -> serde_json::Value {
+    serde_json::json!({
+        "patient_id": patient_id,
+        "practitioner_id": command.practitioner_id,
+        "location_id": command.location_id,
+        "appointment_type_id": command.appointment_type_id,
+        "start": command.start,
+        "override_reason": command.override_reason,
+    })
+}
+
+/// Whose appointment this is: a patient's own record, or the one the front desk names.
+fn patient_key(caller: &Caller, requested: Option<Uuid>) -> ApiResult<PatientKey> {
+    if caller.is_patient() {
+        return Ok(PatientKey::Account(caller.user_id()));
+    }
+    requested.map(PatientKey::Record).ok_or_else(|| {
+        ApiError::required_field(
+            "patient_id",
+            "Say whom the appointment is for.",
+            "The front desk books for a patient: give patient_id.",
+        )
+    })
+}
+
+/// The record [`patient_key`] found, if the caller may book for it: a patient only for their
+/// own (anything else is a 404, audited as denied, as the scoped finders do).
+async fn booking_patient(
+    state: &AppState,
+    caller: &Caller,
+    requested: Option<Uuid>,
+    found: Option<entity::patient::Model>,
+) -> ApiResult<entity::patient::Model> {
+    if !caller.is_patient() {
+        return found
+            .ok_or_else(|| ApiError::unknown_field("patient_id", "There is no such patient."));
+    }
+    match found {
+        Some(own) if requested.is_none_or(|id| id == own.id) => Ok(own),
+        _ => {
+            let subject =
+                requested.map_or(Subject::NONE, |id| Subject::record(Record::Patient(id)));
+            caller
+                .audit(state)
+                .denied(&state.db, Action::AppointmentBook, subject)
+                .await?;
+            Err(ApiError::NotFound)
+        }
+    }
+}
+
+/// The stored response of an earlier request with the same key and body.
+fn replay(body: &str) -> ApiResult<Booked> {
+    let appointment: Appointment = serde_json::from_str(body).map_err(ApiError::internal)?;
+    Ok(Booked {
+        appointment,
+        replayed: true,
+    })
+}
+
+/// The latest submitted intake as the booking rules see it.
+fn intake_summary(latest: &LatestIntake) -> Option<IntakeSummary> {
+    let (Some(submitted_at), Some(disposition)) = (latest.submitted_at, &latest.disposition) else {
+        return None;
+    };
+    // An unknown stored disposition is read as the most severe: the gate fails closed.
+    let disposition = match Disposition::from_name(disposition).unwrap_or(Disposition::Emergency) {
+        Disposition::Routine => IntakeDisposition::Routine,
+        Disposition::Review => IntakeDisposition::Review,
+        Disposition::Urgent => IntakeDisposition::Urgent,
+        Disposition::Emergency => IntakeDisposition::Emergency,
+    };
+    Some(IntakeSummary {
+        submitted_at,
+        disposition,
+        cleared_for_care: latest.cleared,
+    })
+}
