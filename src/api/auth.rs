@@ -15,7 +15,7 @@ use crate::{
     api::{
         ApiTags,
         patients::{check_date_of_birth, invalid},
-        types::{Date, Text},
+        types::{Date, NonBlank, Text},
     },
     app::AppState,
     audit::{self, Action, AuditContext, Entry, Record},
@@ -78,18 +78,8 @@ pub struct Me {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct Registration {
-    #[oai(validator(
-        min_length = 1,
-        max_length = 100,
-        pattern = r"[^ \t\n\x0B\f\r\x1C-\x1F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]"
-    ))]
-    pub given_name: Text,
-    #[oai(validator(
-        min_length = 1,
-        max_length = 100,
-        pattern = r"[^ \t\n\x0B\f\r\x1C-\x1F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]"
-    ))]
-    pub family_name: Text,
+    pub given_name: NonBlank<100>,
+    pub family_name: NonBlank<100>,
     #[oai(validator(max_length = 320))]
     pub email: Email,
     /// Not in the future, and at most 120 years ago.

@@ -9,7 +9,11 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi, payload::Json};
 use uuid::Uuid;
 
 use crate::{
-    api::{ApiTags, access::require_role, types::Text},
+    api::{
+        ApiTags,
+        access::require_role,
+        types::{NonBlank, Text},
+    },
     app::AppState,
     auth::BearerAuth,
     error::{ApiError, ApiResult, FieldError},
@@ -76,18 +80,8 @@ impl From<DisciplineView> for scheduling::Discipline {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct NewLocation {
-    #[oai(validator(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"[^ \t\n\x0B\f\r\x1C-\x1F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]"
-    ))]
-    pub name: Text,
-    #[oai(validator(
-        min_length = 1,
-        max_length = 500,
-        pattern = r"[^ \t\n\x0B\f\r\x1C-\x1F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]"
-    ))]
-    pub address: Text,
+    pub name: NonBlank<200>,
+    pub address: NonBlank<500>,
     /// IANA time zone, e.g. `Europe/London`; working hours here are local to it.
     #[oai(validator(min_length = 1, max_length = 64))]
     pub time_zone: Text,
@@ -120,12 +114,7 @@ impl From<location::Model> for LocationView {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct NewAppointmentTypeRequest {
-    #[oai(validator(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"[^ \t\n\x0B\f\r\x1C-\x1F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]"
-    ))]
-    pub name: Text,
+    pub name: NonBlank<200>,
     pub discipline: DisciplineView,
     /// On the clinic's slot grid.
     #[oai(validator(minimum(value = "1"), maximum(value = "480")))]

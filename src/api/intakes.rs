@@ -25,7 +25,7 @@ use crate::{
     api::{
         ApiTags,
         access::{PRACTITIONER, require_role},
-        types::{Date, Text},
+        types::{Date, NonBlank},
     },
     app::AppState,
     audit::{self, Action, AuditContext, Entry, Record},
@@ -344,12 +344,7 @@ pub struct AnswersRequest {
 pub struct DecisionRequest {
     pub decision: DecisionKind,
     /// What was decided and why, for the record (1 to 4000 characters).
-    #[oai(validator(
-        min_length = 1,
-        max_length = 4000,
-        pattern = r"[^ \t\n\x0B\f\r\x1C-\x1F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]"
-    ))]
-    pub note: Text,
+    pub note: NonBlank<4000>,
 }
 
 #[derive(ApiResponse)]

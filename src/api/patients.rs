@@ -17,7 +17,7 @@ use crate::{
     api::{
         ApiTags,
         access::{CLINIC_TEAM, FRONT_DESK, PATIENT, require_role},
-        types::{Date, Text},
+        types::{Date, NonBlank, Text},
     },
     app::AppState,
     audit::{self, Action, AuditContext, Entry, Record},
@@ -71,18 +71,8 @@ impl From<patient::Model> for PatientView {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct NewPatientRecord {
-    #[oai(validator(
-        min_length = 1,
-        max_length = 100,
-        pattern = r"[^ \t\n\x0B\f\r\x1C-\x1F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]"
-    ))]
-    pub given_name: Text,
-    #[oai(validator(
-        min_length = 1,
-        max_length = 100,
-        pattern = r"[^ \t\n\x0B\f\r\x1C-\x1F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]"
-    ))]
-    pub family_name: Text,
+    pub given_name: NonBlank<100>,
+    pub family_name: NonBlank<100>,
     /// Not in the future, and at most 120 years ago.
     pub date_of_birth: Date,
     /// Needed to invite the patient to log in, and for appointment emails.
@@ -97,18 +87,8 @@ pub struct NewPatientRecord {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct PatientChangesRequest {
-    #[oai(validator(
-        min_length = 1,
-        max_length = 100,
-        pattern = r"[^ \t\n\x0B\f\r\x1C-\x1F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]"
-    ))]
-    pub given_name: MaybeUndefined<Text>,
-    #[oai(validator(
-        min_length = 1,
-        max_length = 100,
-        pattern = r"[^ \t\n\x0B\f\r\x1C-\x1F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]"
-    ))]
-    pub family_name: MaybeUndefined<Text>,
+    pub given_name: MaybeUndefined<NonBlank<100>>,
+    pub family_name: MaybeUndefined<NonBlank<100>>,
     /// Not in the future, and at most 120 years ago.
     pub date_of_birth: MaybeUndefined<Date>,
     #[oai(nullable, validator(max_length = 320))]
@@ -205,11 +185,6 @@ pub fn invalid(errors: Vec<FieldError>) -> ApiError {
     }
 }
 
-/// Trimmed text, which the schema guarantees is not blank.
-fn clean(text: Text) -> String {
-    text.as_str().trim().to_owned()
-}
-
 pub struct PatientsApi;
 
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Patients")]
@@ -234,11 +209,11 @@ impl PatientsApi {
             now,
             NewPatient {
                 user_id: None,
-                given_name: clean(body.given_name),
-                family_name: clean(body.family_name),
+                given_name: body.given_name.trimmed(),
+                family_name: body.family_name.trimmed(),
                 date_of_birth: body.date_of_birth.0,
                 email: body.email.map(|email| email.0),
-                phone: body.phone.map(clean),
+                phone: body.phone.map(|phone| phone.as_str().trim().to_owned()),
                 created_by: Some(auth.0.user_id),
             },
         )
@@ -373,11 +348,11 @@ impl PatientsApi {
             return Err(invalid(errors));
         }
         let changes = PatientChanges {
-            given_name: given_name.map(clean),
-            family_name: family_name.map(clean),
+            given_name: given_name.map(|name| name.trimmed()),
+            family_name: family_name.map(|name| name.trimmed()),
             date_of_birth: date_of_birth.map(|date| date.0),
             email: nullable(body.email, |email| email.0),
-            phone: nullable(body.phone, clean),
+            phone: nullable(body.phone, |phone| phone.as_str().trim().to_owned()),
         };
         let now = state.clock.now();
         let txn = crate::store::begin_write(&state.db).await?;

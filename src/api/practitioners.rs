@@ -18,7 +18,7 @@ use crate::{
         ApiTags,
         access::require_role,
         clinic::{DisciplineView, setup_invalid},
-        types::Text,
+        types::{NonBlank, Text},
     },
     app::AppState,
     audit::{self, Action, AuditContext, Entry, Record},
@@ -147,12 +147,7 @@ pub struct NewTimeOff {
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     /// For colleagues; never shown to patients.
-    #[oai(validator(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"[^ \t\n\x0B\f\r\x1C-\x1F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]"
-    ))]
-    pub reason: Text,
+    pub reason: NonBlank<200>,
 }
 
 #[derive(Debug, Object)]
