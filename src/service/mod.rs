@@ -35,10 +35,18 @@
 //!    worker sends the emails later from the outbox.
 
 pub mod access;
+pub mod accounts;
+pub mod admin;
 pub mod appointments;
 pub mod availability;
 pub mod booking;
+pub mod clinic;
+pub mod follow_ups;
 pub mod idempotency;
+pub mod intake;
+pub mod patients;
+pub mod practitioners;
+pub mod review;
 
 pub use access::Caller;
 

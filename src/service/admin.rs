@@ -1,0 +1,1 @@
+//! Administration: the email outbox (dead letters, retry) and the audit trail.

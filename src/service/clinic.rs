@@ -1,0 +1,1 @@
+//! Clinic setup: locations, appointment types and booking policies.

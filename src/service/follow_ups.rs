@@ -1,0 +1,1 @@
+//! Follow-up questionnaires after visits, and a patient's outcome trend.

@@ -1,0 +1,1 @@
+//! Intakes: drafts, submission, scoring and judgement by the red-flag rules.

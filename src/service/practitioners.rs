@@ -1,0 +1,1 @@
+//! Practitioners: their records, weekly hours, time off and calendar feed.

@@ -1,0 +1,1 @@
+//! The practitioners' review queue and their decisions on flagged cases.
