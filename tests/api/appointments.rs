@@ -297,6 +297,8 @@ async fn a_patient_books_an_offered_time_and_receives_a_confirmation_with_an_inv
 #[tokio::test]
 async fn the_same_idempotency_key_replays_and_a_different_body_is_refused() {
     let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
+    // It checks what was queued, not what was delivered.
+    clinic.app.expect_unsent_mail();
     let body = clinic.booking(&clinic.new_visit, "2026-03-03T09:00:00Z");
     let first = clinic.book(&clinic.patient, "retry-me", body.clone()).await;
     assert_eq!(first.status(), 201);
@@ -346,6 +348,8 @@ async fn the_same_idempotency_key_replays_and_a_different_body_is_refused() {
 #[tokio::test]
 async fn time_off_and_appointments_take_their_time_out_of_availability() {
     let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
+    // It checks what was queued, not what was delivered.
+    clinic.app.expect_unsent_mail();
     let starts = |slots: &[Value]| -> Vec<DateTime<Utc>> {
         slots
             .iter()
@@ -421,6 +425,8 @@ async fn time_off_and_appointments_take_their_time_out_of_availability() {
 #[tokio::test]
 async fn a_booking_naming_what_does_not_exist_is_refused_field_by_field() {
     let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
+    // It checks what was queued, not what was delivered.
+    clinic.app.expect_unsent_mail();
     let nobody = uuid::Uuid::now_v7().to_string();
     let good = || {
         let mut body = clinic.booking(&clinic.new_visit, "2026-03-03T09:00:00Z");
@@ -510,6 +516,8 @@ async fn a_duplicate_while_the_first_is_being_written_is_in_flight_or_waits() {
     use sea_orm::{ActiveModelTrait, DatabaseBackend, IntoActiveModel};
 
     let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
+    // It checks what was queued, not what was delivered.
+    clinic.app.expect_unsent_mail();
     let start = "2026-03-04T10:00:00Z";
     let body = clinic.booking(&clinic.new_visit, start);
     let backend = clinic.app.db.get_database_backend();
@@ -646,6 +654,8 @@ async fn fifty_concurrent_requests_for_one_slot_book_it_exactly_once() {
 #[tokio::test]
 async fn a_lost_slot_is_a_409_with_the_next_free_times() {
     let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
+    // It checks what was queued, not what was delivered.
+    clinic.app.expect_unsent_mail();
     let taken = clinic
         .book(
             &clinic.staff,
@@ -693,6 +703,8 @@ async fn a_lost_slot_is_a_409_with_the_next_free_times() {
 #[tokio::test]
 async fn the_intake_gate_refuses_kindly_and_the_front_desk_can_override_with_a_reason() {
     let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
+    // It checks what was queued, not what was delivered.
+    clinic.app.expect_unsent_mail();
     let today = clinic.app.clock.now().date_naive();
     let start = "2026-03-05T09:00:00Z";
 
@@ -826,6 +838,8 @@ async fn the_intake_gate_refuses_kindly_and_the_front_desk_can_override_with_a_r
 #[tokio::test]
 async fn new_patients_book_a_new_patient_type_with_a_practitioner_of_its_discipline() {
     let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
+    // It checks what was queued, not what was delivered.
+    clinic.app.expect_unsent_mail();
     let start = "2026-03-03T13:00:00Z";
     expect_problem(
         clinic
@@ -1133,6 +1147,8 @@ async fn each_completed_visit_sends_its_own_follow_up_link_and_both_work() {
 #[tokio::test]
 async fn lists_by_practitioner_location_and_patient_show_only_what_the_caller_may_see() {
     let clinic = clinic(TestApp::spawn().await, "America/New_York").await;
+    // It checks what was queued, not what was delivered.
+    clinic.app.expect_unsent_mail();
     // 09:00 EST is 14:00 UTC.
     let booked: Value = clinic
         .book(
@@ -1279,6 +1295,8 @@ fn local_starts(slots: &[Value], date: &str) -> Vec<String> {
 #[tokio::test]
 async fn a_spring_forward_week_in_new_york_offers_no_time_that_does_not_exist() {
     let clinic = night_clinic("America/New_York", "2026-03-02T09:00:00Z").await;
+    // It checks what was queued, not what was delivered.
+    clinic.app.expect_unsent_mail();
     let staff = clinic.app.access_token(Role::Staff).await;
     let hour = appointment_type(
         &clinic.app,
@@ -1327,6 +1345,8 @@ async fn a_spring_forward_week_in_new_york_offers_no_time_that_does_not_exist() 
 #[tokio::test]
 async fn a_fall_back_week_in_london_offers_both_one_oclocks_once_each() {
     let clinic = night_clinic("Europe/London", "2026-10-20T12:00:00Z").await;
+    // It checks what was queued, not what was delivered.
+    clinic.app.expect_unsent_mail();
     let staff = clinic.app.access_token(Role::Staff).await;
     let half_hour = appointment_type(
         &clinic.app,

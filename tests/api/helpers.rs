@@ -4,7 +4,13 @@
 //! `LUMBAR_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`), dropped
 //! when the test ends; otherwise each test gets a SQLite file in a temporary directory.
 
-use std::{path::Path, sync::Arc};
+use std::{
+    path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
 use chrono::{DateTime, Utc};
 use lumbar::{Application, cli::Cli, clock::ManualClock, config::DatabaseUrl};
@@ -195,6 +201,9 @@ impl TestAppBuilder {
             data_dir,
             stop: Some(stop),
             server: Some(server),
+            // With the worker in the server, what is due may be mid-delivery when the test ends.
+            unsent_mail_expected: AtomicBool::new(self.embedded_worker),
+            dead_letters_expected: AtomicBool::new(false),
             _database: database,
         }
     }
@@ -217,6 +226,10 @@ pub struct TestApp {
     pub data_dir: std::path::PathBuf,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
+    /// When the test ends, emails that are due but unsent, and dead letters, fail it unless the
+    /// test said it expects them (see [`TestApp::expect_unsent_mail`]).
+    unsent_mail_expected: AtomicBool,
+    dead_letters_expected: AtomicBool,
     /// Kept until the test ends (declared last, so dropped after the server handle).
     _database: TestDatabase,
 }
@@ -277,11 +290,82 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// This test leaves emails that are due but not delivered, on purpose (it checks what was
+    /// queued, not what was sent). Without this, a test that ends with such an email fails: a
+    /// use case that queues mail nobody expected is a bug the test should show.
+    pub fn expect_unsent_mail(&self) {
+        self.unsent_mail_expected.store(true, Ordering::Relaxed);
+    }
+
+    /// This test ends with dead letters on purpose (it tests delivery failures).
+    pub fn expect_dead_letters(&self) {
+        self.dead_letters_expected.store(true, Ordering::Relaxed);
+    }
+
+    /// The outbox's leftovers as the test ends: due but unsent emails (unless expected) and
+    /// dead letters (unless expected), each as `kind to recipient`.
+    fn outbox_leftovers(&self) -> Vec<String> {
+        use entity::outbox_message::{Column, Entity, OutboxStatus};
+        use lumbar::clock::Clock;
+        use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
+
+        let unsent = !self.unsent_mail_expected.load(Ordering::Relaxed);
+        let dead = !self.dead_letters_expected.load(Ordering::Relaxed);
+        if !unsent && !dead {
+            return Vec::new();
+        }
+        let mut wanted = Condition::any();
+        if unsent {
+            wanted = wanted.add(
+                Condition::all()
+                    .add(Column::Status.is_in([OutboxStatus::Pending, OutboxStatus::Sending]))
+                    .add(Column::NotBefore.lte(self.clock.now())),
+            );
+        }
+        if dead {
+            wanted = wanted.add(Column::Status.eq(OutboxStatus::Dead));
+        }
+        let url = self._database.url.expose().to_owned();
+        // Drop runs inside the test's runtime, which cannot be blocked on: read from a thread
+        // with a runtime and a connection of its own.
+        let found = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let db = Database::connect(&url).await?;
+                let rows = Entity::find().filter(wanted).all(&db).await?;
+                db.close().await?;
+                Ok::<_, anyhow::Error>(rows)
+            })
+        })
+        .join();
+        match found {
+            Ok(Ok(rows)) => rows
+                .into_iter()
+                .map(|row| format!("{} to {} ({:?})", row.kind, row.recipient, row.status))
+                .collect(),
+            other => vec![format!("the outbox could not be read: {other:?}")],
+        }
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        if std::thread::panicking() {
+            return;
+        }
+        let leftovers = self.outbox_leftovers();
+        assert!(
+            leftovers.is_empty(),
+            "the test ended with emails that were due but not delivered, or dead letters: \
+             {leftovers:?}. Deliver them (`app.worker().run_once()`), or say the test expects \
+             them (`app.expect_unsent_mail()`, `app.expect_dead_letters()`)."
+        );
     }
 }
 

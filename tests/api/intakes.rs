@@ -335,6 +335,8 @@ async fn a_patient_saves_a_draft_resumes_it_and_submits() {
 #[tokio::test]
 async fn each_role_sees_only_its_part_of_an_intake() {
     let clinic = clinic(TestApp::spawn().await).await;
+    // It checks what was queued, not what was delivered.
+    clinic.app.expect_unsent_mail();
     let today = clinic.today();
     let submitted = clinic
         .submit(with(
@@ -544,6 +546,8 @@ async fn an_emergency_alerts_every_practitioner_without_clinical_details() {
 #[tokio::test]
 async fn the_review_queue_puts_the_most_severe_and_oldest_first_and_takes_decisions() {
     let clinic = clinic(TestApp::spawn().await).await;
+    // It checks what was queued, not what was delivered.
+    clinic.app.expect_unsent_mail();
     let today = clinic.today();
     let older = with(
         routine_answers(today),
@@ -696,6 +700,8 @@ async fn the_review_queue_puts_the_most_severe_and_oldest_first_and_takes_decisi
 #[tokio::test]
 async fn a_correction_supersedes_the_earlier_submission() {
     let clinic = clinic(TestApp::spawn().await).await;
+    // It checks what was queued, not what was delivered.
+    clinic.app.expect_unsent_mail();
     let today = clinic.today();
     let first = clinic.submit(routine_answers(today)).await;
     let first_id = first["intake"]["id"].as_str().unwrap();

@@ -398,6 +398,7 @@ async fn too_many_temporary_failures_make_a_dead_letter() {
     let sink = SmtpSink::start().await;
     sink.always(Reply::Transient);
     let app = app_with_sink(&sink, &["--outbox-max-attempts", "3"]).await;
+    app.expect_dead_letters();
     let id = enqueue(
         &app,
         message(MessageKind::AccountVerification, app.clock.now()),
@@ -513,6 +514,8 @@ async fn the_same_logical_message_is_queued_once_and_can_be_cancelled() {
 async fn enqueueing_joins_the_callers_transaction() {
     let sink = SmtpSink::start().await;
     let app = app_with_sink(&sink, &[]).await;
+    // It checks what was queued, not what was delivered.
+    app.expect_unsent_mail();
     let now = app.clock.now();
 
     let rolled_back = app.db.begin().await.unwrap();
@@ -730,4 +733,55 @@ async fn the_embedded_worker_delivers_on_its_own() {
     enqueue(&app, message(MessageKind::ReviewNeeded, app.clock.now())).await;
     let received = sink.wait_for(1, Duration::from_secs(20)).await;
     assert_eq!(received.len(), 1, "the server's own worker sent it");
+}
+
+async fn register(app: &TestApp, email: &str) -> reqwest::Response {
+    app.send(
+        reqwest::Method::POST,
+        "/api/v1/auth/register",
+        None,
+        Some(serde_json::json!({
+            "given_name": "Alex", "family_name": "Morgan", "email": email,
+            "date_of_birth": "1980-05-17", "password": "a long enough password"
+        })),
+    )
+    .await
+}
+
+/// The test app itself fails a test that ends with an email due but never delivered, unless
+/// the test says it expects that; delivered mail passes.
+#[tokio::test]
+async fn a_test_that_leaves_due_mail_undelivered_fails() {
+    let forgotten = TestApp::spawn().await;
+    assert_eq!(
+        register(&forgotten, "forgotten@example.org").await.status(),
+        202
+    );
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(forgotten)));
+    let message = dropped.expect_err("the app fails the test on its way out");
+    let message = message
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        message.contains("account_verification to forgotten@example.org"),
+        "{message}"
+    );
+
+    let delivered = TestApp::spawn().await;
+    assert_eq!(
+        register(&delivered, "delivered@example.org").await.status(),
+        202
+    );
+    let report = delivered.worker().run_once().await.unwrap();
+    assert_eq!(report.sent, 1, "{report:?}");
+    drop(delivered);
+
+    let expected = TestApp::spawn().await;
+    assert_eq!(
+        register(&expected, "expected@example.org").await.status(),
+        202
+    );
+    expected.expect_unsent_mail();
+    drop(expected);
 }
