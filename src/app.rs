@@ -35,6 +35,7 @@ use crate::{
         users::UsersApi,
     },
     auth::{keys::KeyRing, tokens::TokenService},
+    body_check::BodySchemas,
     clinical,
     clock::SharedClock,
     config::{Backend, Config},
@@ -299,6 +300,7 @@ fn routes<A: OpenApi + 'static>(state: &AppState, extra: A) -> BoxEndpoint<'stat
     let config = &state.config;
     let api = api_service(extra);
     let spec_json = close_request_schemas(&api.spec());
+    let body_schemas = BodySchemas::from_spec(&spec_json);
     let spec = poem::endpoint::make_sync(move |_| {
         poem::Response::builder()
             .content_type("application/json; charset=utf-8")
@@ -309,7 +311,7 @@ fn routes<A: OpenApi + 'static>(state: &AppState, extra: A) -> BoxEndpoint<'stat
         .at("/openapi.json", poem::get(spec))
         .nest("/docs", docs)
         .nest("/", api)
-        .with(ProblemErrors::new(route_methods::<A>()))
+        .with(ProblemErrors::new(route_methods::<A>(), body_schemas))
         .data(state.clone());
     let max_body = usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX);
     match cors(&config.cors_origins) {

@@ -107,6 +107,15 @@ impl Problem {
     }
 }
 
+/// The problem title for a status: one per status, the same everywhere (RFC 9110's names).
+pub fn title_of(status: StatusCode) -> &'static str {
+    match status {
+        // RFC 9110 renamed it; the http crate still says "Unprocessable Entity".
+        StatusCode::UNPROCESSABLE_ENTITY => "Unprocessable Content",
+        other => other.canonical_reason().unwrap_or("Error"),
+    }
+}
+
 /// Everything a handler can fail with. Each variant has a stable `code`.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -231,7 +240,7 @@ impl ApiError {
     /// The problem document for this error. Internal causes stay out of it.
     pub fn to_problem(&self) -> Problem {
         let status = self.status();
-        let title = status.canonical_reason().unwrap_or("Error");
+        let title = title_of(status);
         match self {
             Self::Internal(_) => Problem::new(
                 status,

@@ -19,7 +19,10 @@ use poem_openapi::error::{
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::error::{ApiError, FieldError, Problem};
+use crate::{
+    body_check::BodySchemas,
+    error::{ApiError, FieldError, Problem},
+};
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -27,6 +30,7 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 #[derive(Debug, Clone)]
 pub struct RequestContext {
     pub request_id: String,
+    pub method: Method,
     pub path: String,
     /// The buffered body, kept to tell malformed JSON (400) from a well-formed body of the wrong
     /// shape (422). `Bytes` clones share one allocation.
@@ -78,6 +82,7 @@ impl<E: Endpoint> Endpoint for RequestEdgeEndpoint<E> {
             let started = Instant::now();
             let mut context = RequestContext {
                 request_id: request_id.clone(),
+                method: req.method().clone(),
                 path,
                 body: Bytes::new(),
             };
@@ -126,12 +131,14 @@ impl<E: Endpoint> Endpoint for RequestEdgeEndpoint<E> {
 /// 9110 requires.
 pub struct ProblemErrors {
     route_methods: Arc<RouteMethods>,
+    body_schemas: Arc<BodySchemas>,
 }
 
 impl ProblemErrors {
-    pub fn new(route_methods: RouteMethods) -> Self {
+    pub fn new(route_methods: RouteMethods, body_schemas: BodySchemas) -> Self {
         Self {
             route_methods: Arc::new(route_methods),
+            body_schemas: Arc::new(body_schemas),
         }
     }
 }
@@ -143,6 +150,7 @@ impl<E: Endpoint> Middleware<E> for ProblemErrors {
         ProblemErrorsEndpoint {
             inner,
             route_methods: self.route_methods.clone(),
+            body_schemas: self.body_schemas.clone(),
         }
     }
 }
@@ -150,6 +158,7 @@ impl<E: Endpoint> Middleware<E> for ProblemErrors {
 pub struct ProblemErrorsEndpoint<E> {
     inner: E,
     route_methods: Arc<RouteMethods>,
+    body_schemas: Arc<BodySchemas>,
 }
 
 /// Which methods each route answers, taken from the API description, for the `Allow` header.
@@ -226,6 +235,7 @@ impl<E: Endpoint> Endpoint for ProblemErrorsEndpoint<E> {
             Err(err) => {
                 let context = context.unwrap_or_else(|| RequestContext {
                     request_id: String::new(),
+                    method: Method::GET,
                     path: String::new(),
                     body: Bytes::new(),
                 });
@@ -234,7 +244,11 @@ impl<E: Endpoint> Endpoint for ProblemErrorsEndpoint<E> {
                     .then(|| self.route_methods.allow_header(&context.path))
                     .flatten();
                 let challenge = err.is::<AuthorizationError>();
-                let mut response = problem_response(problem_from_error(err, &context), &context);
+                let mut problem = problem_from_error(err, &context);
+                if problem.code == "invalid_body" {
+                    problem = self.every_body_problem(problem, &context);
+                }
+                let mut response = problem_response(problem, &context);
                 if let Some(value) = allow.and_then(|allow| HeaderValue::from_str(&allow).ok()) {
                     response.headers_mut().insert(header::ALLOW, value);
                 }
@@ -245,6 +259,34 @@ impl<E: Endpoint> Endpoint for ProblemErrorsEndpoint<E> {
                 }
                 Ok(response)
             }
+        }
+    }
+}
+
+impl<E> ProblemErrorsEndpoint<E> {
+    /// A body of the wrong shape: every problem the operation's schema finds in it, by field,
+    /// instead of the first one poem-openapi met.
+    fn every_body_problem(&self, problem: Problem, context: &RequestContext) -> Problem {
+        let Ok(body) = serde_json::from_slice::<serde_json::Value>(&context.body) else {
+            return problem;
+        };
+        let errors = self
+            .body_schemas
+            .check(&context.method, &context.path, &body);
+        if errors.is_empty() {
+            return problem;
+        }
+        let listed: Vec<String> = errors
+            .iter()
+            .map(|error| format!("`{}` {}", error.field, error.message))
+            .collect();
+        Problem {
+            detail: Some(format!(
+                "The request body does not match the schema: {}.",
+                listed.join("; ")
+            )),
+            errors,
+            ..problem
         }
     }
 }
@@ -377,7 +419,7 @@ pub(crate) fn problem_from_error(err: poem::Error, context: &RequestContext) -> 
     }
     // Any other client error poem raises (bad query string, CORS refusal, …): keep its status and
     // message, name the code after the status.
-    let title = status.canonical_reason().unwrap_or("Bad Request");
+    let title = crate::error::title_of(status);
     let code = title.to_ascii_lowercase().replace([' ', '-'], "_");
     Problem::new(status, &code, title, Some(err.to_string()))
 }
@@ -436,6 +478,7 @@ mod tests {
     fn context(body: &'static [u8]) -> RequestContext {
         RequestContext {
             request_id: "r1".into(),
+            method: Method::POST,
             path: "/p".into(),
             body: Bytes::from_static(body),
         }

@@ -81,7 +81,7 @@ const BLANK: &[char] = &[
 ];
 
 /// The schema's pattern for "some character that is not [`BLANK`]".
-const NOT_BLANK_PATTERN: &str =
+pub const NOT_BLANK_PATTERN: &str =
     r"[^ \t\n\x0B\f\r\x1C-\x1F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]";
 
 /// A JSON string of 1 to `MAX` characters that is not blank: names, addresses, reasons and

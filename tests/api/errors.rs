@@ -317,3 +317,92 @@ async fn without_configured_origins_no_cors_headers_are_sent() {
             .is_none()
     );
 }
+
+/// A body with several problems lists every one of them, each under its field's name, with
+/// what would be accepted: not just the first, not `found null` without a field.
+#[tokio::test]
+async fn every_problem_in_a_body_is_listed_by_field() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/auth/register",
+            None,
+            Some(json!({
+                "given_name": null,
+                "family_name": "   ",
+                "email": "alex@example.org",
+                "date_of_birth": "1984-06-",
+                "password": "a long enough password",
+                "role": "admin"
+            })),
+        )
+        .await;
+    let problem = expect_problem(response, 422, "invalid_body").await;
+    assert_eq!(problem.body["title"], "Unprocessable Content");
+    let mut found: Vec<(String, String)> = problem.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|error| {
+            (
+                error["field"].as_str().unwrap().to_owned(),
+                error["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            ("date_of_birth", "invalid_format"),
+            ("family_name", "invalid_format"),
+            ("given_name", "wrong_type"),
+            ("role", "unknown_field"),
+        ]
+        .map(|(field, code)| (field.to_owned(), code.to_owned()))
+    );
+    assert!(
+        problem
+            .detail()
+            .contains("`given_name` expected a string, not null"),
+        "{}",
+        problem.detail()
+    );
+    assert!(
+        problem.detail().contains("YYYY-MM-DD"),
+        "{}",
+        problem.detail()
+    );
+}
+
+/// An enum's refusal names the values it takes.
+#[tokio::test]
+async fn a_wrong_enum_value_lists_the_valid_ones() {
+    let app = TestApp::spawn().await;
+    let admin = app.access_token(entity::user::Role::Admin).await;
+    let response = app
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/appointment-types",
+            Some(&admin),
+            Some(json!({
+                "name": "Massage", "discipline": "massage", "duration_minutes": 30,
+                "buffer_after_minutes": 0, "new_patient": false
+            })),
+        )
+        .await;
+    let problem = expect_problem(response, 422, "invalid_body").await;
+    let discipline = problem.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|error| error["field"] == "discipline")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(discipline["code"], "not_allowed", "{}", problem.body);
+    assert_eq!(
+        discipline["message"],
+        "expected one of chiropractic, physiotherapy, not massage"
+    );
+}
