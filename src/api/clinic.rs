@@ -1,47 +1,24 @@
 //! Clinic setup: `/api/v1/locations`, `/api/v1/appointment-types` and
 //! `/api/v1/clinic/policies`. The front desk and admins set them up; every signed-in user reads
-//! them (patients need them to book). Values are validated by the pure `scheduling` module.
+//! them (patients need them to book). Each handler turns the request into a command for
+//! `service::clinic` and its outcome into the response.
 
 use chrono::{DateTime, Utc};
-use entity::{appointment_type, location, practitioner, user::Role};
 use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, payload::Json};
 use uuid::Uuid;
 
 use crate::{
     api::{
-        ApiTags,
-        access::require_role,
+        ApiTags, caller,
         types::{NonBlank, Text},
     },
     app::AppState,
     auth::BearerAuth,
-    error::{ApiError, ApiResult, FieldError},
-    scheduling::{
-        self, AppointmentTypeInput, ClinicPolicies, ClinicPoliciesInput, ValidationErrors, Zone,
-    },
-    store::clinic::{self, NewAppointmentType},
+    error::ApiResult,
+    scheduling::{ClinicPoliciesInput, Discipline},
+    service::clinic::{self, AppointmentType, Location, NewAppointmentType},
 };
-
-/// Who sets the clinic up.
-const SETUP: &[Role] = &[Role::Staff, Role::Admin];
-/// Everyone signed in reads the setup.
-const EVERYONE: &[Role] = &[Role::Patient, Role::Staff, Role::Practitioner, Role::Admin];
-
-/// The scheduling module's problems as the problem document's per-field errors.
-pub fn setup_invalid(errors: ValidationErrors) -> ApiError {
-    ApiError::Validation {
-        detail: "Some values are not valid; every problem is listed in `errors`.".into(),
-        errors: errors
-            .into_iter()
-            .map(|error| FieldError {
-                field: error.field,
-                code: error.code.as_str().to_owned(),
-                message: error.message,
-            })
-            .collect(),
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "lowercase")]
@@ -50,7 +27,7 @@ pub enum DisciplineView {
     Physiotherapy,
 }
 
-impl From<DisciplineView> for practitioner::Discipline {
+impl From<DisciplineView> for Discipline {
     fn from(discipline: DisciplineView) -> Self {
         match discipline {
             DisciplineView::Chiropractic => Self::Chiropractic,
@@ -59,20 +36,11 @@ impl From<DisciplineView> for practitioner::Discipline {
     }
 }
 
-impl From<practitioner::Discipline> for DisciplineView {
-    fn from(discipline: practitioner::Discipline) -> Self {
+impl From<Discipline> for DisciplineView {
+    fn from(discipline: Discipline) -> Self {
         match discipline {
-            practitioner::Discipline::Chiropractic => Self::Chiropractic,
-            practitioner::Discipline::Physiotherapy => Self::Physiotherapy,
-        }
-    }
-}
-
-impl From<DisciplineView> for scheduling::Discipline {
-    fn from(discipline: DisciplineView) -> Self {
-        match discipline {
-            DisciplineView::Chiropractic => Self::Chiropractic,
-            DisciplineView::Physiotherapy => Self::Physiotherapy,
+            Discipline::Chiropractic => Self::Chiropractic,
+            Discipline::Physiotherapy => Self::Physiotherapy,
         }
     }
 }
@@ -98,8 +66,8 @@ pub struct LocationView {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<location::Model> for LocationView {
-    fn from(row: location::Model) -> Self {
+impl From<Location> for LocationView {
+    fn from(row: Location) -> Self {
         Self {
             id: row.id,
             name: row.name,
@@ -138,8 +106,8 @@ pub struct AppointmentTypeView {
     pub active: bool,
 }
 
-impl From<appointment_type::Model> for AppointmentTypeView {
-    fn from(row: appointment_type::Model) -> Self {
+impl From<AppointmentType> for AppointmentTypeView {
+    fn from(row: AppointmentType) -> Self {
         Self {
             id: row.id,
             name: row.name,
@@ -200,6 +168,19 @@ pub struct PoliciesRequest {
     pub follow_up_delay_days: i64,
 }
 
+impl From<PoliciesRequest> for ClinicPoliciesInput {
+    fn from(body: PoliciesRequest) -> Self {
+        Self {
+            slot_grid_minutes: body.slot_grid_minutes,
+            min_notice_minutes: body.min_notice_minutes,
+            horizon_days: body.horizon_days,
+            cancellation_window_minutes: body.cancellation_window_minutes,
+            reminder_lead_minutes: body.reminder_lead_minutes,
+            follow_up_delay_days: body.follow_up_delay_days,
+        }
+    }
+}
+
 #[derive(ApiResponse)]
 pub enum LocationCreated {
     #[oai(status = 201)]
@@ -225,18 +206,13 @@ impl ClinicApi {
         state: Data<&AppState>,
         body: Json<NewLocation>,
     ) -> ApiResult<LocationCreated> {
-        require_role(&state, request, &auth, SETUP).await?;
         let body = body.0;
-        let zone = Zone::parse(body.time_zone.as_str().trim())
-            .map_err(|error| setup_invalid(error.for_field("time_zone").into()))?;
-        let created = clinic::create_location(
-            &state.db,
-            state.clock.now(),
-            body.name.as_str().trim().to_owned(),
-            body.address.as_str().trim().to_owned(),
-            zone.name().to_owned(),
-        )
-        .await?;
+        let command = clinic::NewLocation {
+            name: body.name.into_string(),
+            address: body.address.into_string(),
+            time_zone: body.time_zone.into_string(),
+        };
+        let created = clinic::create_location(&state, &caller(request, &auth), command).await?;
         Ok(LocationCreated::Created(Json(created.into())))
     }
 
@@ -248,8 +224,7 @@ impl ClinicApi {
         request: &Request,
         state: Data<&AppState>,
     ) -> ApiResult<Json<Vec<LocationView>>> {
-        require_role(&state, request, &auth, EVERYONE).await?;
-        let rows = clinic::locations(&state.db).await?;
+        let rows = clinic::locations(&state, &caller(request, &auth)).await?;
         Ok(Json(rows.into_iter().map(LocationView::from).collect()))
     }
 
@@ -266,36 +241,16 @@ impl ClinicApi {
         state: Data<&AppState>,
         body: Json<NewAppointmentTypeRequest>,
     ) -> ApiResult<AppointmentTypeCreated> {
-        require_role(&state, request, &auth, SETUP).await?;
         let body = body.0;
-        let policies = ClinicPolicies::new(clinic::policies(&state.db).await?)
-            .map_err(|_| ApiError::internal(anyhow::anyhow!("stored policies are invalid")))?;
-        let name = body.name.as_str().trim().to_owned();
-        scheduling::AppointmentType::new(
-            AppointmentTypeInput {
-                name: name.clone(),
-                discipline: body.discipline.into(),
-                duration_minutes: i64::from(body.duration_minutes),
-                buffer_after_minutes: i64::from(body.buffer_after_minutes),
-                new_patient: body.new_patient,
-                active: true,
-            },
-            policies.slot_grid(),
-        )
-        .map_err(setup_invalid)?;
-        let created = clinic::create_appointment_type(
-            &state.db,
-            state.clock.now(),
-            NewAppointmentType {
-                name,
-                discipline: body.discipline.into(),
-                duration_minutes: body.duration_minutes,
-                buffer_after_minutes: body.buffer_after_minutes,
-                new_patient: body.new_patient,
-                active: true,
-            },
-        )
-        .await?;
+        let command = NewAppointmentType {
+            name: body.name.into_string(),
+            discipline: body.discipline.into(),
+            duration_minutes: body.duration_minutes,
+            buffer_after_minutes: body.buffer_after_minutes,
+            new_patient: body.new_patient,
+        };
+        let caller = caller(request, &auth);
+        let created = clinic::create_appointment_type(&state, &caller, command).await?;
         Ok(AppointmentTypeCreated::Created(Json(created.into())))
     }
 
@@ -311,8 +266,7 @@ impl ClinicApi {
         request: &Request,
         state: Data<&AppState>,
     ) -> ApiResult<Json<Vec<AppointmentTypeView>>> {
-        require_role(&state, request, &auth, EVERYONE).await?;
-        let rows = clinic::appointment_types(&state.db).await?;
+        let rows = clinic::appointment_types(&state, &caller(request, &auth)).await?;
         Ok(Json(
             rows.into_iter().map(AppointmentTypeView::from).collect(),
         ))
@@ -330,8 +284,8 @@ impl ClinicApi {
         request: &Request,
         state: Data<&AppState>,
     ) -> ApiResult<Json<PoliciesView>> {
-        require_role(&state, request, &auth, EVERYONE).await?;
-        Ok(Json(clinic::policies(&state.db).await?.into()))
+        let policies = clinic::policies(&state, &caller(request, &auth)).await?;
+        Ok(Json(policies.into()))
     }
 
     /// Replaces the booking policies (front desk, admins). Every problem is listed at once.
@@ -347,18 +301,8 @@ impl ClinicApi {
         state: Data<&AppState>,
         body: Json<PoliciesRequest>,
     ) -> ApiResult<Json<PoliciesView>> {
-        require_role(&state, request, &auth, SETUP).await?;
-        let body = body.0;
-        let input = ClinicPoliciesInput {
-            slot_grid_minutes: body.slot_grid_minutes,
-            min_notice_minutes: body.min_notice_minutes,
-            horizon_days: body.horizon_days,
-            cancellation_window_minutes: body.cancellation_window_minutes,
-            reminder_lead_minutes: body.reminder_lead_minutes,
-            follow_up_delay_days: body.follow_up_delay_days,
-        };
-        let validated = ClinicPolicies::new(input).map_err(setup_invalid)?;
-        clinic::save_policies(&state.db, state.clock.now(), validated.to_input()).await?;
-        Ok(Json(validated.to_input().into()))
+        let caller = caller(request, &auth);
+        let saved = clinic::set_policies(&state, &caller, body.0.into()).await?;
+        Ok(Json(saved.into()))
     }
 }

@@ -3,8 +3,7 @@
 //! reads the practitioners and their hours; the clinic team reads time off. Each practitioner
 //! may have a calendar feed (`calendar.ics`) whose revocable token is the only credential.
 
-use chrono::{DateTime, Duration, Utc, Weekday};
-use entity::{practitioner, time_off, user::Role, working_hours};
+use chrono::{DateTime, Utc, Weekday};
 use poem::{Request, web::Data};
 use poem_openapi::{
     ApiResponse, Enum, Object, OpenApi,
@@ -15,32 +14,17 @@ use uuid::Uuid;
 
 use crate::{
     api::{
-        ApiTags,
-        access::require_role,
-        clinic::{DisciplineView, setup_invalid},
+        ApiTags, caller,
+        clinic::DisciplineView,
         types::{NonBlank, Text},
     },
     app::AppState,
-    audit::{self, Action, AuditContext, Entry, Record},
     auth::BearerAuth,
-    error::{ApiError, ApiResult},
-    notify::calendar::{self, FeedEvent},
-    scheduling::{
-        Actor, ClinicPolicies, LocationHours, TimeOff, ValidationCode, ValidationError,
-        ValidationErrors, WeeklyHours, WorkingIntervalInput, Zone, check_practitioner_hours,
-    },
-    store::{
-        clinic,
-        practitioners::{self, NewWorkingInterval},
-        users,
-    },
+    error::ApiResult,
+    scheduling::{LocationHoursInput, StoredInterval, WorkingIntervalInput},
+    service::practitioners::{self, LocationWeek, NewPractitioner as Enrol, Practitioner, TimeOff},
 };
 
-const SETUP: &[Role] = &[Role::Staff, Role::Admin];
-const EVERYONE: &[Role] = &[Role::Patient, Role::Staff, Role::Practitioner, Role::Admin];
-const TEAM: &[Role] = &[Role::Staff, Role::Practitioner, Role::Admin];
-/// How far back the calendar feed reaches, so today's finished appointments stay visible.
-const FEED_LOOKBACK: Duration = Duration::days(1);
 /// Responses that carry a secret or patient initials: neither browsers nor proxies keep them.
 const NO_STORE: &str = "no-store";
 
@@ -159,8 +143,8 @@ pub struct TimeOffView {
     pub reason: String,
 }
 
-impl From<time_off::Model> for TimeOffView {
-    fn from(row: time_off::Model) -> Self {
+impl From<TimeOff> for TimeOffView {
+    fn from(row: TimeOff) -> Self {
         Self {
             id: row.id,
             starts_at: row.starts_at,
@@ -203,77 +187,73 @@ pub enum CalendarFeed {
     Ics(PlainText<String>, #[oai(header = "Cache-Control")] String),
 }
 
-/// The practitioner whose calendar token the caller may manage: any for the front desk and
-/// admins, only their own for a practitioner (another's id is a 404, as if it did not exist).
-async fn manageable(
-    state: &AppState,
-    auth: &BearerAuth,
-    id: Uuid,
-) -> ApiResult<practitioner::Model> {
-    let found = match auth.0.role {
-        Role::Practitioner => practitioners::find_by_user(&state.db, auth.0.user_id)
-            .await?
-            .filter(|own| own.id == id),
-        _ => practitioners::find(&state.db, id).await?,
-    };
-    found.ok_or(ApiError::NotFound)
-}
-
-/// Stored local minutes as `HH:MM`.
-pub(crate) fn minutes_text(minutes: i16) -> String {
-    format!("{:02}:{:02}", minutes / 60, minutes % 60)
-}
-
-/// A stored ISO weekday number (1 = Monday).
-pub(crate) fn weekday_of(iso: i16) -> Weekday {
-    match iso {
-        1 => Weekday::Mon,
-        2 => Weekday::Tue,
-        3 => Weekday::Wed,
-        4 => Weekday::Thu,
-        5 => Weekday::Fri,
-        6 => Weekday::Sat,
-        _ => Weekday::Sun,
-    }
-}
-
-fn schedule_view(rows: Vec<working_hours::Model>) -> WeeklySchedule {
-    let mut locations: Vec<LocationWorkingHours> = Vec::new();
-    for row in rows {
-        let interval = WorkingInterval {
-            weekday: weekday_of(row.weekday).into(),
-            start: Text(minutes_text(row.start_minute)),
-            end: Text(minutes_text(row.end_minute)),
-        };
-        match locations.last_mut() {
-            Some(last) if last.location_id == row.location_id => last.intervals.push(interval),
-            _ => locations.push(LocationWorkingHours {
-                location_id: row.location_id,
-                intervals: vec![interval],
-            }),
+impl From<Practitioner> for PractitionerView {
+    fn from(shown: Practitioner) -> Self {
+        Self {
+            id: shown.id,
+            user_id: shown.user_id,
+            display_name: shown.display_name,
+            discipline: shown.discipline.into(),
+            location_ids: shown.location_ids,
+            active: shown.active,
         }
     }
-    WeeklySchedule { locations }
 }
 
-async fn view(state: &AppState, row: practitioner::Model) -> ApiResult<PractitionerView> {
-    let location_ids = practitioners::location_ids(&state.db, row.id).await?;
-    Ok(view_with(row, location_ids))
-}
-
-fn view_with(row: practitioner::Model, location_ids: Vec<Uuid>) -> PractitionerView {
-    PractitionerView {
-        location_ids,
-        id: row.id,
-        user_id: row.user_id,
-        display_name: row.display_name,
-        discipline: row.discipline.into(),
-        active: row.active,
+impl From<practitioners::CalendarToken> for CalendarToken {
+    fn from(issued: practitioners::CalendarToken) -> Self {
+        Self {
+            token: issued.token,
+            url: issued.url,
+        }
     }
 }
 
-fn one_problem(field: &str, code: ValidationCode, message: &str) -> ApiError {
-    setup_invalid(ValidationError::new(field, code, message).into())
+/// Minutes after local midnight as the API writes them, `HH:MM` (`24:00` for midnight).
+fn clock_text(minutes: u32) -> Text {
+    Text(format!("{:02}:{:02}", minutes / 60, minutes % 60))
+}
+
+impl From<StoredInterval> for WorkingInterval {
+    fn from(interval: StoredInterval) -> Self {
+        Self {
+            weekday: interval.weekday.into(),
+            start: clock_text(interval.start_minute),
+            end: clock_text(interval.end_minute),
+        }
+    }
+}
+
+impl From<Vec<LocationWeek>> for WeeklySchedule {
+    fn from(weeks: Vec<LocationWeek>) -> Self {
+        let locations = weeks
+            .into_iter()
+            .map(|week| LocationWorkingHours {
+                location_id: week.location_id,
+                intervals: week.intervals.into_iter().map(Into::into).collect(),
+            })
+            .collect();
+        Self { locations }
+    }
+}
+
+impl From<LocationWorkingHours> for LocationHoursInput {
+    fn from(entry: LocationWorkingHours) -> Self {
+        Self {
+            location_id: entry.location_id,
+            intervals: entry
+                .intervals
+                .iter()
+                .map(|interval| {
+                    WorkingIntervalInput::new(
+                        interval.weekday.into(),
+                        interval.start.as_str(),
+                        interval.end.as_str(),
+                    )
+                })
+                .collect(),
+        }
+    }
 }
 
 pub struct PractitionersApi;
@@ -293,53 +273,14 @@ impl PractitionersApi {
         state: Data<&AppState>,
         body: Json<NewPractitioner>,
     ) -> ApiResult<PractitionerCreated> {
-        require_role(&state, request, &auth, SETUP).await?;
         let body = body.0;
-        let account = users::find(&state.db, body.user_id)
-            .await?
-            .filter(|user| user.role == Role::Practitioner && user.disabled_at.is_none())
-            .ok_or_else(|| {
-                one_problem(
-                    "user_id",
-                    ValidationCode::Required,
-                    "Give the id of an active account with the practitioner role.",
-                )
-            })?;
-        if practitioners::find_by_user(&state.db, account.id)
-            .await?
-            .is_some()
-        {
-            return Err(ApiError::Conflict {
-                code: "practitioner_exists",
-                detail: "This account is a practitioner already.".into(),
-            });
-        }
-        let known: Vec<Uuid> = clinic::locations(&state.db)
-            .await?
-            .into_iter()
-            .map(|location| location.id)
-            .collect();
-        if let Some(index) = body.location_ids.iter().position(|id| !known.contains(id)) {
-            return Err(one_problem(
-                &format!("location_ids[{index}]"),
-                ValidationCode::Required,
-                "No location has this id.",
-            ));
-        }
-        let txn = crate::store::begin_write(&state.db).await?;
-        let created = practitioners::create(
-            &txn,
-            state.clock.now(),
-            account.id,
-            account.display_name,
-            body.discipline.into(),
-            &body.location_ids,
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(PractitionerCreated::Created(Json(
-            view(&state, created).await?,
-        )))
+        let command = Enrol {
+            user_id: body.user_id,
+            discipline: body.discipline.into(),
+            location_ids: body.location_ids,
+        };
+        let created = practitioners::create(&state, &caller(request, &auth), command).await?;
+        Ok(PractitionerCreated::Created(Json(created.into())))
     }
 
     /// The practitioners, by name.
@@ -354,17 +295,10 @@ impl PractitionersApi {
         request: &Request,
         state: Data<&AppState>,
     ) -> ApiResult<Json<Vec<PractitionerView>>> {
-        require_role(&state, request, &auth, EVERYONE).await?;
-        let mut locations = practitioners::all_location_ids(&state.db).await?;
-        let views = practitioners::list(&state.db)
-            .await?
-            .into_iter()
-            .map(|row| {
-                let location_ids = locations.remove(&row.id).unwrap_or_default();
-                view_with(row, location_ids)
-            })
-            .collect();
-        Ok(Json(views))
+        let shown = practitioners::list(&state, &caller(request, &auth)).await?;
+        Ok(Json(
+            shown.into_iter().map(PractitionerView::from).collect(),
+        ))
     }
 
     /// Replaces the practitioner's weekly hours at every location. Intervals are local to each
@@ -383,87 +317,10 @@ impl PractitionersApi {
         id: Path<Uuid>,
         body: Json<WeeklySchedule>,
     ) -> ApiResult<Json<WeeklySchedule>> {
-        require_role(&state, request, &auth, SETUP).await?;
-        let practitioner = practitioners::find(&state.db, id.0)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        let policies = ClinicPolicies::new(clinic::policies(&state.db).await?)
-            .map_err(|_| ApiError::internal(anyhow::anyhow!("stored policies are invalid")))?;
-        let works_at = practitioners::location_ids(&state.db, practitioner.id).await?;
-        let locations = clinic::locations(&state.db).await?;
-        let mut errors = ValidationErrors::default();
-        let mut checked = Vec::new();
-        for (index, entry) in body.0.locations.iter().enumerate() {
-            let field = format!("locations[{index}]");
-            let location = locations
-                .iter()
-                .find(|location| location.id == entry.location_id)
-                .filter(|location| works_at.contains(&location.id));
-            let Some(location) = location else {
-                errors.push(ValidationError::new(
-                    format!("{field}.location_id"),
-                    ValidationCode::Required,
-                    "The practitioner does not work at this location.",
-                ));
-                continue;
-            };
-            let inputs: Vec<WorkingIntervalInput> = entry
-                .intervals
-                .iter()
-                .map(|interval| {
-                    WorkingIntervalInput::new(
-                        interval.weekday.into(),
-                        interval.start.as_str(),
-                        interval.end.as_str(),
-                    )
-                })
-                .collect();
-            match (
-                Zone::parse(&location.time_zone),
-                WeeklyHours::new(&inputs, policies.slot_grid()),
-            ) {
-                (Ok(zone), Ok(hours)) => checked.push(LocationHours {
-                    location_id: location.id,
-                    zone,
-                    hours,
-                }),
-                (_, Err(found)) => {
-                    for error in found {
-                        let prefixed = format!("{field}.{}", error.field);
-                        errors.push(error.for_field(prefixed));
-                    }
-                }
-                (Err(_), Ok(_)) => {
-                    return Err(ApiError::internal(anyhow::anyhow!(
-                        "a stored location has an unknown time zone"
-                    )));
-                }
-            }
-        }
-        if errors.is_empty()
-            && let Err(found) = check_practitioner_hours(&checked, state.local_today())
-        {
-            errors = found;
-        }
-        if !errors.is_empty() {
-            return Err(setup_invalid(errors));
-        }
-        let mut rows = Vec::new();
-        for location in &checked {
-            for interval in location.hours.intervals() {
-                rows.push(NewWorkingInterval {
-                    location_id: location.location_id,
-                    weekday: interval.weekday.number_from_monday() as i16,
-                    start_minute: interval.start.minutes() as i16,
-                    end_minute: interval.end.minutes() as i16,
-                });
-            }
-        }
-        let txn = crate::store::begin_write(&state.db).await?;
-        practitioners::replace_working_hours(&txn, practitioner.id, rows).await?;
-        txn.commit().await?;
-        let stored = practitioners::working_hours(&state.db, practitioner.id).await?;
-        Ok(Json(schedule_view(stored)))
+        let week = body.0.locations.into_iter().map(Into::into).collect();
+        let caller = caller(request, &auth);
+        let stored = practitioners::set_hours(&state, &caller, id.0, week).await?;
+        Ok(Json(stored.into()))
     }
 
     /// The practitioner's weekly hours, per location.
@@ -479,12 +336,8 @@ impl PractitionersApi {
         state: Data<&AppState>,
         id: Path<Uuid>,
     ) -> ApiResult<Json<WeeklySchedule>> {
-        require_role(&state, request, &auth, EVERYONE).await?;
-        let practitioner = practitioners::find(&state.db, id.0)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        let stored = practitioners::working_hours(&state.db, practitioner.id).await?;
-        Ok(Json(schedule_view(stored)))
+        let stored = practitioners::hours(&state, &caller(request, &auth), id.0).await?;
+        Ok(Json(stored.into()))
     }
 
     /// Records time off (absolute instants; the end after the start).
@@ -501,33 +354,14 @@ impl PractitionersApi {
         id: Path<Uuid>,
         body: Json<NewTimeOff>,
     ) -> ApiResult<TimeOffCreated> {
-        require_role(&state, request, &auth, SETUP).await?;
-        let practitioner = practitioners::find(&state.db, id.0)
-            .await?
-            .ok_or(ApiError::NotFound)?;
         let body = body.0;
-        TimeOff::new(body.starts_at, body.ends_at, body.reason.as_str()).map_err(|errors| {
-            setup_invalid(
-                errors
-                    .into_iter()
-                    .map(|error| match error.field.as_str() {
-                        "end" => error.for_field("ends_at"),
-                        "start" => error.for_field("starts_at"),
-                        _ => error,
-                    })
-                    .collect(),
-            )
-        })?;
-        let created = practitioners::add_time_off(
-            &state.db,
-            state.clock.now(),
-            practitioner.id,
-            body.starts_at,
-            body.ends_at,
-            body.reason.as_str().trim().to_owned(),
-            auth.0.user_id,
-        )
-        .await?;
+        let command = practitioners::NewTimeOff {
+            starts_at: body.starts_at,
+            ends_at: body.ends_at,
+            reason: body.reason.into_string(),
+        };
+        let caller = caller(request, &auth);
+        let created = practitioners::add_time_off(&state, &caller, id.0, command).await?;
         Ok(TimeOffCreated::Created(Json(created.into())))
     }
 
@@ -544,12 +378,7 @@ impl PractitionersApi {
         state: Data<&AppState>,
         id: Path<Uuid>,
     ) -> ApiResult<Json<Vec<TimeOffView>>> {
-        require_role(&state, request, &auth, TEAM).await?;
-        let practitioner = practitioners::find(&state.db, id.0)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        let rows =
-            practitioners::upcoming_time_off(&state.db, practitioner.id, state.clock.now()).await?;
+        let rows = practitioners::time_off(&state, &caller(request, &auth), id.0).await?;
         Ok(Json(rows.into_iter().map(TimeOffView::from).collect()))
     }
 
@@ -567,13 +396,11 @@ impl PractitionersApi {
         id: Path<Uuid>,
         time_off_id: Path<Uuid>,
     ) -> ApiResult<Removed> {
-        require_role(&state, request, &auth, SETUP).await?;
-        if practitioners::remove_time_off(&state.db, id.0, time_off_id.0).await? {
-            Ok(Removed::Done)
-        } else {
-            Err(ApiError::NotFound)
-        }
+        let caller = caller(request, &auth);
+        practitioners::remove_time_off(&state, &caller, id.0, time_off_id.0).await?;
+        Ok(Removed::Done)
     }
+
     /// Issues a new calendar feed token for the practitioner (the previous one stops working)
     /// and returns it with the feed's address. The front desk and admins may do this for anyone,
     /// a practitioner for themselves.
@@ -589,27 +416,10 @@ impl PractitionersApi {
         state: Data<&AppState>,
         id: Path<Uuid>,
     ) -> ApiResult<CalendarTokenIssued> {
-        require_role(&state, request, &auth, TEAM).await?;
-        let practitioner = manageable(&state, &auth, id.0).await?;
-        let now = state.clock.now();
-        let txn = crate::store::begin_write(&state.db).await?;
-        let token = practitioners::issue_calendar_token(&txn, now, practitioner.id)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        audit::record(
-            &txn,
-            now,
-            &AuditContext::from_request(request, Some(&auth.0)),
-            Entry::allowed(Action::CalendarTokenIssue).on(Record::User(practitioner.user_id)),
-        )
-        .await?;
-        txn.commit().await?;
-        let url = state.link(
-            &format!("api/v1/practitioners/{}/calendar.ics", practitioner.id),
-            &token,
-        );
+        let caller = caller(request, &auth);
+        let issued = practitioners::issue_calendar_token(&state, &caller, id.0).await?;
         Ok(CalendarTokenIssued::Created(
-            Json(CalendarToken { token, url }),
+            Json(issued.into()),
             NO_STORE.to_owned(),
         ))
     }
@@ -627,21 +437,8 @@ impl PractitionersApi {
         state: Data<&AppState>,
         id: Path<Uuid>,
     ) -> ApiResult<Removed> {
-        require_role(&state, request, &auth, TEAM).await?;
-        let practitioner = manageable(&state, &auth, id.0).await?;
-        let now = state.clock.now();
-        let txn = crate::store::begin_write(&state.db).await?;
-        if !practitioners::revoke_calendar_token(&txn, now, practitioner.id).await? {
-            return Err(ApiError::NotFound);
-        }
-        audit::record(
-            &txn,
-            now,
-            &AuditContext::from_request(request, Some(&auth.0)),
-            Entry::allowed(Action::CalendarTokenRevoke).on(Record::User(practitioner.user_id)),
-        )
-        .await?;
-        txn.commit().await?;
+        let caller = caller(request, &auth);
+        practitioners::revoke_calendar_token(&state, &caller, id.0).await?;
         Ok(Removed::Done)
     }
 
@@ -661,39 +458,19 @@ impl PractitionersApi {
         /// The feed token.
         token: Query<Option<String>>,
     ) -> ApiResult<CalendarFeed> {
-        let Some(presented) = token.0.filter(|token| !token.is_empty()) else {
-            return Err(ApiError::NotFound);
-        };
-        let practitioner = practitioners::find_by_calendar_token(&state.db, id.0, &presented)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        let policies = ClinicPolicies::new(clinic::policies(&state.db).await?)
-            .map_err(|_| ApiError::internal(anyhow::anyhow!("stored policies are invalid")))?;
-        let now = state.clock.now();
-        // As far ahead as anyone may book, and a day back so today stays visible.
-        let horizon = policies.booking_window(Actor::Staff, now).latest;
-        let since = now.checked_sub_signed(FEED_LOOKBACK).unwrap_or(now);
-        let rows = practitioners::calendar_feed(&state.db, practitioner.id, since, horizon).await?;
-        let mut events = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let time_zone = row.time_zone.parse().map_err(|_| {
-                ApiError::internal(anyhow::anyhow!(
-                    "a stored location has an unknown time zone"
-                ))
-            })?;
-            events.push(FeedEvent {
-                appointment_id: row.id,
-                sequence: u32::try_from(row.sequence).unwrap_or_default(),
-                starts_at: row.starts_at,
-                ends_at: row.ends_at,
-                time_zone,
-                patient_given_name: &row.patient_given_name,
-                patient_family_name: &row.patient_family_name,
-                appointment_type: &row.appointment_type,
-                location: &row.location,
-            });
-        }
-        let ics = calendar::feed(&practitioner.display_name, &events, now);
+        let ics = practitioners::calendar_feed(&state, id.0, token.0.as_deref()).await?;
         Ok(CalendarFeed::Ics(PlainText(ics), NO_STORE.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_minutes_are_written_as_the_request_pattern_reads_them() {
+        assert_eq!(clock_text(0).as_str(), "00:00");
+        assert_eq!(clock_text(9 * 60 + 5).as_str(), "09:05");
+        assert_eq!(clock_text(24 * 60).as_str(), "24:00");
     }
 }

@@ -444,3 +444,62 @@ pub fn check_practitioner_hours(
     }
     errors.into_result(())
 }
+
+/// A location a practitioner works at, with its zone: where their hours may be set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Workplace {
+    pub location_id: Uuid,
+    pub zone: Zone,
+}
+
+/// One location's weekly hours as entered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocationHoursInput {
+    pub location_id: Uuid,
+    pub intervals: Vec<WorkingIntervalInput>,
+}
+
+/// Checks a practitioner's whole week as entered, every problem at once: each location must
+/// be one of their `workplaces` (`locations[i].location_id`), each location's hours valid on
+/// the grid (`locations[i].intervals[j]…`, as [`WeeklyHours::new`]), and once all are, no
+/// interval may overlap in real time one at another location (as [`check_practitioner_hours`]
+/// from `from`, the clinic's today).
+pub fn check_weekly_schedule(
+    input: &[LocationHoursInput],
+    workplaces: &[Workplace],
+    grid: SlotGrid,
+    from: NaiveDate,
+) -> Result<Vec<LocationHours>, ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    let mut checked = Vec::with_capacity(input.len());
+    for (index, entry) in input.iter().enumerate() {
+        let field = format!("locations[{index}]");
+        let Some(workplace) = workplaces
+            .iter()
+            .find(|workplace| workplace.location_id == entry.location_id)
+        else {
+            errors.push(ValidationError::new(
+                format!("{field}.location_id"),
+                ValidationCode::Required,
+                "The practitioner does not work at this location.",
+            ));
+            continue;
+        };
+        match WeeklyHours::new(&entry.intervals, grid) {
+            Ok(hours) => checked.push(LocationHours {
+                location_id: workplace.location_id,
+                zone: workplace.zone,
+                hours,
+            }),
+            Err(found) => errors.extend(found.into_iter().map(|error| {
+                let prefixed = format!("{field}.{}", error.field);
+                error.for_field(prefixed)
+            })),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    check_practitioner_hours(&checked, from)?;
+    Ok(checked)
+}

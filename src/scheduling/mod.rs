@@ -130,8 +130,9 @@ pub use clinic::{
 };
 pub use error::{ValidationCode, ValidationError, ValidationErrors};
 pub use hours::{
-    LocationHours, StoredInterval, WeeklyHours, WorkingInterval, WorkingIntervalInput,
-    check_practitioner_hours, weekday_from_iso,
+    LocationHours, LocationHoursInput, StoredInterval, WeeklyHours, WorkingInterval,
+    WorkingIntervalInput, Workplace, check_practitioner_hours, check_weekly_schedule,
+    weekday_from_iso,
 };
 pub use lifecycle::{
     AppointmentStatus, Cancellation, IllegalTransition, LifecycleError, MAX_CANCEL_REASON_CHARS,

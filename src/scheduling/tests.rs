@@ -645,6 +645,90 @@ fn hours_in_two_zones_are_compared_in_real_time_across_seasons() {
     assert_eq!(evening.check_against(&[london], date(2026, 1, 5)), Ok(()));
 }
 
+fn hours_input(location_id: Uuid, intervals: &[(Weekday, &str, &str)]) -> LocationHoursInput {
+    LocationHoursInput {
+        location_id,
+        intervals: intervals
+            .iter()
+            .map(|(day, start, end)| WorkingIntervalInput::new(*day, start, end))
+            .collect(),
+    }
+}
+
+#[test]
+fn a_weekly_schedule_lists_every_problem_with_its_location() {
+    let workplaces = [
+        Workplace {
+            location_id: LOCATION,
+            zone: zone("Europe/London"),
+        },
+        Workplace {
+            location_id: OTHER_LOCATION,
+            zone: zone("America/New_York"),
+        },
+    ];
+    let grid = SlotGrid::default();
+    let today = date(2026, 1, 5);
+    let elsewhere = Uuid::from_u128(99);
+
+    let errors = check_weekly_schedule(
+        &[
+            hours_input(LOCATION, &[(Weekday::Mon, "09:00", "08:00")]),
+            hours_input(elsewhere, &[(Weekday::Mon, "09:00", "12:00")]),
+            hours_input(OTHER_LOCATION, &[(Weekday::Tue, "9", "12:00")]),
+        ],
+        &workplaces,
+        grid,
+        today,
+    )
+    .expect_err("three problems");
+    assert!(errors.has(
+        "locations[0].intervals[0].end",
+        ValidationCode::EndNotAfterStart
+    ));
+    assert!(errors.has("locations[1].location_id", ValidationCode::Required));
+    assert!(errors.has(
+        "locations[2].intervals[0].start",
+        ValidationCode::InvalidTime
+    ));
+    assert_eq!(errors.len(), 3, "{errors}");
+
+    // Each location valid on its own, but London 12:00–13:00 meets New York 08:00–09:00 in
+    // March: the clash across zones is reported once the rest is right.
+    let errors = check_weekly_schedule(
+        &[
+            hours_input(LOCATION, &[(Weekday::Mon, "12:00", "13:00")]),
+            hours_input(OTHER_LOCATION, &[(Weekday::Mon, "08:00", "09:00")]),
+        ],
+        &workplaces,
+        grid,
+        today,
+    )
+    .expect_err("overlap across zones");
+    assert!(errors.has(
+        "locations[0].intervals[0]",
+        ValidationCode::OverlapsOtherLocation
+    ));
+
+    let checked = check_weekly_schedule(
+        &[
+            hours_input(OTHER_LOCATION, &[(Weekday::Mon, "13:00", "17:00")]),
+            hours_input(LOCATION, &[(Weekday::Tue, "09:00", "12:00")]),
+        ],
+        &workplaces,
+        grid,
+        today,
+    )
+    .expect("valid week");
+    let ids: Vec<Uuid> = checked.iter().map(|hours| hours.location_id).collect();
+    assert_eq!(ids, [OTHER_LOCATION, LOCATION], "in input order");
+    assert_eq!(checked[0].zone, zone("America/New_York"));
+    assert_eq!(
+        check_weekly_schedule(&[], &workplaces, grid, today),
+        Ok(vec![])
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Availability on ordinary days
 // ---------------------------------------------------------------------------------------------

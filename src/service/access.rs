@@ -15,7 +15,7 @@ use crate::{
     auth::{Principal, tokens::role_name},
     error::{ApiError, ApiResult},
     scheduling::Actor,
-    store::scope::{Found, PatientScope},
+    store::scope::{Found, PatientScope, PractitionerScope},
 };
 
 pub const ADMIN: &[Role] = &[Role::Admin];
@@ -30,6 +30,11 @@ pub const BOOKERS: &[Role] = &[Role::Patient, Role::Staff];
 /// Records that name a patient: the clinic team and the patients themselves.
 pub const PATIENT_RECORD_READERS: &[Role] = &[Role::Patient, Role::Staff, Role::Practitioner];
 pub const EVERYONE: &[Role] = &[Role::Patient, Role::Staff, Role::Practitioner, Role::Admin];
+/// Who sets the clinic up: locations, appointment types, policies, practitioners, their hours
+/// and time off.
+pub const CLINIC_SETUP: &[Role] = &[Role::Staff, Role::Admin];
+/// The clinic team and admins: practitioners' time off and calendar feed tokens.
+pub const TEAM_AND_ADMINS: &[Role] = &[Role::Staff, Role::Practitioner, Role::Admin];
 
 /// The signed-in caller of a use case: who they are and where the request came from.
 #[derive(Debug, Clone)]
@@ -61,6 +66,15 @@ impl Caller {
             PatientScope::Account(self.principal.user_id)
         } else {
             PatientScope::AnyPatient
+        }
+    }
+
+    /// Which practitioners' own settings this caller may manage: a practitioner only their own.
+    pub fn practitioner_scope(&self) -> PractitionerScope {
+        if self.principal.role == Role::Practitioner {
+            PractitionerScope::Account(self.principal.user_id)
+        } else {
+            PractitionerScope::AnyPractitioner
         }
     }
 

@@ -1,1 +1,214 @@
-//! Clinic setup: locations, appointment types and booking policies.
+//! Clinic setup: locations, appointment types and the booking policies. The front desk and
+//! admins set them up; everyone signed in reads them (patients need them to book). Every value
+//! is checked by the pure `scheduling` module before anything is stored.
+
+use chrono::{DateTime, Utc};
+use entity::{appointment_type, location, practitioner};
+use uuid::Uuid;
+
+use crate::{
+    app::AppState,
+    error::ApiResult,
+    scheduling::{
+        self, AppointmentTypeInput, ClinicPolicies, ClinicPoliciesInput, Discipline,
+        ValidationErrors, Zone,
+    },
+    service::{
+        Caller, Work,
+        access::{CLINIC_SETUP, EVERYONE},
+        availability::{self, discipline_of},
+    },
+    store::clinic as stored,
+};
+
+/// A place the clinic works at; working hours there are local to its zone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub id: Uuid,
+    pub name: String,
+    pub address: String,
+    /// IANA zone name.
+    pub time_zone: String,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<location::Model> for Location {
+    fn from(row: location::Model) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            address: row.address,
+            time_zone: row.time_zone,
+            active: row.active,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// A location to add. Names are trimmed; the zone must be an IANA name.
+#[derive(Debug, Clone)]
+pub struct NewLocation {
+    pub name: String,
+    pub address: String,
+    pub time_zone: String,
+}
+
+/// Adds a location (front desk, admins).
+#[tracing::instrument(name = "service.clinic.create_location", skip_all)]
+pub async fn create_location(
+    state: &AppState,
+    caller: &Caller,
+    command: NewLocation,
+) -> ApiResult<Location> {
+    caller.require(state, CLINIC_SETUP).await?;
+    let zone = Zone::parse(command.time_zone.trim())
+        .map_err(|error| ValidationErrors::from(error.for_field("time_zone")))?;
+    let work = Work::begin(state, caller).await?;
+    let created = stored::create_location(
+        work.db(),
+        work.now(),
+        command.name.trim().to_owned(),
+        command.address.trim().to_owned(),
+        zone.name().to_owned(),
+    )
+    .await?;
+    work.commit().await?;
+    Ok(created.into())
+}
+
+/// The clinic's locations, by name.
+#[tracing::instrument(name = "service.clinic.locations", skip_all)]
+pub async fn locations(state: &AppState, caller: &Caller) -> ApiResult<Vec<Location>> {
+    caller.require(state, EVERYONE).await?;
+    let rows = stored::locations(&state.db).await?;
+    Ok(rows.into_iter().map(Location::from).collect())
+}
+
+/// A kind of appointment: its discipline, length and the time kept free after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppointmentType {
+    pub id: Uuid,
+    pub name: String,
+    pub discipline: Discipline,
+    pub duration_minutes: i32,
+    pub buffer_after_minutes: i32,
+    pub new_patient: bool,
+    pub active: bool,
+}
+
+impl From<appointment_type::Model> for AppointmentType {
+    fn from(row: appointment_type::Model) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            discipline: discipline_of(row.discipline),
+            duration_minutes: row.duration_minutes,
+            buffer_after_minutes: row.buffer_after_minutes,
+            new_patient: row.new_patient,
+            active: row.active,
+        }
+    }
+}
+
+/// An appointment type to add; it starts active.
+#[derive(Debug, Clone)]
+pub struct NewAppointmentType {
+    pub name: String,
+    pub discipline: Discipline,
+    pub duration_minutes: i32,
+    pub buffer_after_minutes: i32,
+    pub new_patient: bool,
+}
+
+/// Adds an appointment type (front desk, admins). Its duration must sit on the slot grid.
+#[tracing::instrument(name = "service.clinic.create_appointment_type", skip_all)]
+pub async fn create_appointment_type(
+    state: &AppState,
+    caller: &Caller,
+    command: NewAppointmentType,
+) -> ApiResult<AppointmentType> {
+    caller.require(state, CLINIC_SETUP).await?;
+    let policies = availability::policies(&state.db).await?;
+    let name = command.name.trim().to_owned();
+    scheduling::AppointmentType::new(
+        AppointmentTypeInput {
+            name: name.clone(),
+            discipline: command.discipline,
+            duration_minutes: i64::from(command.duration_minutes),
+            buffer_after_minutes: i64::from(command.buffer_after_minutes),
+            new_patient: command.new_patient,
+            active: true,
+        },
+        policies.slot_grid(),
+    )?;
+    let work = Work::begin(state, caller).await?;
+    let created = stored::create_appointment_type(
+        work.db(),
+        work.now(),
+        stored::NewAppointmentType {
+            name,
+            discipline: stored_discipline(command.discipline),
+            duration_minutes: command.duration_minutes,
+            buffer_after_minutes: command.buffer_after_minutes,
+            new_patient: command.new_patient,
+            active: true,
+        },
+    )
+    .await?;
+    work.commit().await?;
+    Ok(created.into())
+}
+
+/// The appointment types, by discipline and name.
+#[tracing::instrument(name = "service.clinic.appointment_types", skip_all)]
+pub async fn appointment_types(
+    state: &AppState,
+    caller: &Caller,
+) -> ApiResult<Vec<AppointmentType>> {
+    caller.require(state, EVERYONE).await?;
+    let rows = stored::appointment_types(&state.db).await?;
+    Ok(rows.into_iter().map(AppointmentType::from).collect())
+}
+
+/// The booking policies as stored (the defaults until someone sets them).
+#[tracing::instrument(name = "service.clinic.policies", skip_all)]
+pub async fn policies(state: &AppState, caller: &Caller) -> ApiResult<ClinicPoliciesInput> {
+    caller.require(state, EVERYONE).await?;
+    Ok(stored::policies(&state.db).await?)
+}
+
+/// Replaces the booking policies (front desk, admins); every problem is listed at once.
+#[tracing::instrument(name = "service.clinic.set_policies", skip_all)]
+pub async fn set_policies(
+    state: &AppState,
+    caller: &Caller,
+    input: ClinicPoliciesInput,
+) -> ApiResult<ClinicPoliciesInput> {
+    caller.require(state, CLINIC_SETUP).await?;
+    let validated = ClinicPolicies::new(input)?;
+    let work = Work::begin(state, caller).await?;
+    stored::save_policies(work.db(), work.now(), validated.to_input()).await?;
+    work.commit().await?;
+    Ok(validated.to_input())
+}
+
+/// The discipline as stored (the inverse of [`availability::discipline_of`]).
+pub fn stored_discipline(discipline: Discipline) -> practitioner::Discipline {
+    match discipline {
+        Discipline::Chiropractic => practitioner::Discipline::Chiropractic,
+        Discipline::Physiotherapy => practitioner::Discipline::Physiotherapy,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disciplines_are_stored_as_they_are_read() {
+        for discipline in [Discipline::Chiropractic, Discipline::Physiotherapy] {
+            assert_eq!(discipline_of(stored_discipline(discipline)), discipline);
+        }
+    }
+}

@@ -16,6 +16,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::secrets::{hash, new_secret};
+use crate::scheduling::{LocationHours, StoredInterval, weekday_from_iso};
 
 pub async fn create<C: ConnectionTrait>(
     db: &C,
@@ -112,6 +113,36 @@ pub struct NewWorkingInterval {
     pub weekday: i16,
     pub start_minute: i16,
     pub end_minute: i16,
+}
+
+/// The rows that store validated weekly hours, location by location, in input order.
+pub fn working_interval_rows(locations: &[LocationHours]) -> Vec<NewWorkingInterval> {
+    locations
+        .iter()
+        .flat_map(|location| {
+            location
+                .hours
+                .intervals()
+                .iter()
+                .map(|interval| NewWorkingInterval {
+                    location_id: location.location_id,
+                    // ISO weekday 1..=7 and minutes up to 1440 fit an i16.
+                    weekday: interval.weekday.number_from_monday() as i16,
+                    start_minute: interval.start.minutes() as i16,
+                    end_minute: interval.end.minutes() as i16,
+                })
+        })
+        .collect()
+}
+
+/// A stored interval as the pure `scheduling` module reads it: the weekday and the minutes,
+/// never `HH:MM` text. `None` for a row outside what [`working_interval_rows`] writes.
+pub fn stored_interval(row: &working_hours::Model) -> Option<StoredInterval> {
+    Some(StoredInterval {
+        weekday: weekday_from_iso(row.weekday)?,
+        start_minute: u32::try_from(row.start_minute).ok()?,
+        end_minute: u32::try_from(row.end_minute).ok()?,
+    })
 }
 
 /// Replaces every weekly interval of the practitioner (call inside a transaction).
@@ -348,4 +379,74 @@ pub async fn calendar_feed<C: ConnectionTrait>(
             })
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Weekday;
+
+    use super::*;
+    use crate::scheduling::{SlotGrid, WeeklyHours, WorkingIntervalInput, Zone};
+
+    #[test]
+    fn validated_hours_are_stored_as_iso_weekdays_and_minutes_and_read_back() {
+        let location_id = Uuid::now_v7();
+        let hours = WeeklyHours::new(
+            &[
+                WorkingIntervalInput::new(Weekday::Sun, "13:00", "24:00"),
+                WorkingIntervalInput::new(Weekday::Mon, "09:00", "12:00"),
+            ],
+            SlotGrid::default(),
+        )
+        .unwrap();
+        let rows = working_interval_rows(&[LocationHours {
+            location_id,
+            zone: Zone::parse("Europe/London").unwrap(),
+            hours,
+        }]);
+        let stored: Vec<(Uuid, i16, i16, i16)> = rows
+            .iter()
+            .map(|row| {
+                (
+                    row.location_id,
+                    row.weekday,
+                    row.start_minute,
+                    row.end_minute,
+                )
+            })
+            .collect();
+        assert_eq!(
+            stored,
+            [(location_id, 7, 780, 1440), (location_id, 1, 540, 720)],
+            "in input order"
+        );
+
+        let read = |row: &NewWorkingInterval| {
+            stored_interval(&working_hours::Model {
+                id: Uuid::now_v7(),
+                practitioner_id: Uuid::now_v7(),
+                location_id: row.location_id,
+                weekday: row.weekday,
+                start_minute: row.start_minute,
+                end_minute: row.end_minute,
+            })
+        };
+        assert_eq!(
+            read(&rows[0]),
+            Some(StoredInterval {
+                weekday: Weekday::Sun,
+                start_minute: 780,
+                end_minute: 1440,
+            })
+        );
+        for (weekday, start_minute) in [(0, 0), (8, 0), (1, -1)] {
+            let odd = NewWorkingInterval {
+                location_id,
+                weekday,
+                start_minute,
+                end_minute: 60,
+            };
+            assert_eq!(read(&odd), None, "{weekday} {start_minute}");
+        }
+    }
 }

@@ -2,11 +2,11 @@
 //! that no use case can forget to ask. The service layer turns a hidden record into a 404 and a
 //! denied audit entry (`service::access::Caller::visible`).
 
-use entity::{appointment, intake, patient};
+use entity::{appointment, intake, patient, practitioner};
 use sea_orm::{ConnectionTrait, DbErr};
 use uuid::Uuid;
 
-use super::{appointments, intakes, patients};
+use super::{appointments, intakes, patients, practitioners};
 
 /// Whose patient records a caller may load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +106,37 @@ async fn owned_by<C: ConnectionTrait, T>(
     })
 }
 
+/// Which practitioners' own settings (their calendar feed token) a caller may manage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PractitionerScope {
+    /// The front desk and admins: any practitioner's.
+    AnyPractitioner,
+    /// A practitioner: only the practitioner linked to their own account.
+    Account(Uuid),
+}
+
+impl PractitionerScope {
+    /// Whether a practitioner belongs to this scope. The single statement of the rule.
+    pub fn admits(self, record: &practitioner::Model) -> bool {
+        match self {
+            Self::AnyPractitioner => true,
+            Self::Account(user_id) => record.user_id == user_id,
+        }
+    }
+}
+
+/// A practitioner in `scope`. Another practitioner's record is hidden like a missing one.
+pub async fn practitioner<C: ConnectionTrait>(
+    db: &C,
+    scope: PractitionerScope,
+    id: Uuid,
+) -> Result<Found<practitioner::Model>, DbErr> {
+    Ok(match practitioners::find(db, id).await? {
+        Some(record) if scope.admits(&record) => Found::Visible(record),
+        _ => Found::Hidden { owner: None },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{NaiveDate, Utc};
@@ -137,5 +168,28 @@ mod tests {
         assert!(!PatientScope::Account(me).admits(&record(None)));
         assert!(PatientScope::AnyPatient.admits(&record(None)));
         assert!(PatientScope::AnyPatient.admits(&record(Some(someone))));
+    }
+
+    fn practitioner_of(user_id: Uuid) -> practitioner::Model {
+        let now = Utc::now();
+        practitioner::Model {
+            id: Uuid::now_v7(),
+            user_id,
+            display_name: "Sam Taylor".into(),
+            discipline: practitioner::Discipline::Chiropractic,
+            active: true,
+            calendar_token_hash: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn a_practitioner_is_admitted_only_to_their_own_record() {
+        let me = Uuid::now_v7();
+        let colleague = Uuid::now_v7();
+        assert!(PractitionerScope::Account(me).admits(&practitioner_of(me)));
+        assert!(!PractitionerScope::Account(me).admits(&practitioner_of(colleague)));
+        assert!(PractitionerScope::AnyPractitioner.admits(&practitioner_of(colleague)));
     }
 }
