@@ -18,7 +18,7 @@ use crate::{
     service::{Caller, access::EVERYONE},
     store::{
         appointments::{self, CalendarRows},
-        clinic,
+        clinic, practitioners,
     },
 };
 
@@ -243,13 +243,7 @@ fn calendar(
                 .filter(|row| {
                     row.practitioner_id == practitioner.id && row.location_id == location_id
                 })
-                .filter_map(|row| {
-                    Some(StoredInterval {
-                        weekday: scheduling::weekday_from_iso(row.weekday)?,
-                        start_minute: u32::try_from(row.start_minute).ok()?,
-                        end_minute: u32::try_from(row.end_minute).ok()?,
-                    })
-                })
+                .filter_map(practitioners::stored_interval)
                 .collect();
             match WeeklyHours::from_stored(&stored, policies.slot_grid()) {
                 Ok(hours) => Some(LocationHours {
