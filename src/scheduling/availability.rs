@@ -252,7 +252,7 @@ impl AvailabilityQuery<'_> {
 }
 
 /// The free starts of `query.appointment_type` for every practitioner of its discipline in
-/// `calendars` (others are skipped, so a handler can pass everyone at a location).
+/// `calendars` (others are skipped, so a caller can pass everyone at a location).
 ///
 /// Fails only on the query itself: an inactive type, `to` before `from`, or more than
 /// [`MAX_RANGE_DAYS`] days.

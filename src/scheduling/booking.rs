@@ -1,4 +1,4 @@
-//! Booking policies: the pure checks a booking must pass inside the transaction, each refusal
+//! Booking policies: the pure checks a booking must pass before it is written, each refusal
 //! typed with a stable code, a kind for the HTTP status, and a message for the person booking.
 
 use std::fmt;
@@ -256,7 +256,8 @@ fn gate_refusal(
     }
 }
 
-/// Everything one booking is checked against. The caller loads these inside the transaction.
+/// Everything one booking is checked against, as the caller read it (in one statement: one
+/// snapshot). A race between two bookings is settled by the write, not by this check.
 #[derive(Debug, Clone, Copy)]
 pub struct BookingRequest<'a> {
     pub actor: Actor,
@@ -287,7 +288,7 @@ pub struct BookingApproval {
 /// (first, so a patient who should go to hospital reads that, not "slot taken"), an inactive
 /// type, the discipline, the new-patient rule, then the slot.
 ///
-/// `offered` is availability computed inside the transaction for the same actor, type and
+/// `offered` is availability computed from the same read for the same actor, type and
 /// `now`, over (at least) the start's local date ([`Zone::local_date`](super::Zone::local_date)).
 pub fn check_booking(
     request: &BookingRequest<'_>,

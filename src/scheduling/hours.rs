@@ -362,7 +362,7 @@ impl LocationHours {
     }
 
     /// Refuses intervals that overlap, in real time, the same practitioner's hours at the
-    /// other locations (entries with this location's id are skipped, so a handler can pass
+    /// other locations (entries with this location's id are skipped, so a caller can pass
     /// all stored hours, including the ones being replaced).
     ///
     /// Locations can be in different zones, whose offsets differ by season, so the check is

@@ -2,14 +2,14 @@
 //! booking policies and the appointment lifecycle.
 //!
 //! Pure: no database, clock, network or filesystem. The caller loads the data and passes
-//! `now`, so every answer is reproducible and the same code runs in a handler, a test and a
-//! benchmark. The HTTP/DB layer is expected to read like this:
+//! `now`, so every answer is reproducible and the same code runs in a service, a test and a
+//! benchmark. The application layer (`service`) uses it like this:
 //!
 //! | endpoint | pure calls |
 //! |---|---|
 //! | setup (locations, policies, types, hours, time off) | [`Zone::parse`], [`ClinicPolicies::new`], [`AppointmentType::new`], [`WeeklyHours::new`] then [`LocationHours::check_against`], [`TimeOff::new`] — each error a [`ValidationError`] with `field`, `code`, `message` for a per-field 422 |
 //! | `GET /availability` | load the type, policies and one [`PractitionerCalendar`] per practitioner (busy and time off over [`AvailabilityQuery::load_window`]), then [`availability`] |
-//! | `POST /appointments` | in the transaction: load as above for the start's [`Zone::local_date`], [`availability`], [`check_booking`]; insert `slot.start`, `slot.end`, `slot.blocked_until`; schedule [`reminder`] |
+//! | `POST /appointments` | read the facts in one statement, outside any transaction (the practitioner's calendar over [`AvailabilityQuery::load_window_around`] the start), [`availability`] for the start's [`Zone::local_date`], [`check_booking`]; write `slot.start`, `slot.end`, `slot.blocked_until` and the [`reminder`] all or nothing: the database's overlap constraint settles a race (see `service::booking`) |
 //! | reschedule / cancel / check-in / complete / no-show | [`check_reschedule`] (then as a booking), [`cancel`], [`transition`]; [`follow_up_at`] on completion |
 //!
 //! # Example
