@@ -285,7 +285,16 @@ impl From<sea_orm::DbErr> for ApiError {
             tracing::warn!(error = %err, "database unavailable");
             return Self::database_unavailable();
         }
-        Self::Internal(err.into())
+        Self::Internal(in_operation(err.into()))
+    }
+}
+
+/// The error with the name of the operation it happened in (the innermost instrumented
+/// service or store function), so the log says which use case failed.
+fn in_operation(err: anyhow::Error) -> anyhow::Error {
+    match tracing::Span::current().metadata() {
+        Some(operation) => err.context(format!("in {}", operation.name())),
+        None => err,
     }
 }
 
@@ -328,7 +337,7 @@ impl From<crate::scheduling::ValidationErrors> for ApiError {
 /// A message the code itself built was refused by the outbox: a bug, not the caller's fault.
 impl From<crate::store::outbox::OutboxError> for ApiError {
     fn from(err: crate::store::outbox::OutboxError) -> Self {
-        Self::Internal(err.into())
+        Self::Internal(in_operation(err.into()))
     }
 }
 
