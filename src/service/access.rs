@@ -30,6 +30,10 @@ pub const BOOKERS: &[Role] = &[Role::Patient, Role::Staff];
 /// Records that name a patient: the clinic team and the patients themselves.
 pub const PATIENT_RECORD_READERS: &[Role] = &[Role::Patient, Role::Staff, Role::Practitioner];
 pub const EVERYONE: &[Role] = &[Role::Patient, Role::Staff, Role::Practitioner, Role::Admin];
+/// Who fills in intakes: patients their own, the front desk for a patient.
+pub const INTAKE_WRITERS: &[Role] = &[Role::Patient, Role::Staff];
+/// Who tries answers against the rules: practitioners, and the admins who keep the rule files.
+pub const RULE_TESTERS: &[Role] = &[Role::Practitioner, Role::Admin];
 
 /// The signed-in caller of a use case: who they are and where the request came from.
 #[derive(Debug, Clone)]
