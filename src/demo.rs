@@ -20,13 +20,13 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::{
-    api::intakes::{INTAKE_QUESTIONNAIRE, judgement},
     auth::{password, tokens::role_name},
     config::{Config, Secret},
     scheduling::{
         self, AppointmentTypeInput, ClinicPolicies, LocationHours, WeeklyHours,
         WorkingIntervalInput, Zone, check_practitioner_hours,
     },
+    service::intake::judgement,
     store::{
         self, clinic,
         clinic::NewAppointmentType,
@@ -36,7 +36,7 @@ use crate::{
         secrets,
         users::{self, NewUser},
     },
-    triage::{Answers, Disposition, Triage},
+    triage::{Answers, Disposition, INTAKE_QUESTIONNAIRE, Triage},
 };
 
 /// Every demo account's address ends in this reserved, undeliverable domain (RFC 2606), so no

@@ -334,6 +334,33 @@ impl From<crate::scheduling::ValidationErrors> for ApiError {
     }
 }
 
+/// One answer's problem, named by its questionnaire linkId.
+impl From<crate::triage::AnswerError> for FieldError {
+    fn from(error: crate::triage::AnswerError) -> Self {
+        Self {
+            field: error.link_id,
+            code: error.code.as_str().to_owned(),
+            message: error.message,
+        }
+    }
+}
+
+/// Answers the triage module refused: every problem per linkId (422), or an unknown
+/// questionnaire (404).
+impl From<crate::triage::EvaluateError> for ApiError {
+    fn from(error: crate::triage::EvaluateError) -> Self {
+        match error {
+            crate::triage::EvaluateError::UnknownQuestionnaire(_) => Self::NotFound,
+            crate::triage::EvaluateError::InvalidAnswers(errors) => Self::Validation {
+                detail: "Some answers are missing or not valid; every problem is listed in \
+                         `errors`."
+                    .into(),
+                errors: errors.into_iter().map(FieldError::from).collect(),
+            },
+        }
+    }
+}
+
 /// A message the code itself built was refused by the outbox: a bug, not the caller's fault.
 impl From<crate::store::outbox::OutboxError> for ApiError {
     fn from(err: crate::store::outbox::OutboxError) -> Self {

@@ -24,6 +24,20 @@ pub enum ReviewStatus {
     Decided,
 }
 
+/// How urgently the patient needs care, as the triage rules judged the submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum Disposition {
+    #[sea_orm(string_value = "routine")]
+    Routine,
+    #[sea_orm(string_value = "review")]
+    Review,
+    #[sea_orm(string_value = "urgent")]
+    Urgent,
+    #[sea_orm(string_value = "emergency")]
+    Emergency,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "intakes")]
 pub struct Model {
@@ -42,7 +56,7 @@ pub struct Model {
     pub submitted_at: Option<DateTimeUtc>,
     pub supersedes: Option<Uuid>,
     pub rule_set_version: Option<String>,
-    pub disposition: Option<String>,
+    pub disposition: Option<Disposition>,
     /// The triage evaluation (scores, facts, fired rules, advice) as JSON text.
     #[sea_orm(column_type = "Text", nullable)]
     pub result: Option<String>,

@@ -1,8 +1,8 @@
 //! Follow-up questionnaires by emailed link (`/api/v1/follow-ups/{token}`: no login, the token
-//! is the credential, single use and expiring) and the outcome trend practitioners see.
+//! is the credential, single use and expiring) and the outcome trend practitioners see. The use
+//! cases are `service::follow_ups`.
 
-use chrono::{DateTime, Duration, Utc};
-use entity::{account_token::Purpose, intake::IntakeStatus};
+use chrono::{DateTime, Utc};
 use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, param::Path, payload::Json};
 use serde_json::Value;
@@ -10,28 +10,16 @@ use uuid::Uuid;
 
 use crate::{
     api::{
-        ApiTags,
-        access::{CLINIC_TEAM, PRACTITIONER, require_role},
-        intakes::{AnswersRequest, TriageOutcome, judge_and_store, split, to_answers},
+        ApiTags, caller,
+        intakes::{AnswersRequest, TriageOutcome},
     },
     app::AppState,
-    audit::{self, Action, AuditContext, Entry, Record},
+    audit::AuditContext,
     auth::BearerAuth,
     error::{ApiError, ApiResult},
-    notify::content::{EmailContent, FollowUpInvitation},
-    store::{
-        account_tokens::{self, Subject},
-        intakes::{self, NewIntake},
-        outbox::NewMessage,
-        patients,
-    },
-    triage::scoring::{NRS_MEANINGFUL_CHANGE, ODI_MEANINGFUL_CHANGE_HUNDREDTHS},
+    service::follow_ups::{self, OutcomePoint as Point, OutcomeTrend as Trend},
+    triage::scoring,
 };
-
-/// The follow-up questionnaire's id.
-pub const FOLLOW_UP_QUESTIONNAIRE: &str = "follow-up";
-/// How long a follow-up link works.
-pub const FOLLOW_UP_TTL: Duration = Duration::days(14);
 
 #[derive(Debug, Object)]
 pub struct FollowUpSent {
@@ -64,13 +52,13 @@ pub enum Change {
     NoMeaningfulChange,
 }
 
-fn change_of(delta: i32, meaningful: i32) -> Change {
-    if delta <= -meaningful {
-        Change::MeaningfullyBetter
-    } else if delta >= meaningful {
-        Change::MeaningfullyWorse
-    } else {
-        Change::NoMeaningfulChange
+impl From<scoring::Trend> for Change {
+    fn from(trend: scoring::Trend) -> Self {
+        match trend {
+            scoring::Trend::Improved => Self::MeaningfullyBetter,
+            scoring::Trend::Worsened => Self::MeaningfullyWorse,
+            scoring::Trend::NoMeaningfulChange => Self::NoMeaningfulChange,
+        }
     }
 }
 
@@ -104,8 +92,29 @@ pub struct OutcomeTrend {
     pub points: Vec<OutcomePoint>,
 }
 
-fn link_not_valid() -> ApiError {
-    ApiError::NotFound
+impl From<Point> for OutcomePoint {
+    fn from(point: Point) -> Self {
+        Self {
+            intake_id: point.intake_id,
+            questionnaire_id: point.questionnaire_id,
+            submitted_at: point.submitted_at,
+            pain_now: point.pain_now,
+            odi_percent: point.odi_percent,
+            pain_change: point.pain_change,
+            pain_trend: point.pain_trend.map(Change::from),
+            odi_change: point.odi_change,
+            odi_trend: point.odi_trend.map(Change::from),
+        }
+    }
+}
+
+impl From<Trend> for OutcomeTrend {
+    fn from(trend: Trend) -> Self {
+        Self {
+            baseline_intake_id: trend.baseline_intake_id,
+            points: trend.points.into_iter().map(OutcomePoint::from).collect(),
+        }
+    }
 }
 
 pub struct FollowUpsApi;
@@ -125,54 +134,8 @@ impl FollowUpsApi {
         state: Data<&AppState>,
         id: Path<Uuid>,
     ) -> ApiResult<FollowUpQueued> {
-        require_role(&state, request, &auth, CLINIC_TEAM).await?;
-        let record = patients::find(&state.db, id.0)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        let Some(email) = record.email.clone() else {
-            return Err(ApiError::Conflict {
-                code: "patient_has_no_email",
-                detail: "Add the patient's email address first.".into(),
-            });
-        };
-        let now = state.clock.now();
-        let txn = crate::store::begin_write(&state.db).await?;
-        let secret = account_tokens::issue(
-            &txn,
-            now,
-            Purpose::FollowUp,
-            Subject::Patient(record.id),
-            FOLLOW_UP_TTL,
-        )
-        .await?;
-        let url = state.page_url(&format!("follow-ups/{secret}"));
-        state
-            .outbox
-            .enqueue(
-                &txn,
-                now,
-                NewMessage::immediate(
-                    email,
-                    EmailContent::FollowUpInvitation(FollowUpInvitation {
-                        patient_name: record.given_name.clone(),
-                        questionnaire_url: url,
-                    }),
-                    now,
-                ),
-            )
-            .await
-            .map_err(ApiError::internal)?;
-        audit::record(
-            &txn,
-            now,
-            &AuditContext::from_request(request, Some(&auth.0)),
-            Entry::allowed(Action::FollowUpSend).on(Record::Patient(record.id)),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(FollowUpQueued::Sent(Json(FollowUpSent {
-            expires_at: now + FOLLOW_UP_TTL,
-        })))
+        let expires_at = follow_ups::send(&state, &caller(request, &auth), id.0).await?;
+        Ok(FollowUpQueued::Sent(Json(FollowUpSent { expires_at })))
     }
 
     /// The follow-up form behind an emailed link. An unknown, used or expired link is a 404.
@@ -187,31 +150,12 @@ impl FollowUpsApi {
         state: Data<&AppState>,
         #[oai(validator(min_length = 1, max_length = 128))] token: Path<String>,
     ) -> ApiResult<Json<FollowUpForm>> {
-        let now = state.clock.now();
-        let token = account_tokens::peek(&state.db, now, Purpose::FollowUp, &token.0)
-            .await?
-            .ok_or_else(link_not_valid)?;
-        let record = match token.patient_id {
-            Some(id) => patients::find(&state.db, id).await?,
-            None => None,
-        }
-        .ok_or_else(link_not_valid)?;
-        let questionnaire = state
-            .triage
-            .questionnaire(FOLLOW_UP_QUESTIONNAIRE)
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no follow-up questionnaire")))?;
-        audit::record(
-            &state.db,
-            now,
-            &AuditContext::from_request(request, None),
-            Entry::allowed(Action::FollowUpRead).for_patient(record.id),
-        )
-        .await?;
+        let context = AuditContext::from_request(request, None);
+        let form = follow_ups::form(&state, context, &token.0).await?;
         Ok(Json(FollowUpForm {
-            given_name: record.given_name,
-            questionnaire: serde_json::to_value(questionnaire.definition())
-                .map_err(ApiError::internal)?,
-            expires_at: token.expires_at,
+            given_name: form.given_name,
+            questionnaire: serde_json::to_value(form.questionnaire).map_err(ApiError::internal)?,
+            expires_at: form.expires_at,
         }))
     }
 
@@ -229,51 +173,10 @@ impl FollowUpsApi {
         #[oai(validator(min_length = 1, max_length = 128))] token: Path<String>,
         body: Json<AnswersRequest>,
     ) -> ApiResult<Json<TriageOutcome>> {
-        let now = state.clock.now();
-        let answers = to_answers(body.0.answers);
-        // Judged before the link is spent: a patient who mistyped can correct and resend.
-        let found = account_tokens::peek(&state.db, now, Purpose::FollowUp, &token.0)
-            .await?
-            .ok_or_else(link_not_valid)?;
-        state
-            .triage
-            .evaluate(FOLLOW_UP_QUESTIONNAIRE, &answers, state.local_today())
-            .map_err(crate::api::intakes::evaluate_error)?;
-        let patient_id = found.patient_id.ok_or_else(link_not_valid)?;
-        let questionnaire = state
-            .triage
-            .questionnaire(FOLLOW_UP_QUESTIONNAIRE)
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no follow-up questionnaire")))?;
-        let txn = crate::store::begin_write(&state.db).await?;
-        account_tokens::consume(&txn, now, Purpose::FollowUp, &token.0)
-            .await?
-            .ok_or_else(link_not_valid)?;
-        let row = intakes::create(
-            &txn,
-            now,
-            NewIntake {
-                patient_id,
-                questionnaire_id: FOLLOW_UP_QUESTIONNAIRE.into(),
-                questionnaire_version: questionnaire.version().to_owned(),
-                answers: "{}".into(),
-                created_by: None,
-                supersedes: None,
-            },
-        )
-        .await?;
         let context = AuditContext::from_request(request, None);
-        let evaluation = judge_and_store(&state, &txn, now, &row, answers, &context).await?;
-        audit::record(
-            &txn,
-            now,
-            &context,
-            Entry::allowed(Action::FollowUpSubmit)
-                .on(Record::Intake(row.id))
-                .for_patient(patient_id),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(Json(split(&evaluation)?.0))
+        let answers = body.0.answers.into_iter().collect();
+        let outcome = follow_ups::submit(&state, context, &token.0, answers).await?;
+        Ok(Json(outcome.into()))
     }
 
     /// A patient's pain (NRS) and disability (ODI) over time against their latest intake,
@@ -290,69 +193,7 @@ impl FollowUpsApi {
         state: Data<&AppState>,
         id: Path<Uuid>,
     ) -> ApiResult<Json<OutcomeTrend>> {
-        require_role(&state, request, &auth, PRACTITIONER).await?;
-        let record = patients::find(&state.db, id.0)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        let mut rows: Vec<_> = intakes::for_patient(&state.db, record.id)
-            .await?
-            .into_iter()
-            .filter(|row| row.status == IntakeStatus::Submitted)
-            .collect();
-        rows.sort_by_key(|row| (row.submitted_at, row.id));
-        let baseline = rows
-            .iter()
-            .rfind(|row| row.questionnaire_id != FOLLOW_UP_QUESTIONNAIRE)
-            .cloned();
-        let points = rows
-            .into_iter()
-            .filter_map(|row| {
-                let submitted_at = row.submitted_at?;
-                let pain_change = baseline
-                    .as_ref()
-                    .and_then(|base| Some(i32::from(row.pain_now?) - i32::from(base.pain_now?)));
-                let odi_change = baseline
-                    .as_ref()
-                    .and_then(|base| Some(row.odi_hundredths? - base.odi_hundredths?));
-                Some(OutcomePoint {
-                    intake_id: row.id,
-                    questionnaire_id: row.questionnaire_id,
-                    submitted_at,
-                    pain_now: row.pain_now,
-                    odi_percent: row.odi_hundredths.map(|value| f64::from(value) / 100.0),
-                    pain_change,
-                    pain_trend: pain_change.map(|delta| change_of(delta, NRS_MEANINGFUL_CHANGE)),
-                    odi_change: odi_change.map(|value| f64::from(value) / 100.0),
-                    odi_trend: odi_change
-                        .map(|delta| change_of(delta, ODI_MEANINGFUL_CHANGE_HUNDREDTHS)),
-                })
-            })
-            .collect();
-        audit::record(
-            &state.db,
-            state.clock.now(),
-            &AuditContext::from_request(request, Some(&auth.0)),
-            Entry::allowed(Action::OutcomesRead).on(Record::Patient(record.id)),
-        )
-        .await?;
-        Ok(Json(OutcomeTrend {
-            baseline_intake_id: baseline.map(|row| row.id),
-            points,
-        }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn changes_are_meaningful_from_the_threshold_on() {
-        assert_eq!(change_of(-2, 2), Change::MeaningfullyBetter);
-        assert_eq!(change_of(-1, 2), Change::NoMeaningfulChange);
-        assert_eq!(change_of(1, 2), Change::NoMeaningfulChange);
-        assert_eq!(change_of(2, 2), Change::MeaningfullyWorse);
-        assert_eq!(change_of(-1000, 1000), Change::MeaningfullyBetter);
-        assert_eq!(change_of(-999, 1000), Change::NoMeaningfulChange);
+        let trend = follow_ups::outcomes(&state, &caller(request, &auth), id.0).await?;
+        Ok(Json(trend.into()))
     }
 }

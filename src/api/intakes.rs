@@ -1,6 +1,7 @@
 //! `/api/v1/intakes` and `/api/v1/reviews`: a patient (or the front desk for a patient) starts
 //! an intake, saves drafts and submits; the submission is validated, scored and judged by the
 //! red-flag rules in one transaction, and flagged cases wait in the practitioners' review queue.
+//! The use cases are `service::intake` and `service::review`; this is their JSON edge.
 //!
 //! What each role sees of an intake: the patient their own answers, disposition and advice
 //! (never the clinician rationale); the front desk the status and disposition only (no answers);
@@ -9,44 +10,29 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use entity::{
-    intake::{self, IntakeStatus, ReviewStatus},
-    patient, review_decision,
-    user::Role,
-};
 use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, param::Path, param::Query, payload::Json};
-use sea_orm::DatabaseTransaction;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::{
     api::{
-        ApiTags,
-        access::{PRACTITIONER, require_role},
+        ApiTags, caller,
         types::{Date, NonBlank},
     },
     app::AppState,
-    audit::{self, Action, AuditContext, Entry, Record},
     auth::BearerAuth,
-    error::{ApiError, ApiResult, FieldError},
-    notify::content::{EmailContent, ReviewNeeded},
-    store::{
-        intakes::{self, Judgement, NewIntake},
-        outbox::NewMessage,
-        patients, users,
+    error::ApiResult,
+    service::{
+        intake::{self, Clinical, Intake, ReviewStatus, StartIntake, Status},
+        review::{self, Decide, QueueEntry as Queued, RecordedDecision},
     },
-    triage::{Answers, Disposition, EvaluateError, Evaluation, ValidationMode},
+    triage::{Disposition, Finding, PatientAdvice, PatientView, review::Decision},
 };
 
-/// The questionnaire every new intake uses.
-pub const INTAKE_QUESTIONNAIRE: &str = "intake";
-
 /// How urgently the patient needs care.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "lowercase")]
-#[serde(rename_all = "lowercase")]
 pub enum DispositionView {
     Routine,
     Review,
@@ -82,7 +68,7 @@ pub enum ReviewStatusView {
 }
 
 /// What the patient reads: calm, clear next steps.
-#[derive(Debug, Clone, Object, Serialize, Deserialize)]
+#[derive(Debug, Clone, Object)]
 pub struct Advice {
     pub headline: String,
     pub paragraphs: Vec<String>,
@@ -98,7 +84,7 @@ pub struct TriageOutcome {
 }
 
 /// One fired red-flag rule, for clinicians.
-#[derive(Debug, Clone, Object, Serialize, Deserialize)]
+#[derive(Debug, Clone, Object)]
 pub struct FindingView {
     pub rule_id: String,
     pub category: String,
@@ -120,48 +106,51 @@ pub struct ClinicalDetail {
     pub findings: Vec<FindingView>,
 }
 
-/// The stored triage result: the serialized [`Evaluation`], read back.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct StoredResult {
-    disposition: DispositionView,
-    advice: Advice,
-    findings: Vec<FindingView>,
-    scores: Value,
-    facts: Value,
-    as_of: chrono::NaiveDate,
-    rule_set_version: String,
-}
-
-impl StoredResult {
-    fn of(evaluation: &Evaluation) -> ApiResult<Self> {
-        serde_json::to_value(evaluation)
-            .and_then(serde_json::from_value)
-            .map_err(ApiError::internal)
-    }
-
-    fn read(row: &intake::Model) -> Option<Self> {
-        row.result
-            .as_deref()
-            .and_then(|text| serde_json::from_str(text).ok())
+impl From<PatientAdvice> for Advice {
+    fn from(advice: PatientAdvice) -> Self {
+        Self {
+            headline: advice.headline,
+            paragraphs: advice.paragraphs,
+            reasons: advice.reasons,
+        }
     }
 }
 
-/// The patient's and the clinician's parts of an evaluation.
-pub fn split(evaluation: &Evaluation) -> ApiResult<(TriageOutcome, ClinicalDetail)> {
-    let stored = StoredResult::of(evaluation)?;
-    Ok((
-        TriageOutcome {
-            disposition: stored.disposition,
-            advice: stored.advice,
-        },
-        ClinicalDetail {
-            rule_set_version: stored.rule_set_version,
-            as_of: Date(stored.as_of),
-            scores: stored.scores,
-            facts: stored.facts,
-            findings: stored.findings,
-        },
-    ))
+impl From<PatientView> for TriageOutcome {
+    fn from(view: PatientView) -> Self {
+        Self {
+            disposition: view.disposition.into(),
+            advice: view.advice.into(),
+        }
+    }
+}
+
+impl From<Finding> for FindingView {
+    fn from(finding: Finding) -> Self {
+        Self {
+            rule_id: finding.rule_id,
+            category: finding.category,
+            disposition: finding.disposition.into(),
+            rationale: finding.rationale,
+            source: finding.source,
+        }
+    }
+}
+
+impl From<Clinical> for ClinicalDetail {
+    fn from(clinical: Clinical) -> Self {
+        Self {
+            rule_set_version: clinical.rule_set_version,
+            as_of: Date(clinical.as_of),
+            scores: clinical.scores,
+            facts: clinical.facts,
+            findings: clinical
+                .findings
+                .into_iter()
+                .map(FindingView::from)
+                .collect(),
+        }
+    }
 }
 
 /// A practitioner's decision on a flagged intake.
@@ -176,7 +165,7 @@ pub enum DecisionKind {
     ContactedPatient,
 }
 
-impl From<DecisionKind> for review_decision::Decision {
+impl From<DecisionKind> for Decision {
     fn from(kind: DecisionKind) -> Self {
         match kind {
             DecisionKind::ClearedForCare => Self::ClearedForCare,
@@ -187,13 +176,13 @@ impl From<DecisionKind> for review_decision::Decision {
     }
 }
 
-impl From<review_decision::Decision> for DecisionKind {
-    fn from(decision: review_decision::Decision) -> Self {
+impl From<Decision> for DecisionKind {
+    fn from(decision: Decision) -> Self {
         match decision {
-            review_decision::Decision::ClearedForCare => Self::ClearedForCare,
-            review_decision::Decision::ReferToGp => Self::ReferToGp,
-            review_decision::Decision::ReferToEmergency => Self::ReferToEmergency,
-            review_decision::Decision::ContactedPatient => Self::ContactedPatient,
+            Decision::ClearedForCare => Self::ClearedForCare,
+            Decision::ReferToGp => Self::ReferToGp,
+            Decision::ReferToEmergency => Self::ReferToEmergency,
+            Decision::ContactedPatient => Self::ContactedPatient,
         }
     }
 }
@@ -207,14 +196,14 @@ pub struct DecisionView {
     pub decided_at: DateTime<Utc>,
 }
 
-impl From<review_decision::Model> for DecisionView {
-    fn from(row: review_decision::Model) -> Self {
+impl From<RecordedDecision> for DecisionView {
+    fn from(recorded: RecordedDecision) -> Self {
         Self {
-            id: row.id,
-            decision: row.decision.into(),
-            note: row.note,
-            decided_by: row.decided_by,
-            decided_at: row.decided_at,
+            id: recorded.id,
+            decision: recorded.decision.into(),
+            note: recorded.note,
+            decided_by: recorded.decided_by,
+            decided_at: recorded.decided_at,
         }
     }
 }
@@ -252,70 +241,43 @@ pub struct IntakeView {
     pub review_status: Option<ReviewStatusView>,
 }
 
-/// Which parts of an intake a role may see.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Visibility {
-    /// The patient themselves: answers and advice, no clinician rationale.
-    Patient,
-    /// The front desk: status and disposition (minimum necessary).
-    FrontDesk,
-    /// Practitioners: everything.
-    Clinical,
-}
-
-impl Visibility {
-    fn of(role: Role) -> Self {
-        match role {
-            Role::Patient => Self::Patient,
-            Role::Practitioner => Self::Clinical,
-            Role::Staff | Role::Admin => Self::FrontDesk,
+impl From<Status> for IntakeStatusView {
+    fn from(status: Status) -> Self {
+        match status {
+            Status::Draft => Self::Draft,
+            Status::Submitted => Self::Submitted,
+            Status::Superseded => Self::Superseded,
         }
     }
 }
 
-pub fn intake_view(row: intake::Model, visibility: Visibility) -> IntakeView {
-    let stored = StoredResult::read(&row);
-    let answers = match visibility {
-        Visibility::FrontDesk => None,
-        Visibility::Patient | Visibility::Clinical => serde_json::from_str(&row.answers).ok(),
-    };
-    IntakeView {
-        id: row.id,
-        patient_id: row.patient_id,
-        questionnaire_id: row.questionnaire_id,
-        questionnaire_version: row.questionnaire_version,
-        status: match row.status {
-            IntakeStatus::Draft => IntakeStatusView::Draft,
-            IntakeStatus::Submitted => IntakeStatusView::Submitted,
-            IntakeStatus::Superseded => IntakeStatusView::Superseded,
-        },
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-        submitted_at: row.submitted_at,
-        supersedes: row.supersedes,
-        disposition: stored.as_ref().map(|stored| stored.disposition),
-        answers,
-        advice: match visibility {
-            Visibility::FrontDesk => None,
-            _ => stored.as_ref().map(|stored| stored.advice.clone()),
-        },
-        clinical: match visibility {
-            Visibility::Clinical => stored.map(|stored| ClinicalDetail {
-                rule_set_version: stored.rule_set_version,
-                as_of: Date(stored.as_of),
-                scores: stored.scores,
-                facts: stored.facts,
-                findings: stored.findings,
-            }),
-            _ => None,
-        },
-        review_status: match visibility {
-            Visibility::Clinical => row.review_status.map(|status| match status {
-                ReviewStatus::Pending => ReviewStatusView::Pending,
-                ReviewStatus::Decided => ReviewStatusView::Decided,
-            }),
-            _ => None,
-        },
+impl From<ReviewStatus> for ReviewStatusView {
+    fn from(status: ReviewStatus) -> Self {
+        match status {
+            ReviewStatus::Pending => Self::Pending,
+            ReviewStatus::Decided => Self::Decided,
+        }
+    }
+}
+
+impl From<Intake> for IntakeView {
+    fn from(shown: Intake) -> Self {
+        Self {
+            id: shown.id,
+            patient_id: shown.patient_id,
+            questionnaire_id: shown.questionnaire_id,
+            questionnaire_version: shown.questionnaire_version,
+            status: shown.status.into(),
+            created_at: shown.created_at,
+            updated_at: shown.updated_at,
+            submitted_at: shown.submitted_at,
+            supersedes: shown.supersedes,
+            disposition: shown.disposition.map(DispositionView::from),
+            answers: shown.answers,
+            advice: shown.advice.map(Advice::from),
+            clinical: shown.clinical.map(ClinicalDetail::from),
+            review_status: shown.review_status.map(ReviewStatusView::from),
+        }
     }
 }
 
@@ -382,6 +344,21 @@ pub struct QueueEntry {
     pub rule_ids: Vec<String>,
 }
 
+impl From<Queued> for QueueEntry {
+    fn from(queued: Queued) -> Self {
+        Self {
+            intake_id: queued.intake_id,
+            patient_id: queued.patient_id,
+            patient_name: queued.patient_name,
+            questionnaire_id: queued.questionnaire_id,
+            disposition: queued.disposition.into(),
+            submitted_at: queued.submitted_at,
+            waiting_minutes: queued.waiting_minutes,
+            rule_ids: queued.rule_ids,
+        }
+    }
+}
+
 /// Everything a practitioner needs to decide a case.
 #[derive(Debug, Object)]
 pub struct Case {
@@ -400,39 +377,15 @@ pub enum QueueStatus {
     Decided,
 }
 
-pub fn invalid_answers(errors: Vec<FieldError>) -> ApiError {
-    ApiError::Validation {
-        detail: "Some answers are missing or not valid; every problem is listed in `errors`."
-            .into(),
-        errors,
-    }
-}
-
-/// Maps the triage module's per-linkId problems to the problem document's field errors.
-pub fn evaluate_error(error: EvaluateError) -> ApiError {
-    match error {
-        EvaluateError::UnknownQuestionnaire(_) => ApiError::NotFound,
-        EvaluateError::InvalidAnswers(errors) => invalid_answers(
-            errors
-                .into_iter()
-                .map(|error| FieldError {
-                    field: error.link_id,
-                    code: error.code.as_str().to_owned(),
-                    message: error.message,
-                })
-                .collect(),
-        ),
-    }
-}
-
-pub fn to_answers(answers: BTreeMap<String, Value>) -> Answers {
-    answers.into_iter().collect()
-}
-
-fn not_a_draft() -> ApiError {
-    ApiError::Conflict {
-        code: "intake_not_draft",
-        detail: "This intake was submitted and cannot change; start a correction instead.".into(),
+impl From<review::Case> for Case {
+    fn from(case: review::Case) -> Self {
+        Self {
+            intake: case.intake.into(),
+            patient_name: case.patient_name,
+            date_of_birth: Date(case.date_of_birth),
+            earlier: case.earlier.into_iter().map(IntakeView::from).collect(),
+            decisions: case.decisions.into_iter().map(DecisionView::from).collect(),
+        }
     }
 }
 
@@ -450,83 +403,12 @@ impl IntakesApi {
         state: Data<&AppState>,
         body: Json<NewIntakeRequest>,
     ) -> ApiResult<IntakeCreated> {
-        require_role(&state, request, &auth, &[Role::Patient, Role::Staff]).await?;
-        let context = AuditContext::from_request(request, Some(&auth.0));
-        let record = match (auth.0.role, body.patient_id) {
-            (Role::Patient, requested) => {
-                let own = patients::find_by_user(&state.db, auth.0.user_id).await?;
-                match own {
-                    Some(own) if requested.is_none_or(|id| id == own.id) => own,
-                    _ => {
-                        deny(&state, &context, Action::IntakeCreate, requested).await?;
-                        return Err(ApiError::NotFound);
-                    }
-                }
-            }
-            (_, Some(id)) => patients::find(&state.db, id)
-                .await?
-                .ok_or(ApiError::NotFound)?,
-            (_, None) => {
-                return Err(ApiError::Validation {
-                    detail: "Say whose intake this is.".into(),
-                    errors: vec![FieldError {
-                        field: "patient_id".into(),
-                        code: "required".into(),
-                        message: "The front desk starts an intake for a patient: give patient_id."
-                            .into(),
-                    }],
-                });
-            }
+        let command = StartIntake {
+            patient_id: body.patient_id,
+            corrects: body.corrects,
         };
-        let questionnaire = state
-            .triage
-            .questionnaire(INTAKE_QUESTIONNAIRE)
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no intake questionnaire")))?;
-        let mut answers = "{}".to_owned();
-        if let Some(corrected) = body.corrects {
-            let original = intakes::find(&state.db, corrected)
-                .await?
-                .filter(|row| row.patient_id == record.id)
-                .ok_or(ApiError::NotFound)?;
-            if original.status != IntakeStatus::Submitted
-                || original.questionnaire_id != INTAKE_QUESTIONNAIRE
-            {
-                return Err(ApiError::Conflict {
-                    code: "not_correctable",
-                    detail: "Only the current submitted intake can be corrected.".into(),
-                });
-            }
-            answers = original.answers;
-        }
-        let now = state.clock.now();
-        let txn = crate::store::begin_write(&state.db).await?;
-        let created = intakes::create(
-            &txn,
-            now,
-            NewIntake {
-                patient_id: record.id,
-                questionnaire_id: INTAKE_QUESTIONNAIRE.into(),
-                questionnaire_version: questionnaire.version().to_owned(),
-                answers,
-                created_by: Some(auth.0.user_id),
-                supersedes: body.corrects,
-            },
-        )
-        .await?;
-        audit::record(
-            &txn,
-            now,
-            &context,
-            Entry::allowed(Action::IntakeCreate)
-                .on(Record::Intake(created.id))
-                .for_patient(record.id),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(IntakeCreated::Created(Json(intake_view(
-            created,
-            Visibility::of(auth.0.role),
-        ))))
+        let created = intake::start(&state, &caller(request, &auth), command).await?;
+        Ok(IntakeCreated::Created(Json(created.into())))
     }
 
     /// One intake, as much as the caller may see (404 for someone else's, as a patient).
@@ -538,19 +420,8 @@ impl IntakesApi {
         state: Data<&AppState>,
         id: Path<Uuid>,
     ) -> ApiResult<Json<IntakeView>> {
-        let allowed = &[Role::Patient, Role::Staff, Role::Practitioner];
-        let (row, context) =
-            visible_intake(&state, request, &auth, allowed, id.0, Action::IntakeRead).await?;
-        audit::record(
-            &state.db,
-            state.clock.now(),
-            &context,
-            Entry::allowed(Action::IntakeRead)
-                .on(Record::Intake(row.id))
-                .for_patient(row.patient_id),
-        )
-        .await?;
-        Ok(Json(intake_view(row, Visibility::of(auth.0.role))))
+        let shown = intake::get(&state, &caller(request, &auth), id.0).await?;
+        Ok(Json(shown.into()))
     }
 
     /// Saves the answers so far (a draft can be resumed on another device). Only what is
@@ -568,42 +439,9 @@ impl IntakesApi {
         id: Path<Uuid>,
         body: Json<AnswersRequest>,
     ) -> ApiResult<Json<IntakeView>> {
-        let allowed = &[Role::Patient, Role::Staff];
-        let (row, context) =
-            visible_intake(&state, request, &auth, allowed, id.0, Action::IntakeUpdate).await?;
-        if row.status != IntakeStatus::Draft {
-            return Err(not_a_draft());
-        }
-        let answers = to_answers(body.0.answers);
-        state
-            .triage
-            .validate(
-                &row.questionnaire_id,
-                &answers,
-                state.local_today(),
-                ValidationMode::Draft,
-            )
-            .map_err(evaluate_error)?;
-        let now = state.clock.now();
-        let text = Value::Object(answers).to_string();
-        let txn = crate::store::begin_write(&state.db).await?;
-        if !intakes::save_answers(&txn, now, row.id, text).await? {
-            return Err(not_a_draft());
-        }
-        audit::record(
-            &txn,
-            now,
-            &context,
-            Entry::allowed(Action::IntakeUpdate)
-                .on(Record::Intake(row.id))
-                .for_patient(row.patient_id),
-        )
-        .await?;
-        txn.commit().await?;
-        let saved = intakes::find(&state.db, row.id)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        Ok(Json(intake_view(saved, Visibility::of(auth.0.role))))
+        let answers = body.0.answers.into_iter().collect();
+        let saved = intake::save_draft(&state, &caller(request, &auth), id.0, answers).await?;
+        Ok(Json(saved.into()))
     }
 
     /// Submits the intake: every answer is checked (all problems at once, per linkId; a
@@ -621,24 +459,10 @@ impl IntakesApi {
         state: Data<&AppState>,
         id: Path<Uuid>,
     ) -> ApiResult<Json<Submitted>> {
-        let allowed = &[Role::Patient, Role::Staff];
-        let (row, context) =
-            visible_intake(&state, request, &auth, allowed, id.0, Action::IntakeSubmit).await?;
-        if row.status != IntakeStatus::Draft {
-            return Err(not_a_draft());
-        }
-        let answers: Answers = serde_json::from_str(&row.answers).map_err(ApiError::internal)?;
-        let now = state.clock.now();
-        let txn = crate::store::begin_write(&state.db).await?;
-        let evaluation = judge_and_store(&state, &txn, now, &row, answers, &context).await?;
-        txn.commit().await?;
-        let saved = intakes::find(&state.db, row.id)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        let (outcome, _) = split(&evaluation)?;
+        let submitted = intake::submit(&state, &caller(request, &auth), id.0).await?;
         Ok(Json(Submitted {
-            intake: intake_view(saved, Visibility::of(auth.0.role)),
-            outcome,
+            intake: submitted.intake.into(),
+            outcome: submitted.outcome.into(),
         }))
     }
 
@@ -655,36 +479,8 @@ impl IntakesApi {
         state: Data<&AppState>,
         id: Path<Uuid>,
     ) -> ApiResult<Json<Vec<IntakeView>>> {
-        require_role(
-            &state,
-            request,
-            &auth,
-            &[Role::Patient, Role::Staff, Role::Practitioner],
-        )
-        .await?;
-        let context = AuditContext::from_request(request, Some(&auth.0));
-        let record = patients::find(&state.db, id.0).await?;
-        let record = match record {
-            Some(record) if may_see(&auth, &record) => record,
-            _ => {
-                deny(&state, &context, Action::IntakeList, Some(id.0)).await?;
-                return Err(ApiError::NotFound);
-            }
-        };
-        let rows = intakes::for_patient(&state.db, record.id).await?;
-        audit::record(
-            &state.db,
-            state.clock.now(),
-            &context,
-            Entry::allowed(Action::IntakeList).for_patient(record.id),
-        )
-        .await?;
-        let visibility = Visibility::of(auth.0.role);
-        Ok(Json(
-            rows.into_iter()
-                .map(|row| intake_view(row, visibility))
-                .collect(),
-        ))
+        let shown = intake::of_patient(&state, &caller(request, &auth), id.0).await?;
+        Ok(Json(shown.into_iter().map(IntakeView::from).collect()))
     }
 
     /// The review queue: flagged submissions, most severe first, then oldest first.
@@ -697,55 +493,12 @@ impl IntakesApi {
         /// `pending` (default) or `decided`.
         status: Query<Option<QueueStatus>>,
     ) -> ApiResult<Json<Vec<QueueEntry>>> {
-        require_role(&state, request, &auth, PRACTITIONER).await?;
         let status = match status.0.unwrap_or(QueueStatus::Pending) {
             QueueStatus::Pending => ReviewStatus::Pending,
             QueueStatus::Decided => ReviewStatus::Decided,
         };
-        let now = state.clock.now();
-        let rows = intakes::review_queue(&state.db, status).await?;
-        // One query for every patient in the queue, not one per case.
-        let names: std::collections::HashMap<Uuid, String> =
-            patients::find_many(&state.db, rows.iter().map(|row| row.patient_id))
-                .await?
-                .into_iter()
-                .map(|record| {
-                    (
-                        record.id,
-                        format!("{} {}", record.given_name, record.family_name),
-                    )
-                })
-                .collect();
-        let mut entries = Vec::with_capacity(rows.len());
-        for row in rows {
-            let Some(stored) = StoredResult::read(&row) else {
-                continue;
-            };
-            let patient_name = names.get(&row.patient_id).cloned().unwrap_or_default();
-            let submitted_at = row.submitted_at.unwrap_or(row.created_at);
-            entries.push(QueueEntry {
-                intake_id: row.id,
-                patient_id: row.patient_id,
-                patient_name,
-                questionnaire_id: row.questionnaire_id,
-                disposition: stored.disposition,
-                submitted_at,
-                waiting_minutes: (now - submitted_at).num_minutes().max(0),
-                rule_ids: stored
-                    .findings
-                    .into_iter()
-                    .map(|finding| finding.rule_id)
-                    .collect(),
-            });
-        }
-        audit::record(
-            &state.db,
-            now,
-            &AuditContext::from_request(request, Some(&auth.0)),
-            Entry::allowed(Action::ReviewQueueRead),
-        )
-        .await?;
-        Ok(Json(entries))
+        let queued = review::queue(&state, &caller(request, &auth), status).await?;
+        Ok(Json(queued.into_iter().map(QueueEntry::from).collect()))
     }
 
     /// Opens a case: the intake with its answers, scores and fired rules, the patient's other
@@ -758,45 +511,8 @@ impl IntakesApi {
         state: Data<&AppState>,
         id: Path<Uuid>,
     ) -> ApiResult<Json<Case>> {
-        let (row, context) = visible_intake(
-            &state,
-            request,
-            &auth,
-            PRACTITIONER,
-            id.0,
-            Action::IntakeRead,
-        )
-        .await?;
-        let record = patients::find(&state.db, row.patient_id)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        let earlier = intakes::for_patient(&state.db, row.patient_id)
-            .await?
-            .into_iter()
-            .filter(|other| other.id != row.id && other.status != IntakeStatus::Draft)
-            .map(|other| intake_view(other, Visibility::Clinical))
-            .collect();
-        let decisions = intakes::decisions(&state.db, row.id)
-            .await?
-            .into_iter()
-            .map(DecisionView::from)
-            .collect();
-        audit::record(
-            &state.db,
-            state.clock.now(),
-            &context,
-            Entry::allowed(Action::IntakeRead)
-                .on(Record::Intake(row.id))
-                .for_patient(row.patient_id),
-        )
-        .await?;
-        Ok(Json(Case {
-            intake: intake_view(row, Visibility::Clinical),
-            patient_name: format!("{} {}", record.given_name, record.family_name),
-            date_of_birth: Date(record.date_of_birth),
-            earlier,
-            decisions,
-        }))
+        let case = review::case(&state, &caller(request, &auth), id.0).await?;
+        Ok(Json(case.into()))
     }
 
     /// Records a decision on a flagged case. "Cleared for care" lets an urgent patient book;
@@ -814,185 +530,12 @@ impl IntakesApi {
         id: Path<Uuid>,
         body: Json<DecisionRequest>,
     ) -> ApiResult<DecisionRecorded> {
-        let (row, context) = visible_intake(
-            &state,
-            request,
-            &auth,
-            PRACTITIONER,
-            id.0,
-            Action::ReviewDecision,
-        )
-        .await?;
-        if row.review_status.is_none() || row.status != IntakeStatus::Submitted {
-            return Err(ApiError::Conflict {
-                code: "not_in_review",
-                detail: "Only a current submission that was flagged for review takes decisions."
-                    .into(),
-            });
-        }
         let body = body.0;
-        let now = state.clock.now();
-        let txn = crate::store::begin_write(&state.db).await?;
-        let decision = intakes::record_decision(
-            &txn,
-            now,
-            row.id,
-            auth.0.user_id,
-            body.decision.into(),
-            body.note.as_str().trim().to_owned(),
-        )
-        .await?;
-        audit::record(
-            &txn,
-            now,
-            &context,
-            Entry::allowed(Action::ReviewDecision)
-                .on(Record::Intake(row.id))
-                .for_patient(row.patient_id),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(DecisionRecorded::Created(Json(decision.into())))
-    }
-}
-
-/// Validates, scores and judges `answers`, and stores the submission with the versions that
-/// judged it, in `txn`: the earlier submission it corrects is superseded, a flagged case joins
-/// the review queue, and an emergency or urgent one alerts every practitioner by email (a link
-/// to the case, nothing clinical).
-pub async fn judge_and_store(
-    state: &AppState,
-    txn: &DatabaseTransaction,
-    now: DateTime<Utc>,
-    row: &intake::Model,
-    answers: Answers,
-    context: &AuditContext,
-) -> ApiResult<Evaluation> {
-    let evaluation = state
-        .triage
-        .evaluate(&row.questionnaire_id, &answers, state.local_today())
-        .map_err(evaluate_error)?;
-    let judgement = judgement(&evaluation)?;
-    let text = Value::Object(answers).to_string();
-    if !intakes::submit(txn, now, row.id, text, judgement).await? {
-        return Err(not_a_draft());
-    }
-    if let Some(corrected) = row.supersedes {
-        intakes::supersede(txn, now, corrected).await?;
-    }
-    if evaluation.disposition.alerts_practitioners() {
-        alert_practitioners(state, txn, now, row.id).await?;
-    }
-    audit::record(
-        txn,
-        now,
-        context,
-        Entry::allowed(Action::IntakeSubmit)
-            .on(Record::Intake(row.id))
-            .for_patient(row.patient_id),
-    )
-    .await?;
-    Ok(evaluation)
-}
-
-/// What a submission stores of its evaluation: the versions, the disposition, the result as
-/// the API reads it back, and the scores the outcome trend uses. Shared with the demo seed so
-/// seeded intakes read exactly like submitted ones.
-pub fn judgement(evaluation: &Evaluation) -> ApiResult<Judgement> {
-    let stored = StoredResult::of(evaluation)?;
-    let severity = match evaluation.disposition {
-        Disposition::Emergency => Some(3),
-        Disposition::Urgent => Some(2),
-        Disposition::Review => Some(1),
-        Disposition::Routine => None,
-    };
-    Ok(Judgement {
-        rule_set_version: evaluation.rule_set_version.clone(),
-        questionnaire_version: evaluation.questionnaire_version.clone(),
-        disposition: evaluation.disposition.as_str().to_owned(),
-        severity,
-        result: serde_json::to_string(&stored).map_err(ApiError::internal)?,
-        pain_now: evaluation
-            .scores
-            .pain_now
-            .map(|score| i16::from(score.score)),
-        odi_hundredths: evaluation
-            .scores
-            .odi
-            .map(|odi| i32::from(odi.percent.hundredths())),
-    })
-}
-
-async fn alert_practitioners(
-    state: &AppState,
-    txn: &DatabaseTransaction,
-    now: DateTime<Utc>,
-    intake_id: Uuid,
-) -> ApiResult<()> {
-    let review_url = state.page_url(&format!("reviews/{intake_id}"));
-    for practitioner in users::active_with_role(txn, Role::Practitioner).await? {
-        let mut message = NewMessage::immediate(
-            practitioner.email.clone(),
-            EmailContent::ReviewNeeded(ReviewNeeded {
-                practitioner_name: practitioner.display_name.clone(),
-                review_url: review_url.clone(),
-            }),
-            now,
-        );
-        message.dedupe_key = Some(format!("review:{intake_id}:{}", practitioner.id));
-        state.outbox.enqueue(txn, now, message).await?;
-    }
-    Ok(())
-}
-
-/// Whether the caller may see this patient's records: a patient only their own.
-pub fn may_see(auth: &BearerAuth, record: &patient::Model) -> bool {
-    auth.0.role != Role::Patient || record.user_id == Some(auth.0.user_id)
-}
-
-async fn deny(
-    state: &AppState,
-    context: &AuditContext,
-    action: Action,
-    patient_id: Option<Uuid>,
-) -> ApiResult<()> {
-    let mut entry = Entry::denied(action);
-    if let Some(patient_id) = patient_id {
-        entry = entry.for_patient(patient_id);
-    }
-    audit::record(&state.db, state.clock.now(), context, entry).await?;
-    Ok(())
-}
-
-/// Loads an intake the caller may act on: one of `allowed` roles, and for a patient only their
-/// own. Anything else is a 404 with a denied audit entry, as if it did not exist.
-async fn visible_intake(
-    state: &AppState,
-    request: &Request,
-    auth: &BearerAuth,
-    allowed: &[Role],
-    id: Uuid,
-    action: Action,
-) -> ApiResult<(intake::Model, AuditContext)> {
-    require_role(state, request, auth, allowed).await?;
-    let context = AuditContext::from_request(request, Some(&auth.0));
-    let row = intakes::find(&state.db, id).await?;
-    let visible = match &row {
-        Some(row) if auth.0.role == Role::Patient => patients::find(&state.db, row.patient_id)
-            .await?
-            .is_some_and(|record| may_see(auth, &record)),
-        Some(_) => true,
-        None => false,
-    };
-    match row {
-        Some(row) if visible => Ok((row, context)),
-        _ => {
-            let mut entry = Entry::denied(action).on(Record::Intake(id));
-            if let Some(row) = &row {
-                entry = entry.for_patient(row.patient_id);
-            }
-            audit::record(&state.db, state.clock.now(), &context, entry).await?;
-            Err(ApiError::NotFound)
-        }
+        let command = Decide {
+            decision: body.decision.into(),
+            note: body.note.into_string(),
+        };
+        let decided = review::decide(&state, &caller(request, &auth), id.0, command).await?;
+        Ok(DecisionRecorded::Created(Json(decided.into())))
     }
 }

@@ -1,25 +1,23 @@
 //! `/api/v1/questionnaires` (the definitions a front end renders, FHIR-shaped) and
 //! `/api/v1/triage/evaluate` (a stateless what-if for clinicians testing answers and rules).
+//! The use cases are `service::triage`.
 
 use std::collections::BTreeMap;
 
-use entity::user::Role;
 use poem::{Request, web::Data};
 use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
 use serde_json::Value;
 
 use crate::{
     api::{
-        ApiTags,
-        access::require_role,
-        intakes::{
-            ClinicalDetail, INTAKE_QUESTIONNAIRE, TriageOutcome, evaluate_error, to_answers,
-        },
+        ApiTags, caller,
+        intakes::{ClinicalDetail, TriageOutcome},
         types::{Date, Text},
     },
     app::AppState,
     auth::BearerAuth,
     error::{ApiError, ApiResult},
+    service::triage::{self, Evaluate},
 };
 
 /// A questionnaire's identity; its items are at `GET /api/v1/questionnaires/{id}`.
@@ -65,13 +63,12 @@ impl TriageApi {
     )]
     async fn list(&self, state: Data<&AppState>) -> ApiResult<Json<Vec<QuestionnaireSummary>>> {
         Ok(Json(
-            state
-                .triage
-                .questionnaires()
-                .map(|questionnaire| QuestionnaireSummary {
-                    id: questionnaire.id().to_owned(),
-                    version: questionnaire.version().to_owned(),
-                    title: questionnaire.title().to_owned(),
+            triage::questionnaires(&state)
+                .into_iter()
+                .map(|summary| QuestionnaireSummary {
+                    id: summary.id,
+                    version: summary.version,
+                    title: summary.title,
                 })
                 .collect(),
         ))
@@ -85,11 +82,8 @@ impl TriageApi {
         operation_id = "getQuestionnaire"
     )]
     async fn get(&self, state: Data<&AppState>, id: Path<String>) -> ApiResult<Json<Value>> {
-        let questionnaire = state
-            .triage
-            .questionnaire(&id.0)
-            .ok_or(ApiError::NotFound)?;
-        serde_json::to_value(questionnaire.definition())
+        let definition = triage::questionnaire(&state, &id.0)?;
+        serde_json::to_value(definition)
             .map(Json)
             .map_err(ApiError::internal)
     }
@@ -108,24 +102,18 @@ impl TriageApi {
         state: Data<&AppState>,
         body: Json<EvaluateRequest>,
     ) -> ApiResult<Json<EvaluationView>> {
-        require_role(&state, request, &auth, &[Role::Practitioner, Role::Admin]).await?;
         let body = body.0;
-        let questionnaire_id = body
-            .questionnaire_id
-            .map_or_else(|| INTAKE_QUESTIONNAIRE.to_owned(), Text::into_string);
-        let as_of = body
-            .as_of
-            .map_or_else(|| state.local_today(), |date| date.0);
-        let evaluation = state
-            .triage
-            .evaluate(&questionnaire_id, &to_answers(body.answers), as_of)
-            .map_err(evaluate_error)?;
-        let (outcome, clinical) = crate::api::intakes::split(&evaluation)?;
+        let command = Evaluate {
+            questionnaire_id: body.questionnaire_id.map(Text::into_string),
+            answers: body.answers.into_iter().collect(),
+            as_of: body.as_of.map(|date| date.0),
+        };
+        let evaluated = triage::evaluate(&state, &caller(request, &auth), command).await?;
         Ok(Json(EvaluationView {
-            questionnaire_id: evaluation.questionnaire_id,
-            questionnaire_version: evaluation.questionnaire_version,
-            outcome,
-            clinical,
+            questionnaire_id: evaluated.questionnaire_id,
+            questionnaire_version: evaluated.questionnaire_version,
+            outcome: evaluated.outcome.into(),
+            clinical: evaluated.clinical.into(),
         }))
     }
 }

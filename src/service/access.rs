@@ -35,6 +35,10 @@ pub const EVERYONE: &[Role] = &[Role::Patient, Role::Staff, Role::Practitioner, 
 pub const CLINIC_SETUP: &[Role] = &[Role::Staff, Role::Admin];
 /// The clinic team and admins: practitioners' time off and calendar feed tokens.
 pub const TEAM_AND_ADMINS: &[Role] = &[Role::Staff, Role::Practitioner, Role::Admin];
+/// Who fills in intakes: patients their own, the front desk for a patient.
+pub const INTAKE_WRITERS: &[Role] = &[Role::Patient, Role::Staff];
+/// Who tries answers against the rules: practitioners, and the admins who keep the rule files.
+pub const RULE_TESTERS: &[Role] = &[Role::Practitioner, Role::Admin];
 
 /// The signed-in caller of a use case: who they are and where the request came from.
 #[derive(Debug, Clone)]

@@ -322,13 +322,13 @@ fn replay(body: &str) -> ApiResult<Booked> {
     })
 }
 
-/// The latest submitted intake as the booking rules see it.
+/// The latest submitted intake as the booking rules see it. (A stored disposition that is
+/// none of the four fails the read: the gate fails closed.)
 fn intake_summary(latest: &LatestIntake) -> Option<IntakeSummary> {
-    let (Some(submitted_at), Some(disposition)) = (latest.submitted_at, &latest.disposition) else {
+    let (Some(submitted_at), Some(disposition)) = (latest.submitted_at, latest.disposition) else {
         return None;
     };
-    // An unknown stored disposition is read as the most severe: the gate fails closed.
-    let disposition = match Disposition::from_name(disposition).unwrap_or(Disposition::Emergency) {
+    let disposition = match disposition {
         Disposition::Routine => IntakeDisposition::Routine,
         Disposition::Review => IntakeDisposition::Review,
         Disposition::Urgent => IntakeDisposition::Urgent,

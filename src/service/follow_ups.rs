@@ -1,1 +1,245 @@
-//! Follow-up questionnaires after visits, and a patient's outcome trend.
+//! Follow-up questionnaires after visits, and a patient's outcome trend. The clinic team
+//! emails a patient a link; the patient opens and submits the form behind it without logging
+//! in (the link's token is the credential: single use, expiring), and the answers are judged
+//! and stored like an intake's. Practitioners follow pain and disability over time against the
+//! patient's latest intake.
+
+use chrono::{DateTime, Duration, Utc};
+use entity::{account_token::Purpose, intake::IntakeStatus};
+use uuid::Uuid;
+
+use crate::{
+    app::AppState,
+    audit::{Action, Audit, AuditContext, Subject},
+    error::{ApiError, ApiResult},
+    notify::content::{EmailContent, FollowUpInvitation},
+    service::{
+        Caller, Work,
+        access::{CLINIC_TEAM, PRACTITIONER},
+        intake::store_judged,
+    },
+    store::{
+        account_tokens::{self, Subject as TokenSubject},
+        intakes::{self, NewIntake},
+        outbox::NewMessage,
+        patients,
+    },
+    triage::{
+        Answers, FOLLOW_UP_QUESTIONNAIRE, PatientView, Questionnaire, QuestionnaireDefinition,
+        scoring::{NRS_MEANINGFUL_CHANGE, ODI_MEANINGFUL_CHANGE_HUNDREDTHS, Trend},
+    },
+};
+
+/// How long a follow-up link works.
+pub const FOLLOW_UP_TTL: Duration = Duration::days(14);
+
+/// Emails a patient a link to the follow-up questionnaire; answers when the link expires.
+#[tracing::instrument(name = "service.follow_ups.send", skip_all)]
+pub async fn send(state: &AppState, caller: &Caller, patient_id: Uuid) -> ApiResult<DateTime<Utc>> {
+    caller.require(state, CLINIC_TEAM).await?;
+    let record = patients::find(&state.db, patient_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let Some(email) = record.email.clone() else {
+        return Err(ApiError::Conflict {
+            code: "patient_has_no_email",
+            detail: "Add the patient's email address first.".into(),
+        });
+    };
+    let work = Work::begin(state, caller).await?;
+    let now = work.now();
+    let secret = account_tokens::issue(
+        work.db(),
+        now,
+        Purpose::FollowUp,
+        TokenSubject::Patient(record.id),
+        FOLLOW_UP_TTL,
+    )
+    .await?;
+    let invitation = EmailContent::FollowUpInvitation(FollowUpInvitation {
+        patient_name: record.given_name.clone(),
+        questionnaire_url: state.page_url(&format!("follow-ups/{secret}")),
+    });
+    state
+        .outbox
+        .enqueue(
+            work.db(),
+            now,
+            NewMessage::immediate(email, invitation, now),
+        )
+        .await?;
+    work.allowed(Action::FollowUpSend, &record).await?;
+    work.commit().await?;
+    Ok(now + FOLLOW_UP_TTL)
+}
+
+/// What the follow-up page shows before the patient answers.
+#[derive(Debug, Clone)]
+pub struct FollowUpForm {
+    /// The patient's first name, to greet them.
+    pub given_name: String,
+    pub questionnaire: QuestionnaireDefinition,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The form behind an emailed link. An unknown, used or expired link is a 404.
+#[tracing::instrument(name = "service.follow_ups.form", skip_all)]
+pub async fn form(state: &AppState, context: AuditContext, token: &str) -> ApiResult<FollowUpForm> {
+    let now = state.clock.now();
+    let token = account_tokens::peek(&state.db, now, Purpose::FollowUp, token)
+        .await?
+        .ok_or_else(link_not_valid)?;
+    let record = match token.patient_id {
+        Some(id) => patients::find(&state.db, id).await?,
+        None => None,
+    }
+    .ok_or_else(link_not_valid)?;
+    let questionnaire = questionnaire(state)?;
+    Audit::new(context, now)
+        .allowed(&state.db, Action::FollowUpRead, Subject::patient(record.id))
+        .await?;
+    Ok(FollowUpForm {
+        given_name: record.given_name,
+        questionnaire: questionnaire.definition().clone(),
+        expires_at: token.expires_at,
+    })
+}
+
+/// Submits the answers behind an emailed link: judged and stored like an intake (a finding
+/// that alerts practitioners does so). The link works once; what the patient should do next
+/// comes back.
+#[tracing::instrument(name = "service.follow_ups.submit", skip_all)]
+pub async fn submit(
+    state: &AppState,
+    context: AuditContext,
+    token: &str,
+    answers: Answers,
+) -> ApiResult<PatientView> {
+    let now = state.clock.now();
+    // Judged before the link is spent: a patient who mistyped can correct and resend.
+    let found = account_tokens::peek(&state.db, now, Purpose::FollowUp, token)
+        .await?
+        .ok_or_else(link_not_valid)?;
+    let evaluation =
+        state
+            .triage
+            .evaluate(FOLLOW_UP_QUESTIONNAIRE, &answers, state.local_today())?;
+    let patient_id = found.patient_id.ok_or_else(link_not_valid)?;
+    let questionnaire = questionnaire(state)?;
+    let work = Work::begin_anonymous(state, context).await?;
+    account_tokens::consume(work.db(), work.now(), Purpose::FollowUp, token)
+        .await?
+        .ok_or_else(link_not_valid)?;
+    let row = intakes::create(
+        work.db(),
+        work.now(),
+        NewIntake {
+            patient_id,
+            questionnaire_id: FOLLOW_UP_QUESTIONNAIRE.into(),
+            questionnaire_version: questionnaire.version().to_owned(),
+            answers: "{}".into(),
+            created_by: None,
+            supersedes: None,
+        },
+    )
+    .await?;
+    store_judged(state, &work, &row, answers, &evaluation).await?;
+    work.allowed(Action::FollowUpSubmit, &row).await?;
+    work.commit().await?;
+    Ok(evaluation.patient_view())
+}
+
+/// One submission's outcome measures, and their change against the baseline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutcomePoint {
+    pub intake_id: Uuid,
+    pub questionnaire_id: String,
+    pub submitted_at: DateTime<Utc>,
+    pub pain_now: Option<i16>,
+    pub odi_percent: Option<f64>,
+    /// NRS points against the baseline (negative is better).
+    pub pain_change: Option<i32>,
+    pub pain_trend: Option<Trend>,
+    /// ODI percentage points against the baseline (negative is better).
+    pub odi_change: Option<f64>,
+    pub odi_trend: Option<Trend>,
+}
+
+/// Pain and disability over time, oldest first, against the latest intake as baseline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutcomeTrend {
+    pub baseline_intake_id: Option<Uuid>,
+    pub points: Vec<OutcomePoint>,
+}
+
+/// A patient's pain (NRS) and disability (ODI) over time against their latest intake, with
+/// the instruments' meaningful changes judged by `triage`.
+#[tracing::instrument(name = "service.follow_ups.outcomes", skip_all)]
+pub async fn outcomes(
+    state: &AppState,
+    caller: &Caller,
+    patient_id: Uuid,
+) -> ApiResult<OutcomeTrend> {
+    caller.require(state, PRACTITIONER).await?;
+    let record = patients::find(&state.db, patient_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let mut rows: Vec<_> = intakes::for_patient(&state.db, record.id)
+        .await?
+        .into_iter()
+        .filter(|row| row.status == IntakeStatus::Submitted)
+        .collect();
+    rows.sort_by_key(|row| (row.submitted_at, row.id));
+    let baseline = rows
+        .iter()
+        .rfind(|row| row.questionnaire_id != FOLLOW_UP_QUESTIONNAIRE)
+        .cloned();
+    let points = rows
+        .into_iter()
+        .filter_map(|row| {
+            let submitted_at = row.submitted_at?;
+            let pain_change = baseline
+                .as_ref()
+                .and_then(|base| Some(i32::from(row.pain_now?) - i32::from(base.pain_now?)));
+            let odi_change = baseline
+                .as_ref()
+                .and_then(|base| Some(row.odi_hundredths? - base.odi_hundredths?));
+            Some(OutcomePoint {
+                intake_id: row.id,
+                questionnaire_id: row.questionnaire_id,
+                submitted_at,
+                pain_now: row.pain_now,
+                odi_percent: row.odi_hundredths.map(hundredths_to_points),
+                pain_change,
+                pain_trend: pain_change.map(|delta| Trend::of(delta, NRS_MEANINGFUL_CHANGE)),
+                odi_change: odi_change.map(hundredths_to_points),
+                odi_trend: odi_change
+                    .map(|delta| Trend::of(delta, ODI_MEANINGFUL_CHANGE_HUNDREDTHS)),
+            })
+        })
+        .collect();
+    caller
+        .audit(state)
+        .allowed(&state.db, Action::OutcomesRead, &record)
+        .await?;
+    Ok(OutcomeTrend {
+        baseline_intake_id: baseline.map(|row| row.id),
+        points,
+    })
+}
+
+fn hundredths_to_points(value: i32) -> f64 {
+    f64::from(value) / 100.0
+}
+
+fn questionnaire(state: &AppState) -> ApiResult<&Questionnaire> {
+    state
+        .triage
+        .questionnaire(FOLLOW_UP_QUESTIONNAIRE)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no follow-up questionnaire")))
+}
+
+/// An unknown, used or expired link: a 404 that does not say which.
+fn link_not_valid() -> ApiError {
+    ApiError::NotFound
+}

@@ -1,1 +1,479 @@
-//! Intakes: drafts, submission, scoring and judgement by the red-flag rules.
+//! Intakes: a patient (or the front desk for a patient) starts the intake questionnaire, saves
+//! drafts and submits. A submission is validated, scored and judged by the red-flag rules, and
+//! stored with the versions that judged it in one transaction, together with its place in the
+//! review queue and the practitioners' alert ([`store_judged`], which follow-ups share).
+//!
+//! What each role sees of an intake ([`Visibility`]): the patient their own answers,
+//! disposition and advice (never the clinician rationale); the front desk the status and
+//! disposition only (no answers); practitioners everything. Admins see none of it.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::{intake, patient, user::Role};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::{
+    app::AppState,
+    audit::{Action, Record, Subject},
+    error::{ApiError, ApiResult},
+    notify::content::{EmailContent, ReviewNeeded},
+    service::{
+        Caller, Work,
+        access::{INTAKE_WRITERS, PATIENT_RECORD_READERS},
+    },
+    store::{
+        intakes::{self, Judgement, NewIntake},
+        outbox::NewMessage,
+        patients, scope, users,
+    },
+    triage::{
+        Answers, Disposition, Evaluation, EvaluationRecord, Finding, INTAKE_QUESTIONNAIRE,
+        PatientAdvice, PatientView, ValidationMode,
+    },
+};
+
+/// Where an intake is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Draft,
+    Submitted,
+    /// Corrected by a later submission.
+    Superseded,
+}
+
+/// Where a flagged submission is in the practitioners' review queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewStatus {
+    Pending,
+    Decided,
+}
+
+impl ReviewStatus {
+    fn of(stored: intake::ReviewStatus) -> Self {
+        match stored {
+            intake::ReviewStatus::Pending => Self::Pending,
+            intake::ReviewStatus::Decided => Self::Decided,
+        }
+    }
+
+    pub(crate) fn stored(self) -> intake::ReviewStatus {
+        match self {
+            Self::Pending => intake::ReviewStatus::Pending,
+            Self::Decided => intake::ReviewStatus::Decided,
+        }
+    }
+}
+
+/// Which parts of an intake a role may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    /// The patient themselves: answers and advice, no clinician rationale.
+    Patient,
+    /// The front desk: status and disposition (minimum necessary).
+    FrontDesk,
+    /// Practitioners: everything.
+    Clinical,
+}
+
+impl Visibility {
+    pub fn of(role: Role) -> Self {
+        match role {
+            Role::Patient => Self::Patient,
+            Role::Practitioner => Self::Clinical,
+            Role::Staff | Role::Admin => Self::FrontDesk,
+        }
+    }
+}
+
+/// Scores, derived facts and fired rules: for practitioners only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clinical {
+    pub rule_set_version: String,
+    /// The clinic's date the answers were judged on.
+    pub as_of: NaiveDate,
+    pub scores: Value,
+    pub facts: Value,
+    pub findings: Vec<Finding>,
+}
+
+impl From<EvaluationRecord> for Clinical {
+    fn from(record: EvaluationRecord) -> Self {
+        Self {
+            rule_set_version: record.rule_set_version,
+            as_of: record.as_of,
+            scores: record.scores,
+            facts: record.facts,
+            findings: record.findings,
+        }
+    }
+}
+
+/// What a submission keeps of `evaluation`.
+pub(crate) fn record_of(evaluation: &Evaluation) -> ApiResult<EvaluationRecord> {
+    EvaluationRecord::of(evaluation).map_err(ApiError::internal)
+}
+
+/// The stored evaluation of a submitted intake (none for a draft, or one that does not read).
+pub(crate) fn result_of(row: &intake::Model) -> Option<EvaluationRecord> {
+    row.result
+        .as_deref()
+        .and_then(|text| EvaluationRecord::from_json(text).ok())
+}
+
+/// An intake or follow-up, as much of it as the caller may see.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Intake {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    /// `intake` or `follow-up`.
+    pub questionnaire_id: String,
+    pub questionnaire_version: String,
+    pub status: Status,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    /// The submission this one corrects.
+    pub supersedes: Option<Uuid>,
+    /// Submitted: how urgently care is needed (every role that may see the intake).
+    pub disposition: Option<Disposition>,
+    /// The patient and practitioners.
+    pub answers: Option<BTreeMap<String, Value>>,
+    /// The patient and practitioners.
+    pub advice: Option<PatientAdvice>,
+    /// Practitioners.
+    pub clinical: Option<Clinical>,
+    /// Practitioners.
+    pub review_status: Option<ReviewStatus>,
+}
+
+impl Intake {
+    /// `row` as `visibility` lets it be seen.
+    pub(crate) fn shown(row: intake::Model, visibility: Visibility) -> Self {
+        let result = result_of(&row);
+        let sees_answers = visibility != Visibility::FrontDesk;
+        let clinical = visibility == Visibility::Clinical;
+        Self {
+            id: row.id,
+            patient_id: row.patient_id,
+            status: match row.status {
+                intake::IntakeStatus::Draft => Status::Draft,
+                intake::IntakeStatus::Submitted => Status::Submitted,
+                intake::IntakeStatus::Superseded => Status::Superseded,
+            },
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            submitted_at: row.submitted_at,
+            supersedes: row.supersedes,
+            disposition: result.as_ref().map(|result| result.disposition),
+            answers: sees_answers
+                .then(|| serde_json::from_str(&row.answers).ok())
+                .flatten(),
+            advice: sees_answers
+                .then(|| result.as_ref().map(|result| result.advice.clone()))
+                .flatten(),
+            review_status: clinical
+                .then(|| row.review_status.map(ReviewStatus::of))
+                .flatten(),
+            clinical: clinical.then(|| result.map(Clinical::from)).flatten(),
+            questionnaire_id: row.questionnaire_id,
+            questionnaire_version: row.questionnaire_version,
+        }
+    }
+}
+
+/// Starts an intake: for a patient their own (or `patient_id`, if it is theirs), for the
+/// front desk the patient it names. A correction starts from the answers of the submission it
+/// corrects, and replaces it when submitted.
+#[derive(Debug, Clone, Default)]
+pub struct StartIntake {
+    pub patient_id: Option<Uuid>,
+    pub corrects: Option<Uuid>,
+}
+
+/// Starts an intake questionnaire as a draft.
+#[tracing::instrument(name = "service.intake.start", skip_all)]
+pub async fn start(state: &AppState, caller: &Caller, command: StartIntake) -> ApiResult<Intake> {
+    caller.require(state, INTAKE_WRITERS).await?;
+    let record = intake_patient(state, caller, command.patient_id).await?;
+    let questionnaire = state
+        .triage
+        .questionnaire(INTAKE_QUESTIONNAIRE)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no intake questionnaire")))?;
+    let answers = match command.corrects {
+        Some(corrected) => correctable(state, &record, corrected).await?.answers,
+        None => "{}".to_owned(),
+    };
+    let work = Work::begin(state, caller).await?;
+    let created = intakes::create(
+        work.db(),
+        work.now(),
+        NewIntake {
+            patient_id: record.id,
+            questionnaire_id: INTAKE_QUESTIONNAIRE.into(),
+            questionnaire_version: questionnaire.version().to_owned(),
+            answers,
+            created_by: Some(caller.user_id()),
+            supersedes: command.corrects,
+        },
+    )
+    .await?;
+    work.allowed(Action::IntakeCreate, &created).await?;
+    work.commit().await?;
+    Ok(Intake::shown(created, Visibility::of(caller.role())))
+}
+
+/// Whose intake this is. A patient's own record, found by their account or named and in their
+/// scope; anything else is a 404 as if it did not exist, audited. The front desk must name one.
+async fn intake_patient(
+    state: &AppState,
+    caller: &Caller,
+    requested: Option<Uuid>,
+) -> ApiResult<patient::Model> {
+    let found = match requested {
+        Some(id) => scope::patient(&state.db, caller.scope(), id)
+            .await?
+            .visible(),
+        None if caller.is_patient() => patients::find_by_user(&state.db, caller.user_id()).await?,
+        None => {
+            return Err(ApiError::required_field(
+                "patient_id",
+                "Say whose intake this is.",
+                "The front desk starts an intake for a patient: give patient_id.",
+            ));
+        }
+    };
+    match found {
+        Some(record) => Ok(record),
+        None if caller.is_patient() => {
+            let subject = requested.map_or(Subject::NONE, Subject::patient);
+            caller
+                .audit(state)
+                .denied(&state.db, Action::IntakeCreate, subject)
+                .await?;
+            Err(ApiError::NotFound)
+        }
+        None => Err(ApiError::NotFound),
+    }
+}
+
+/// The submission a correction starts from: `record`'s current submitted intake.
+async fn correctable(
+    state: &AppState,
+    record: &patient::Model,
+    id: Uuid,
+) -> ApiResult<intake::Model> {
+    let original = intakes::find(&state.db, id)
+        .await?
+        .filter(|row| row.patient_id == record.id)
+        .ok_or(ApiError::NotFound)?;
+    if original.status != intake::IntakeStatus::Submitted
+        || original.questionnaire_id != INTAKE_QUESTIONNAIRE
+    {
+        return Err(ApiError::Conflict {
+            code: "not_correctable",
+            detail: "Only the current submitted intake can be corrected.".into(),
+        });
+    }
+    Ok(original)
+}
+
+/// One intake, as much as the caller may see (a 404 for someone else's, as a patient).
+#[tracing::instrument(name = "service.intake.get", skip_all)]
+pub async fn get(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Intake> {
+    let row = visible(
+        state,
+        caller,
+        PATIENT_RECORD_READERS,
+        id,
+        Action::IntakeRead,
+    )
+    .await?;
+    caller
+        .audit(state)
+        .allowed(&state.db, Action::IntakeRead, &row)
+        .await?;
+    Ok(Intake::shown(row, Visibility::of(caller.role())))
+}
+
+/// Saves a draft's answers so far. Only what is answered is checked; nothing is required yet.
+#[tracing::instrument(name = "service.intake.save_draft", skip_all)]
+pub async fn save_draft(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    answers: Answers,
+) -> ApiResult<Intake> {
+    let row = visible(state, caller, INTAKE_WRITERS, id, Action::IntakeUpdate).await?;
+    if row.status != intake::IntakeStatus::Draft {
+        return Err(not_a_draft());
+    }
+    state.triage.validate(
+        &row.questionnaire_id,
+        &answers,
+        state.local_today(),
+        ValidationMode::Draft,
+    )?;
+    let work = Work::begin(state, caller).await?;
+    let text = Value::Object(answers).to_string();
+    if !intakes::save_answers(work.db(), work.now(), row.id, text).await? {
+        return Err(not_a_draft());
+    }
+    work.allowed(Action::IntakeUpdate, &row).await?;
+    work.commit().await?;
+    let saved = intakes::find(&state.db, row.id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Intake::shown(saved, Visibility::of(caller.role())))
+}
+
+/// A submission, and what the patient is told to do next.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    pub intake: Intake,
+    pub outcome: PatientView,
+}
+
+/// Submits a draft: every answer is checked (a safety question left unanswered is refused,
+/// never read as "no"), scored and judged; the submission cannot change afterwards.
+#[tracing::instrument(name = "service.intake.submit", skip_all)]
+pub async fn submit(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Submitted> {
+    let row = visible(state, caller, INTAKE_WRITERS, id, Action::IntakeSubmit).await?;
+    if row.status != intake::IntakeStatus::Draft {
+        return Err(not_a_draft());
+    }
+    let answers: Answers = serde_json::from_str(&row.answers).map_err(ApiError::internal)?;
+    let evaluation = state
+        .triage
+        .evaluate(&row.questionnaire_id, &answers, state.local_today())?;
+    let work = Work::begin(state, caller).await?;
+    store_judged(state, &work, &row, answers, &evaluation).await?;
+    work.commit().await?;
+    let saved = intakes::find(&state.db, row.id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Submitted {
+        intake: Intake::shown(saved, Visibility::of(caller.role())),
+        outcome: evaluation.patient_view(),
+    })
+}
+
+/// A patient's intakes and follow-ups, newest first, as much as the caller may see.
+#[tracing::instrument(name = "service.intake.of_patient", skip_all)]
+pub async fn of_patient(
+    state: &AppState,
+    caller: &Caller,
+    patient_id: Uuid,
+) -> ApiResult<Vec<Intake>> {
+    let record = caller
+        .require_visible(
+            state,
+            PATIENT_RECORD_READERS,
+            Action::IntakeList,
+            Record::Patient(patient_id),
+            async |scope| scope::patient(&state.db, scope, patient_id).await,
+        )
+        .await?;
+    let rows = intakes::for_patient(&state.db, record.id).await?;
+    caller
+        .audit(state)
+        .allowed(&state.db, Action::IntakeList, Subject::patient(record.id))
+        .await?;
+    let visibility = Visibility::of(caller.role());
+    Ok(rows
+        .into_iter()
+        .map(|row| Intake::shown(row, visibility))
+        .collect())
+}
+
+/// Loads an intake `caller` may act on as `action`: one of `allowed` roles, and for a patient
+/// only their own (anything else is a 404, audited as denied).
+pub(crate) async fn visible(
+    state: &AppState,
+    caller: &Caller,
+    allowed: &[Role],
+    id: Uuid,
+    action: Action,
+) -> ApiResult<intake::Model> {
+    caller
+        .require_visible(state, allowed, action, Record::Intake(id), async |scope| {
+            scope::intake(&state.db, scope, id).await
+        })
+        .await
+}
+
+/// Stores the judged submission of draft `row` in `work`: the earlier submission it corrects
+/// is superseded, a flagged case joins the review queue, and a disposition that alerts
+/// practitioners emails every one of them (a link to the case, nothing clinical).
+pub(crate) async fn store_judged(
+    state: &AppState,
+    work: &Work,
+    row: &intake::Model,
+    answers: Answers,
+    evaluation: &Evaluation,
+) -> ApiResult<()> {
+    let judgement = judgement(evaluation)?;
+    let text = Value::Object(answers).to_string();
+    if !intakes::submit(work.db(), work.now(), row.id, text, judgement).await? {
+        return Err(not_a_draft());
+    }
+    if let Some(corrected) = row.supersedes {
+        intakes::supersede(work.db(), work.now(), corrected).await?;
+    }
+    if evaluation.disposition.alerts_practitioners() {
+        alert_practitioners(state, work, row.id).await?;
+    }
+    work.allowed(Action::IntakeSubmit, row).await?;
+    Ok(())
+}
+
+/// What a submission stores of its evaluation: the versions, the disposition and what it sets
+/// in motion, the result the intake is shown from, and the scores the outcome trend reads.
+/// Shared with the demo seed so seeded intakes read exactly like submitted ones.
+pub fn judgement(evaluation: &Evaluation) -> ApiResult<Judgement> {
+    let disposition = evaluation.disposition;
+    let queued = disposition.needs_review();
+    Ok(Judgement {
+        rule_set_version: evaluation.rule_set_version.clone(),
+        questionnaire_version: evaluation.questionnaire_version.clone(),
+        disposition,
+        review_status: queued.then_some(intake::ReviewStatus::Pending),
+        severity: queued.then(|| i16::from(disposition.severity())),
+        result: record_of(evaluation)?
+            .to_json()
+            .map_err(ApiError::internal)?,
+        pain_now: evaluation
+            .scores
+            .pain_now
+            .map(|score| i16::from(score.score)),
+        odi_hundredths: evaluation
+            .scores
+            .odi
+            .map(|odi| i32::from(odi.percent.hundredths())),
+    })
+}
+
+async fn alert_practitioners(state: &AppState, work: &Work, intake_id: Uuid) -> ApiResult<()> {
+    let review_url = state.page_url(&format!("reviews/{intake_id}"));
+    for practitioner in users::active_with_role(work.db(), Role::Practitioner).await? {
+        let mut message = NewMessage::immediate(
+            practitioner.email.clone(),
+            EmailContent::ReviewNeeded(ReviewNeeded {
+                practitioner_name: practitioner.display_name.clone(),
+                review_url: review_url.clone(),
+            }),
+            work.now(),
+        );
+        message.dedupe_key = Some(format!("review:{intake_id}:{}", practitioner.id));
+        state.outbox.enqueue(work.db(), work.now(), message).await?;
+    }
+    Ok(())
+}
+
+fn not_a_draft() -> ApiError {
+    ApiError::Conflict {
+        code: "intake_not_draft",
+        detail: "This intake was submitted and cannot change; start a correction instead.".into(),
+    }
+}

@@ -47,6 +47,7 @@ pub mod intake;
 pub mod patients;
 pub mod practitioners;
 pub mod review;
+pub mod triage;
 
 pub use access::Caller;
 
@@ -55,7 +56,7 @@ use sea_orm::DatabaseTransaction;
 
 use crate::{
     app::AppState,
-    audit::{Action, Audit, Subject},
+    audit::{Action, Audit, AuditContext, Subject},
     error::{ApiError, ApiResult},
 };
 
@@ -100,5 +101,14 @@ impl Work {
     /// Gives the work up explicitly (dropping does the same, later).
     pub async fn rollback(self) -> ApiResult<()> {
         self.txn.rollback().await.map_err(ApiError::from)
+    }
+
+    /// [`Work::begin`] for a use case nobody is signed in for (a link from an email, whose
+    /// token is the credential): audited with the request's `context` alone.
+    pub async fn begin_anonymous(state: &AppState, context: AuditContext) -> ApiResult<Self> {
+        Ok(Self {
+            txn: crate::store::begin_write(&state.db).await?,
+            audit: Audit::new(context, state.clock.now()),
+        })
     }
 }

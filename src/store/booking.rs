@@ -250,7 +250,7 @@ pub struct FactsQuery<'a> {
 pub struct LatestIntake {
     pub id: Uuid,
     pub submitted_at: Option<DateTime<Utc>>,
-    pub disposition: Option<String>,
+    pub disposition: Option<crate::triage::Disposition>,
     /// A practitioner cleared it for care.
     pub cleared: bool,
 }
@@ -576,7 +576,10 @@ fn facts_from(row: &sea_orm::QueryResult, calendar: CalendarRows) -> Result<Book
         Some(id) => Some(LatestIntake {
             id,
             submitted_at: row.try_get("", "i_submitted_at")?,
-            disposition: row.try_get("", "i_disposition")?,
+            // A value that is no disposition fails the read: the booking is refused.
+            disposition: row
+                .try_get::<Option<intake::Disposition>>("", "i_disposition")?
+                .map(super::intakes::triage_disposition),
             cleared: row.try_get("", "i_cleared")?,
         }),
         None => None,

@@ -1,16 +1,20 @@
 //! Intakes and follow-ups: drafts, submissions with their triage result, the review queue and
-//! practitioners' decisions. Who may see which intake is decided by the API layer.
+//! practitioners' decisions. Who may see which intake is decided by the scoped finders
+//! ([`super::scope`]); what a submission or a decision changes is decided by `triage` and
+//! handed in here to be written.
 
 use chrono::{DateTime, Utc};
 use entity::{
     intake::{self, Column, Entity, IntakeStatus, ReviewStatus},
-    review_decision::{self, Decision},
+    review_decision,
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
     QueryFilter, QueryOrder, sea_query::Expr,
 };
 use uuid::Uuid;
+
+use crate::triage::{Disposition, review::Decision};
 
 pub struct NewIntake {
     pub patient_id: Uuid,
@@ -76,10 +80,12 @@ pub async fn save_answers<C: ConnectionTrait>(
 pub struct Judgement {
     pub rule_set_version: String,
     pub questionnaire_version: String,
-    pub disposition: String,
-    /// 3 emergency, 2 urgent, 1 review; `None` keeps it out of the review queue.
+    pub disposition: Disposition,
+    /// `Pending` puts the submission in the review queue; `None` keeps it out.
+    pub review_status: Option<ReviewStatus>,
+    /// The review queue's order (most severe highest).
     pub severity: Option<i16>,
-    /// The full evaluation, as JSON text.
+    /// The evaluation as the intake is shown from (`triage::EvaluationRecord`), as JSON text.
     pub result: String,
     pub pain_now: Option<i16>,
     pub odi_hundredths: Option<i32>,
@@ -94,7 +100,6 @@ pub async fn submit<C: ConnectionTrait>(
     answers: String,
     judgement: Judgement,
 ) -> Result<bool, DbErr> {
-    let review_status = judgement.severity.map(|_| ReviewStatus::Pending);
     let submitted = Entity::update_many()
         .col_expr(Column::Status, Expr::value(IntakeStatus::Submitted))
         .col_expr(Column::Answers, Expr::value(answers))
@@ -108,9 +113,12 @@ pub async fn submit<C: ConnectionTrait>(
             Column::QuestionnaireVersion,
             Expr::value(judgement.questionnaire_version),
         )
-        .col_expr(Column::Disposition, Expr::value(judgement.disposition))
+        .col_expr(
+            Column::Disposition,
+            Expr::value(Some(stored_disposition(judgement.disposition))),
+        )
         .col_expr(Column::Result, Expr::value(judgement.result))
-        .col_expr(Column::ReviewStatus, Expr::value(review_status))
+        .col_expr(Column::ReviewStatus, Expr::value(judgement.review_status))
         .col_expr(Column::Severity, Expr::value(judgement.severity))
         .col_expr(Column::PainNow, Expr::value(judgement.pain_now))
         .col_expr(Column::OdiHundredths, Expr::value(judgement.odi_hundredths))
@@ -173,33 +181,39 @@ pub async fn review_queue<C: ConnectionTrait>(
         .await
 }
 
-/// Records a practitioner's decision. Every decision but "contacted patient" closes the case.
+/// A practitioner's decision, and whether it closes the case (`triage::review::closes_case`).
+pub struct NewDecision {
+    pub intake_id: Uuid,
+    pub decided_by: Uuid,
+    pub decision: Decision,
+    pub note: String,
+    pub closes_case: bool,
+}
+
+/// Records a practitioner's decision, and takes the case out of the queue if it closes it.
 pub async fn record_decision<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
-    intake_id: Uuid,
-    decided_by: Uuid,
-    decision: Decision,
-    note: String,
+    new: NewDecision,
 ) -> Result<review_decision::Model, DbErr> {
     let row = review_decision::ActiveModel {
         id: Set(Uuid::now_v7()),
-        intake_id: Set(intake_id),
-        decided_by: Set(decided_by),
-        decision: Set(decision),
-        note: Set(note),
+        intake_id: Set(new.intake_id),
+        decided_by: Set(new.decided_by),
+        decision: Set(stored_decision(new.decision)),
+        note: Set(new.note),
         decided_at: Set(now),
     }
     .insert(db)
     .await?;
-    if decision != Decision::ContactedPatient {
+    if new.closes_case {
         Entity::update_many()
             .col_expr(
                 Column::ReviewStatus,
                 Expr::value(Some(ReviewStatus::Decided)),
             )
             .col_expr(Column::UpdatedAt, Expr::value(now))
-            .filter(Column::Id.eq(intake_id))
+            .filter(Column::Id.eq(new.intake_id))
             .exec(db)
             .await?;
     }
@@ -217,4 +231,75 @@ pub async fn decisions<C: ConnectionTrait>(
         .order_by_asc(review_decision::Column::Id)
         .all(db)
         .await
+}
+
+/// A stored disposition as the triage rules name it. The one mapping between the column and
+/// `triage`; the database refuses (a read error) a value that is none of these.
+pub fn triage_disposition(stored: intake::Disposition) -> Disposition {
+    match stored {
+        intake::Disposition::Routine => Disposition::Routine,
+        intake::Disposition::Review => Disposition::Review,
+        intake::Disposition::Urgent => Disposition::Urgent,
+        intake::Disposition::Emergency => Disposition::Emergency,
+    }
+}
+
+/// The stored form of a disposition.
+pub fn stored_disposition(disposition: Disposition) -> intake::Disposition {
+    match disposition {
+        Disposition::Routine => intake::Disposition::Routine,
+        Disposition::Review => intake::Disposition::Review,
+        Disposition::Urgent => intake::Disposition::Urgent,
+        Disposition::Emergency => intake::Disposition::Emergency,
+    }
+}
+
+/// A stored decision as `triage` names it.
+pub fn triage_decision(stored: review_decision::Decision) -> Decision {
+    match stored {
+        review_decision::Decision::ClearedForCare => Decision::ClearedForCare,
+        review_decision::Decision::ReferToGp => Decision::ReferToGp,
+        review_decision::Decision::ReferToEmergency => Decision::ReferToEmergency,
+        review_decision::Decision::ContactedPatient => Decision::ContactedPatient,
+    }
+}
+
+/// The stored form of a decision.
+pub fn stored_decision(decision: Decision) -> review_decision::Decision {
+    match decision {
+        Decision::ClearedForCare => review_decision::Decision::ClearedForCare,
+        Decision::ReferToGp => review_decision::Decision::ReferToGp,
+        Decision::ReferToEmergency => review_decision::Decision::ReferToEmergency,
+        Decision::ContactedPatient => review_decision::Decision::ContactedPatient,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::ActiveEnum;
+
+    use super::*;
+
+    #[test]
+    fn every_disposition_is_stored_as_its_name_and_read_back_as_itself() {
+        for disposition in Disposition::ALL {
+            let stored = stored_disposition(disposition);
+            // The column holds the names rows were always written with.
+            assert_eq!(stored.to_value(), disposition.as_str());
+            let read = intake::Disposition::try_from_value(&disposition.as_str().to_owned());
+            assert_eq!(read.ok().map(triage_disposition), Some(disposition));
+        }
+    }
+
+    #[test]
+    fn an_unknown_stored_disposition_is_refused() {
+        assert!(intake::Disposition::try_from_value(&"severe".to_owned()).is_err());
+    }
+
+    #[test]
+    fn every_decision_is_stored_and_read_back_as_itself() {
+        for decision in Decision::ALL {
+            assert_eq!(triage_decision(stored_decision(decision)), decision);
+        }
+    }
 }

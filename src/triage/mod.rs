@@ -99,6 +99,8 @@ pub mod answers;
 mod condition;
 pub mod facts;
 pub mod questionnaire;
+mod record;
+pub mod review;
 pub mod rules;
 pub mod scoring;
 
@@ -108,16 +110,19 @@ mod proptests;
 mod tests;
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The questionnaire every new intake uses.
 pub const INTAKE_QUESTIONNAIRE: &str = "intake";
+/// The questionnaire emailed after a visit, to follow the outcome.
+pub const FOLLOW_UP_QUESTIONNAIRE: &str = "follow-up";
 
 pub use answers::{AnswerError, AnswerErrorCode, Answers, ValidationMode};
 pub use facts::{Assessment, DerivedFacts, Fact};
 pub use questionnaire::{
     DefinitionProblem, LoadError, Questionnaire, QuestionnaireDefinition, QuestionnaireSet,
 };
+pub use record::EvaluationRecord;
 pub use rules::{Disposition, DispositionAdvice, Rule, RuleProblem, RuleSet, RuleSetError};
 pub use scoring::{
     NrsBand, NrsScore, OdiBand, OdiScore, OutcomeChange, Percent, Scores, StartBackRisk,
@@ -158,7 +163,7 @@ impl EvaluateError {
 }
 
 /// A fired rule, for clinicians: what fired, why it matters, and where that comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     pub rule_id: String,
     pub category: String,
@@ -168,7 +173,7 @@ pub struct Finding {
 }
 
 /// What the patient reads. Never contains clinician rationale or sources.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PatientAdvice {
     pub headline: String,
     /// The disposition's advice, in order.

@@ -77,6 +77,17 @@ impl Disposition {
     pub fn alerts_practitioners(self) -> bool {
         self >= Self::Urgent
     }
+
+    /// The rank the review queue orders by, most severe highest: 0 routine, 1 review,
+    /// 2 urgent, 3 emergency (the numbers stored with a submission, so they never change).
+    pub fn severity(self) -> u8 {
+        match self {
+            Self::Routine => 0,
+            Self::Review => 1,
+            Self::Urgent => 2,
+            Self::Emergency => 3,
+        }
+    }
 }
 
 impl std::fmt::Display for Disposition {

@@ -259,7 +259,8 @@ pub enum Trend {
 }
 
 impl Trend {
-    fn of(delta: i32, meaningful: i32) -> Self {
+    /// The direction of `delta` (lower is better), given the smallest `meaningful` change.
+    pub fn of(delta: i32, meaningful: i32) -> Self {
         if delta <= -meaningful {
             Self::Improved
         } else if delta >= meaningful {
@@ -527,6 +528,16 @@ mod tests {
             serde_json::to_string(&NrsBand::NoPain).unwrap_or_default(),
             "\"none\""
         );
+    }
+
+    #[test]
+    fn changes_are_meaningful_from_the_threshold_on() {
+        assert_eq!(Trend::of(-2, 2), Trend::Improved);
+        assert_eq!(Trend::of(-1, 2), Trend::NoMeaningfulChange);
+        assert_eq!(Trend::of(1, 2), Trend::NoMeaningfulChange);
+        assert_eq!(Trend::of(2, 2), Trend::Worsened);
+        assert_eq!(Trend::of(-1000, 1000), Trend::Improved);
+        assert_eq!(Trend::of(-999, 1000), Trend::NoMeaningfulChange);
     }
 
     #[test]

@@ -1430,3 +1430,42 @@ fn triage_can_be_shared_between_request_handlers() {
     shareable::<Evaluation>();
     shareable::<EvaluateError>();
 }
+
+#[test]
+fn severity_ranks_dispositions_as_they_are_ordered() {
+    let ranks: Vec<u8> = Disposition::ALL.map(Disposition::severity).to_vec();
+    assert_eq!(
+        ranks,
+        [0, 1, 2, 3],
+        "the stored review-queue ranks never change"
+    );
+    for a in Disposition::ALL {
+        for b in Disposition::ALL {
+            assert_eq!(a.severity().cmp(&b.severity()), a.cmp(&b), "{a} vs {b}");
+        }
+    }
+}
+
+#[test]
+fn what_each_disposition_sets_in_motion() {
+    let effects: Vec<(Disposition, bool, bool, bool)> = Disposition::ALL
+        .into_iter()
+        .map(|disposition| {
+            (
+                disposition,
+                disposition.needs_review(),
+                disposition.alerts_practitioners(),
+                disposition.blocks_online_booking(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        effects,
+        [
+            (Disposition::Routine, false, false, false),
+            (Disposition::Review, true, false, false),
+            (Disposition::Urgent, true, true, true),
+            (Disposition::Emergency, true, true, true),
+        ]
+    );
+}
