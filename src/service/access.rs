@@ -30,6 +30,11 @@ pub const BOOKERS: &[Role] = &[Role::Patient, Role::Staff];
 /// Records that name a patient: the clinic team and the patients themselves.
 pub const PATIENT_RECORD_READERS: &[Role] = &[Role::Patient, Role::Staff, Role::Practitioner];
 pub const EVERYONE: &[Role] = &[Role::Patient, Role::Staff, Role::Practitioner, Role::Admin];
+/// Patient records (demographics): the clinic team reads any, a patient their own. (The order
+/// is the one the 403 names them in.)
+pub const DEMOGRAPHICS_READERS: &[Role] = &[Role::Staff, Role::Practitioner, Role::Patient];
+/// Who corrects demographics: the front desk any record, a patient their own.
+pub const DEMOGRAPHICS_EDITORS: &[Role] = &[Role::Staff, Role::Patient];
 
 /// The signed-in caller of a use case: who they are and where the request came from.
 #[derive(Debug, Clone)]
