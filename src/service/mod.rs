@@ -47,6 +47,7 @@ pub mod intake;
 pub mod patients;
 pub mod practitioners;
 pub mod review;
+pub mod users;
 
 pub use access::Caller;
 
