@@ -1,7 +1,7 @@
 //! `/api/v1/admin/outbox`: the email outbox for administrators — dead letters first, retrying
 //! them, and counts by status.
 //!
-//! Only the admin role may call them.
+//! Only the admin role may call them (`service::admin`).
 
 use chrono::{DateTime, Utc};
 use poem::{Request, web::Data};

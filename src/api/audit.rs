@@ -1,5 +1,5 @@
 //! `/api/v1/admin/audit`: the audit trail for administrators, newest first, filtered by
-//! patient, actor and time, paged with a cursor.
+//! patient, actor and time, paged with a cursor (`service::admin`).
 
 use chrono::{DateTime, Utc};
 use poem::{Request, web::Data};

@@ -1,5 +1,6 @@
-//! `/api/v1/auth`: log in, refresh, log out, who am I; and the public keys at
-//! `/.well-known/jwks.json`.
+//! `/api/v1/auth`: register, verify an email address, accept an invitation, log in, refresh, log
+//! out, who am I; and the public keys at `/.well-known/jwks.json`. The use cases are
+//! `service::accounts`'s; the anonymous ones get the request's audit context.
 
 use chrono::{DateTime, Utc};
 use poem::{Request, web::Data};

@@ -1,6 +1,7 @@
 //! `/api/v1/patients`: patient records (demographics). The front desk creates, finds, edits and
 //! invites patients; practitioners read them; a patient reads and edits only their own record.
-//! Every read and write is on the audit trail, and a record the caller may not see is a 404.
+//! Every read and write is on the audit trail, and a record the caller may not see is a 404
+//! (`service::patients` does all of it).
 
 use chrono::{DateTime, Utc};
 use poem::{Request, web::Data};

@@ -1,5 +1,5 @@
 //! `/api/v1/users`: administrators create staff, practitioner and admin accounts, list them,
-//! and disable any account.
+//! and disable any account (`service::users`).
 
 use chrono::{DateTime, Utc};
 use poem::{Request, web::Data};

@@ -6,7 +6,7 @@
 //! they take the request's [`AuditContext`] instead of a caller, and their audit entries name
 //! the account once it is known.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use entity::{
     account_token::Purpose,
     user::{self, Role},
@@ -259,7 +259,7 @@ pub struct Registration {
     pub given_name: String,
     pub family_name: String,
     pub email: String,
-    pub date_of_birth: chrono::NaiveDate,
+    pub date_of_birth: NaiveDate,
     pub password: String,
 }
 

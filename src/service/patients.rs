@@ -82,7 +82,7 @@ pub fn check_date_of_birth(
 }
 
 /// The 422 for demographics that break a rule; every problem is listed.
-pub fn invalid(errors: Vec<FieldError>) -> ApiError {
+fn invalid(errors: Vec<FieldError>) -> ApiError {
     ApiError::Validation {
         detail: "Some fields are not valid.".into(),
         errors,
