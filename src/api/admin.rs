@@ -1,10 +1,9 @@
 //! `/api/v1/admin/outbox`: the email outbox for administrators — dead letters first, retrying
 //! them, and counts by status.
 //!
-//! Only the admin role may call them.
+//! Only the admin role may call them (`service::admin`).
 
 use chrono::{DateTime, Utc};
-use entity::outbox_message::{self, OutboxStatus};
 use poem::{Request, web::Data};
 use poem_openapi::{
     Enum, Object, OpenApi,
@@ -14,14 +13,11 @@ use poem_openapi::{
 use uuid::Uuid;
 
 use crate::{
-    api::{
-        ApiTags,
-        access::{ADMIN, require_role},
-    },
+    api::{ApiTags, caller},
     app::AppState,
     auth::BearerAuth,
-    error::{ApiError, ApiResult},
-    store::outbox::{self, Retried},
+    error::ApiResult,
+    service::admin::{self, OutboxCounts, OutboxMessage, OutboxStatus},
 };
 
 /// Where a message is in its life.
@@ -88,8 +84,8 @@ pub struct MessageView {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
-impl From<outbox_message::Model> for MessageView {
-    fn from(row: outbox_message::Model) -> Self {
+impl From<OutboxMessage> for MessageView {
+    fn from(row: OutboxMessage) -> Self {
         Self {
             id: row.id,
             kind: row.kind,
@@ -100,7 +96,7 @@ impl From<outbox_message::Model> for MessageView {
             deadline: row.deadline,
             last_error: row.last_error,
             message_id: row.message_id,
-            has_calendar_invite: row.calendar_ics.is_some(),
+            has_calendar_invite: row.has_calendar_invite,
             created_at: row.created_at,
             updated_at: row.updated_at,
             sent_at: row.sent_at,
@@ -120,6 +116,19 @@ pub struct Counts {
     pub expired: i64,
 }
 
+impl From<OutboxCounts> for Counts {
+    fn from(counts: OutboxCounts) -> Self {
+        Self {
+            pending: counts.pending,
+            sending: counts.sending,
+            sent: counts.sent,
+            dead: counts.dead,
+            cancelled: counts.cancelled,
+            expired: counts.expired,
+        }
+    }
+}
+
 pub struct AdminOutboxApi;
 
 #[OpenApi(prefix_path = "/api/v1/admin", tag = "ApiTags::Admin")]
@@ -137,14 +146,8 @@ impl AdminOutboxApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u32>>,
     ) -> ApiResult<Json<Vec<MessageView>>> {
-        require_role(&state, request, &auth, ADMIN).await?;
-        let rows = outbox::list(
-            &state.db,
-            status.0.map(Into::into),
-            u64::from(limit.0.unwrap_or(50)),
-        )
-        .await
-        .map_err(ApiError::internal)?;
+        let caller = caller(request, &auth);
+        let rows = admin::outbox(&state, &caller, status.0.map(Into::into), limit.0).await?;
         Ok(Json(rows.into_iter().map(MessageView::from).collect()))
     }
 
@@ -160,23 +163,8 @@ impl AdminOutboxApi {
         request: &Request,
         state: Data<&AppState>,
     ) -> ApiResult<Json<Counts>> {
-        require_role(&state, request, &auth, ADMIN).await?;
-        let mut counts = Counts::default();
-        for (status, count) in outbox::counts(&state.db)
-            .await
-            .map_err(ApiError::internal)?
-        {
-            let slot = match status {
-                OutboxStatus::Pending => &mut counts.pending,
-                OutboxStatus::Sending => &mut counts.sending,
-                OutboxStatus::Sent => &mut counts.sent,
-                OutboxStatus::Dead => &mut counts.dead,
-                OutboxStatus::Cancelled => &mut counts.cancelled,
-                OutboxStatus::Expired => &mut counts.expired,
-            };
-            *slot = count;
-        }
-        Ok(Json(counts))
+        let counts = admin::outbox_counts(&state, &caller(request, &auth)).await?;
+        Ok(Json(counts.into()))
     }
 
     /// Puts a dead letter back in the queue for a fresh set of attempts, starting now.
@@ -192,43 +180,8 @@ impl AdminOutboxApi {
         state: Data<&AppState>,
         id: Path<Uuid>,
     ) -> ApiResult<Json<MessageView>> {
-        require_role(&state, request, &auth, ADMIN).await?;
-        let now = state.clock.now();
-        match outbox::retry_dead(&state.db, now, id.0)
-            .await
-            .map_err(ApiError::internal)?
-        {
-            Retried::Retried => {}
-            Retried::NotFound => return Err(ApiError::NotFound),
-            Retried::NotDead(status) => {
-                return Err(ApiError::Conflict {
-                    code: "not_a_dead_letter",
-                    detail: format!(
-                        "Only dead letters can be retried; this message is {}.",
-                        Status::from(status).to_str()
-                    ),
-                });
-            }
-        }
-        tracing::info!(message = %id.0, "dead letter put back in the queue");
-        let row = outbox::find(&state.db, id.0)
-            .await
-            .map_err(ApiError::internal)?
-            .ok_or(ApiError::NotFound)?;
+        let row = admin::retry_dead_letter(&state, &caller(request, &auth), id.0).await?;
         Ok(Json(row.into()))
-    }
-}
-
-impl Status {
-    fn to_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Sending => "sending",
-            Self::Sent => "sent",
-            Self::Dead => "dead",
-            Self::Cancelled => "cancelled",
-            Self::Expired => "expired",
-        }
     }
 }
 

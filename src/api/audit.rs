@@ -1,21 +1,17 @@
 //! `/api/v1/admin/audit`: the audit trail for administrators, newest first, filtered by
-//! patient, actor and time, paged with a cursor.
+//! patient, actor and time, paged with a cursor (`service::admin`).
 
 use chrono::{DateTime, Utc};
-use entity::audit_event::{self, Outcome};
 use poem::{Request, web::Data};
 use poem_openapi::{Enum, Object, OpenApi, param::Query, payload::Json};
 use uuid::Uuid;
 
 use crate::{
-    api::{
-        ApiTags,
-        access::{ADMIN, require_role},
-    },
+    api::{ApiTags, caller},
     app::AppState,
     auth::BearerAuth,
     error::ApiResult,
-    store::audit::{self, AuditFilter},
+    service::admin::{self, AuditQuery, Outcome},
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -50,8 +46,8 @@ pub struct AuditEntry {
     pub source_address: Option<String>,
 }
 
-impl From<audit_event::Model> for AuditEntry {
-    fn from(row: audit_event::Model) -> Self {
+impl From<admin::AuditEntry> for AuditEntry {
+    fn from(row: admin::AuditEntry) -> Self {
         Self {
             id: row.id,
             occurred_at: row.occurred_at,
@@ -80,6 +76,15 @@ pub struct AuditPage {
     pub next_before: Option<Uuid>,
 }
 
+impl From<admin::AuditPage> for AuditPage {
+    fn from(page: admin::AuditPage) -> Self {
+        Self {
+            entries: page.entries.into_iter().map(AuditEntry::from).collect(),
+            next_before: page.next_before,
+        }
+    }
+}
+
 pub struct AdminAuditApi;
 
 #[OpenApi(prefix_path = "/api/v1/admin", tag = "ApiTags::Admin")]
@@ -106,24 +111,15 @@ impl AdminAuditApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
         limit: Query<Option<u32>>,
     ) -> ApiResult<Json<AuditPage>> {
-        require_role(&state, request, &auth, ADMIN).await?;
-        let filter = AuditFilter {
+        let query = AuditQuery {
             patient_id: patient_id.0,
             actor_user_id: actor_id.0,
             from: from.0,
             to: to.0,
             before: before.0,
+            limit: limit.0,
         };
-        let (rows, more) =
-            audit::page(&state.db, &filter, u64::from(limit.0.unwrap_or(100))).await?;
-        let next_before = if more {
-            rows.last().map(|row| row.id)
-        } else {
-            None
-        };
-        Ok(Json(AuditPage {
-            entries: rows.into_iter().map(AuditEntry::from).collect(),
-            next_before,
-        }))
+        let page = admin::audit_trail(&state, &caller(request, &auth), query).await?;
+        Ok(Json(page.into()))
     }
 }

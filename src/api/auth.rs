@@ -1,35 +1,22 @@
-//! `/api/v1/auth`: log in, refresh, log out, who am I; and the public keys at
-//! `/.well-known/jwks.json`.
+//! `/api/v1/auth`: register, verify an email address, accept an invitation, log in, refresh, log
+//! out, who am I; and the public keys at `/.well-known/jwks.json`. The use cases are
+//! `service::accounts`'s; the anonymous ones get the request's audit context.
 
 use chrono::{DateTime, Utc};
-use entity::{
-    account_token::Purpose,
-    user::{self, Role},
-};
 use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json, types::Email};
-use sea_orm::DatabaseTransaction;
 use uuid::Uuid;
 
 use crate::{
     api::{
-        ApiTags,
-        patients::{check_date_of_birth, invalid},
+        ApiTags, caller,
         types::{Date, NonBlank, Text},
     },
     app::AppState,
-    audit::{self, Action, AuditContext, Entry, Record},
-    auth::{BearerAuth, password, tokens::role_name},
-    error::{ApiError, ApiResult},
-    notify::content::{AccountVerification, EmailContent},
-    store::{
-        account_tokens::{self, Subject, VERIFY_EMAIL_TTL},
-        outbox::NewMessage,
-        patients::{self, NewPatient},
-        refresh_tokens::{self, Rotation},
-        throttle,
-        users::{self, CreateUserError, NewUser},
-    },
+    audit::AuditContext,
+    auth::{BearerAuth, tokens::role_name},
+    error::ApiResult,
+    service::accounts::{self, Acceptance, Credentials, Tokens},
 };
 
 #[derive(Debug, Object)]
@@ -61,6 +48,18 @@ pub struct TokenPair {
     pub refresh_token: String,
 }
 
+impl From<Tokens> for TokenPair {
+    fn from(tokens: Tokens) -> Self {
+        Self {
+            access_token: tokens.access_token,
+            token_type: "Bearer".into(),
+            expires_in: tokens.expires_in,
+            access_token_expires_at: tokens.access_token_expires_at,
+            refresh_token: tokens.refresh_token,
+        }
+    }
+}
+
 /// The caller's account.
 #[derive(Debug, Object)]
 pub struct Me {
@@ -72,6 +71,18 @@ pub struct Me {
     /// A patient's own record (`GET /api/v1/patients/{id}`).
     #[oai(skip_serializing_if_is_none)]
     pub patient_id: Option<Uuid>,
+}
+
+impl From<accounts::Me> for Me {
+    fn from(me: accounts::Me) -> Self {
+        Self {
+            id: me.account.id,
+            email: me.account.email,
+            display_name: me.account.display_name,
+            role: role_name(me.account.role).to_owned(),
+            patient_id: me.patient_id,
+        }
+    }
 }
 
 /// A new patient's account. The password is 10 to 256 characters.
@@ -86,6 +97,18 @@ pub struct Registration {
     pub date_of_birth: Date,
     #[oai(validator(min_length = 10, max_length = 256))]
     pub password: Text,
+}
+
+impl From<Registration> for accounts::Registration {
+    fn from(body: Registration) -> Self {
+        Self {
+            given_name: body.given_name.into_string(),
+            family_name: body.family_name.into_string(),
+            email: body.email.0,
+            date_of_birth: body.date_of_birth.0,
+            password: body.password.into_string(),
+        }
+    }
 }
 
 /// The same answer whatever happened, so registering never reveals whether an email is known.
@@ -118,6 +141,15 @@ pub struct InvitationAcceptance {
     pub password: Text,
 }
 
+impl From<InvitationAcceptance> for Acceptance {
+    fn from(body: InvitationAcceptance) -> Self {
+        Self {
+            token: body.token.into_string(),
+            password: body.password.into_string(),
+        }
+    }
+}
+
 #[derive(ApiResponse)]
 pub enum Done {
     /// Done; the account can log in now.
@@ -137,6 +169,19 @@ pub struct PublicJwk {
     pub key_use: String,
 }
 
+impl From<accounts::PublicKey> for PublicJwk {
+    fn from(key: accounts::PublicKey) -> Self {
+        Self {
+            kty: key.kty.into(),
+            crv: key.crv.into(),
+            x: key.x,
+            kid: key.kid,
+            alg: key.alg.into(),
+            key_use: key.key_use.into(),
+        }
+    }
+}
+
 #[derive(Debug, Object)]
 pub struct JwkSet {
     pub keys: Vec<PublicJwk>,
@@ -147,27 +192,6 @@ pub enum LoggedOut {
     /// The refresh token and every token descended from the same login are revoked.
     #[oai(status = 204)]
     Done,
-}
-
-fn invalid_credentials() -> ApiError {
-    ApiError::Unauthorized {
-        code: "invalid_credentials",
-        detail: "The email or password is not correct.".into(),
-    }
-}
-
-fn invalid_link() -> ApiError {
-    ApiError::BadRequest {
-        code: "invalid_token",
-        detail: "This link is not valid any more: it was used already or has expired.".into(),
-    }
-}
-
-fn invalid_refresh_token() -> ApiError {
-    ApiError::Unauthorized {
-        code: "invalid_refresh_token",
-        detail: "The refresh token is not valid; log in again.".into(),
-    }
 }
 
 pub struct AuthApi;
@@ -183,76 +207,13 @@ impl AuthApi {
         state: Data<&AppState>,
         body: Json<LoginRequest>,
     ) -> ApiResult<Json<TokenPair>> {
-        let now = state.clock.now();
-        let context = AuditContext::from_request(request, None);
-        let account = throttle::account_key(&users::normalize_email(body.email.as_str()));
-        let address = throttle::address_key(context.source_address.as_deref().unwrap_or_default());
-        let keys = [account.clone(), address.clone()];
-        let blocked = throttle::blocked_until(&state.db, &keys, now).await?;
-        if blocked.is_some() {
-            audit::record(&state.db, now, &context, Entry::denied(Action::Login)).await?;
-            // The same answer whether the account or the address is blocked.
-            return Err(ApiError::TooManyRequests {
-                code: "too_many_attempts",
-                detail: "Too many failed logins. Please wait a little and try again.".into(),
-            });
-        }
-        let user = users::find_by_email(&state.db, body.email.as_str()).await?;
-        // Unknown accounts cost a verification too, so timing does not reveal which emails exist.
-        let stored = user
-            .as_ref()
-            .and_then(|user| user.password_hash.clone())
-            .unwrap_or_else(|| password::decoy_hash().to_owned());
-        let matches = password::verify(body.0.password.into_string(), stored)
-            .await
-            .map_err(ApiError::internal)?;
-        let user = match user {
-            Some(user) if matches && user.disabled_at.is_none() && user.password_hash.is_some() => {
-                user
-            }
-            known => {
-                throttle::record_failure(&state.db, &account, &throttle::ACCOUNT, now).await?;
-                throttle::record_failure(&state.db, &address, &throttle::ADDRESS, now).await?;
-                let context = match &known {
-                    Some(user) => context.acting_as(user.id, user.role),
-                    None => context,
-                };
-                let mut entry = Entry::denied(Action::Login);
-                if let Some(user) = &known {
-                    entry = entry.on(Record::User(user.id));
-                }
-                audit::record(&state.db, now, &context, entry).await?;
-                return Err(invalid_credentials());
-            }
+        let credentials = Credentials {
+            email: body.0.email.into_string(),
+            password: body.0.password.into_string(),
         };
-        throttle::clear(&state.db, &account).await?;
-        let context = context.acting_as(user.id, user.role);
-        if user.email_verified_at.is_none() {
-            audit::record(
-                &state.db,
-                now,
-                &context,
-                Entry::denied(Action::Login).on(Record::User(user.id)),
-            )
-            .await?;
-            return Err(ApiError::Forbidden {
-                code: "email_not_verified",
-                detail: "Please confirm your email address first: use the link we emailed you. \
-                         Registering again with the same address sends a new link."
-                    .into(),
-            });
-        }
-        let txn = crate::store::begin_write(&state.db).await?;
-        let refresh_token = refresh_tokens::issue(&txn, now, user.id, Uuid::now_v7()).await?;
-        audit::record(
-            &txn,
-            now,
-            &context,
-            Entry::allowed(Action::Login).on(Record::User(user.id)),
-        )
-        .await?;
-        txn.commit().await?;
-        token_pair(&state, user.id, user.role, refresh_token, now)
+        let context = AuditContext::from_request(request, None);
+        let tokens = accounts::login(&state, context, credentials).await?;
+        Ok(Json(tokens.into()))
     }
 
     /// Spends a refresh token for a new pair. A token presented twice revokes every token of
@@ -268,37 +229,9 @@ impl AuthApi {
         state: Data<&AppState>,
         body: Json<RefreshRequest>,
     ) -> ApiResult<Json<TokenPair>> {
-        let now = state.clock.now();
-        match refresh_tokens::rotate(&state.db, now, body.refresh_token.as_str()).await? {
-            Rotation::Rotated {
-                user_id,
-                refresh_token,
-            } => {
-                let user = users::find(&state.db, user_id).await?;
-                match user {
-                    Some(user) if user.disabled_at.is_none() => {
-                        token_pair(&state, user.id, user.role, refresh_token, now)
-                    }
-                    _ => Err(invalid_refresh_token()),
-                }
-            }
-            Rotation::Reused { user_id } => {
-                tracing::warn!(user = %user_id, "a spent refresh token was presented again; its login is revoked");
-                let mut context = AuditContext::from_request(request, None);
-                if let Some(user) = users::find(&state.db, user_id).await? {
-                    context = context.acting_as(user.id, user.role);
-                }
-                audit::record(
-                    &state.db,
-                    now,
-                    &context,
-                    Entry::denied(Action::RefreshTokenReuse).on(Record::User(user_id)),
-                )
-                .await?;
-                Err(invalid_refresh_token())
-            }
-            Rotation::Invalid => Err(invalid_refresh_token()),
-        }
+        let context = AuditContext::from_request(request, None);
+        let tokens = accounts::refresh(&state, context, body.refresh_token.as_str()).await?;
+        Ok(Json(tokens.into()))
     }
 
     /// Revokes the refresh token and every token of the same login.
@@ -308,37 +241,20 @@ impl AuthApi {
         state: Data<&AppState>,
         body: Json<RefreshRequest>,
     ) -> ApiResult<LoggedOut> {
-        refresh_tokens::revoke_family_of(&state.db, state.clock.now(), body.refresh_token.as_str())
-            .await
-            .map_err(ApiError::internal)?;
+        accounts::logout(&state, body.refresh_token.as_str()).await?;
         Ok(LoggedOut::Done)
     }
 
     /// The account the access token belongs to.
     #[oai(path = "/api/v1/auth/me", method = "get", operation_id = "me")]
-    async fn me(&self, auth: BearerAuth, state: Data<&AppState>) -> ApiResult<Json<Me>> {
-        let user = users::find(&state.db, auth.0.user_id)
-            .await
-            .map_err(ApiError::internal)?
-            .filter(|user| user.disabled_at.is_none())
-            .ok_or_else(|| ApiError::Unauthorized {
-                code: "unauthorized",
-                detail: "The account behind this token no longer exists or is disabled.".into(),
-            })?;
-        let patient_id = if user.role == Role::Patient {
-            patients::find_by_user(&state.db, user.id)
-                .await?
-                .map(|record| record.id)
-        } else {
-            None
-        };
-        Ok(Json(Me {
-            id: user.id,
-            email: user.email,
-            display_name: user.display_name,
-            role: role_name(user.role).to_owned(),
-            patient_id,
-        }))
+    async fn me(
+        &self,
+        auth: BearerAuth,
+        request: &Request,
+        state: Data<&AppState>,
+    ) -> ApiResult<Json<Me>> {
+        let me = accounts::me(&state, &caller(request, &auth)).await?;
+        Ok(Json(me.into()))
     }
 
     /// Creates a patient account and emails a link (valid 24 hours) to confirm the address; the
@@ -355,88 +271,13 @@ impl AuthApi {
         state: Data<&AppState>,
         body: Json<Registration>,
     ) -> ApiResult<Registered> {
-        let body = body.0;
-        check_date_of_birth("date_of_birth", body.date_of_birth.0, state.local_today())
-            .map_err(|error| invalid(vec![error]))?;
-        // Hashed before anything is looked up, so a known email costs the same time.
-        let password_hash = password::hash(body.password.into_string())
-            .await
-            .map_err(ApiError::internal)?;
-        let email = users::normalize_email(&body.email.0);
-        let now = state.clock.now();
         let context = AuditContext::from_request(request, None);
-        let txn = crate::store::begin_write(&state.db).await?;
-        let existing = users::find_by_email(&txn, &email).await?;
-        match existing {
-            None => {
-                let given_name = body.given_name.as_str().trim().to_owned();
-                let family_name = body.family_name.as_str().trim().to_owned();
-                let created = users::create(
-                    &txn,
-                    now,
-                    NewUser {
-                        email: email.clone(),
-                        display_name: format!("{given_name} {family_name}"),
-                        password_hash: Some(password_hash),
-                        role: Role::Patient,
-                        email_verified: false,
-                    },
-                )
-                .await;
-                let user = match created {
-                    Ok(user) => user,
-                    // Registered by a concurrent request a moment ago: answer as for any known email.
-                    Err(CreateUserError::EmailTaken) => return Ok(registration_received()),
-                    Err(CreateUserError::Database(err)) => return Err(err.into()),
-                };
-                let record = patients::create(
-                    &txn,
-                    now,
-                    NewPatient {
-                        user_id: Some(user.id),
-                        given_name,
-                        family_name,
-                        date_of_birth: body.date_of_birth.0,
-                        email: Some(email),
-                        phone: None,
-                        created_by: None,
-                    },
-                )
-                .await?;
-                send_verification(&state, &txn, now, &user, &record.given_name).await?;
-                audit::record(
-                    &txn,
-                    now,
-                    &context.acting_as(user.id, user.role),
-                    Entry::allowed(Action::Register).on(Record::Patient(record.id)),
-                )
-                .await?;
-            }
-            Some(user)
-                if user.role == Role::Patient
-                    && user.email_verified_at.is_none()
-                    && user.disabled_at.is_none() =>
-            {
-                // The first registration's password stays: whoever registers second cannot take
-                // over an account by having its owner click the link.
-                let name = patients::find_by_user(&txn, user.id)
-                    .await?
-                    .map(|record| record.given_name)
-                    .unwrap_or_else(|| user.display_name.clone());
-                send_verification(&state, &txn, now, &user, &name).await?;
-            }
-            Some(user) => {
-                audit::record(
-                    &txn,
-                    now,
-                    &context,
-                    Entry::denied(Action::Register).on(Record::User(user.id)),
-                )
-                .await?;
-            }
-        }
-        txn.commit().await?;
-        Ok(registration_received())
+        accounts::register(&state, context, body.0.into()).await?;
+        Ok(Registered::Received(Json(RegistrationReceived {
+            message: "Thank you. If this address can be registered, we have emailed it a link to \
+                      confirm it; the link works for 24 hours."
+                .into(),
+        })))
     }
 
     /// Confirms a new account's email address with the token from the emailed link.
@@ -451,25 +292,8 @@ impl AuthApi {
         state: Data<&AppState>,
         body: Json<EmailedToken>,
     ) -> ApiResult<Done> {
-        let now = state.clock.now();
-        let txn = crate::store::begin_write(&state.db).await?;
-        let token = account_tokens::consume(&txn, now, Purpose::VerifyEmail, body.token.as_str())
-            .await?
-            .ok_or_else(invalid_link)?;
-        let user = match token.user_id {
-            Some(user_id) => users::find(&txn, user_id).await?,
-            None => None,
-        }
-        .ok_or_else(invalid_link)?;
-        users::mark_email_verified(&txn, now, user.id).await?;
-        audit::record(
-            &txn,
-            now,
-            &AuditContext::from_request(request, None).acting_as(user.id, user.role),
-            Entry::allowed(Action::VerifyEmail).on(Record::User(user.id)),
-        )
-        .await?;
-        txn.commit().await?;
+        let context = AuditContext::from_request(request, None);
+        accounts::verify_email(&state, context, body.token.as_str()).await?;
         Ok(Done::NoContent)
     }
 
@@ -486,140 +310,17 @@ impl AuthApi {
         state: Data<&AppState>,
         body: Json<InvitationAcceptance>,
     ) -> ApiResult<Done> {
-        let body = body.0;
-        let password_hash = password::hash(body.password.into_string())
-            .await
-            .map_err(ApiError::internal)?;
-        let now = state.clock.now();
-        let txn = crate::store::begin_write(&state.db).await?;
-        let token = account_tokens::consume(&txn, now, Purpose::Invitation, body.token.as_str())
-            .await?
-            .ok_or_else(invalid_link)?;
-        let record = match token.patient_id {
-            Some(patient_id) => patients::find(&txn, patient_id).await?,
-            None => None,
-        }
-        .filter(|record| record.user_id.is_none())
-        .ok_or_else(invalid_link)?;
-        let email = record.email.clone().ok_or_else(invalid_link)?;
-        let user = users::create(
-            &txn,
-            now,
-            NewUser {
-                email,
-                display_name: format!("{} {}", record.given_name, record.family_name),
-                password_hash: Some(password_hash),
-                role: Role::Patient,
-                // The invitation reached this address.
-                email_verified: true,
-            },
-        )
-        .await
-        .map_err(|err| match err {
-            CreateUserError::EmailTaken => ApiError::Conflict {
-                code: "email_taken",
-                detail:
-                    "An account with this email address exists already; please contact the clinic."
-                        .into(),
-            },
-            CreateUserError::Database(err) => err.into(),
-        })?;
-        if !patients::link_user(&txn, now, record.id, user.id).await? {
-            return Err(invalid_link());
-        }
-        audit::record(
-            &txn,
-            now,
-            &AuditContext::from_request(request, None).acting_as(user.id, user.role),
-            Entry::allowed(Action::AcceptInvitation).on(Record::Patient(record.id)),
-        )
-        .await?;
-        txn.commit().await?;
+        let context = AuditContext::from_request(request, None);
+        accounts::accept_invitation(&state, context, body.0.into()).await?;
         Ok(Done::NoContent)
     }
 
     /// The public keys that verify access tokens, selected by the token's `kid`.
     #[oai(path = "/.well-known/jwks.json", method = "get", operation_id = "jwks")]
     async fn jwks(&self, state: Data<&AppState>) -> ApiResult<Json<JwkSet>> {
+        let keys = accounts::public_keys(&state);
         Ok(Json(JwkSet {
-            keys: state
-                .tokens
-                .ring()
-                .keys()
-                .iter()
-                .map(|key| PublicJwk {
-                    kty: "OKP".into(),
-                    crv: "Ed25519".into(),
-                    x: key.public_x.clone(),
-                    kid: key.kid.clone(),
-                    alg: "EdDSA".into(),
-                    key_use: "sig".into(),
-                })
-                .collect(),
+            keys: keys.into_iter().map(PublicJwk::from).collect(),
         }))
     }
-}
-
-fn registration_received() -> Registered {
-    Registered::Received(Json(RegistrationReceived {
-        message: "Thank you. If this address can be registered, we have emailed it a link to \
-                  confirm it; the link works for 24 hours."
-            .into(),
-    }))
-}
-
-/// Emails `user` a fresh link to confirm their address, in the caller's transaction.
-async fn send_verification(
-    state: &AppState,
-    txn: &DatabaseTransaction,
-    now: DateTime<Utc>,
-    user: &user::Model,
-    name: &str,
-) -> ApiResult<()> {
-    let secret = account_tokens::issue(
-        txn,
-        now,
-        Purpose::VerifyEmail,
-        Subject::User(user.id),
-        VERIFY_EMAIL_TTL,
-    )
-    .await?;
-    state
-        .outbox
-        .enqueue(
-            txn,
-            now,
-            NewMessage::immediate(
-                user.email.clone(),
-                EmailContent::AccountVerification(AccountVerification {
-                    recipient_name: name.to_owned(),
-                    verify_url: state.link("verify-email", &secret),
-                    expires_in_hours: VERIFY_EMAIL_TTL.num_hours() as u32,
-                }),
-                now,
-            ),
-        )
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(())
-}
-
-fn token_pair(
-    state: &AppState,
-    user_id: Uuid,
-    role: entity::user::Role,
-    refresh_token: String,
-    now: DateTime<Utc>,
-) -> ApiResult<Json<TokenPair>> {
-    let (access_token, expires_at) = state
-        .tokens
-        .issue(user_id, role, now)
-        .map_err(ApiError::internal)?;
-    Ok(Json(TokenPair {
-        access_token,
-        token_type: "Bearer".into(),
-        expires_in: (expires_at - now).num_seconds(),
-        access_token_expires_at: expires_at,
-        refresh_token,
-    }))
 }

@@ -1,9 +1,9 @@
 //! `/api/v1/patients`: patient records (demographics). The front desk creates, finds, edits and
 //! invites patients; practitioners read them; a patient reads and edits only their own record.
-//! Every read and write is on the audit trail, and a record the caller may not see is a 404.
+//! Every read and write is on the audit trail, and a record the caller may not see is a 404
+//! (`service::patients` does all of it).
 
-use chrono::{DateTime, Months, NaiveDate, Utc};
-use entity::{patient, user::Role};
+use chrono::{DateTime, Utc};
 use poem::{Request, web::Data};
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
@@ -15,21 +15,13 @@ use uuid::Uuid;
 
 use crate::{
     api::{
-        ApiTags,
-        access::{CLINIC_TEAM, FRONT_DESK, PATIENT, require_role},
+        ApiTags, caller,
         types::{Date, NonBlank, Text},
     },
     app::AppState,
-    audit::{self, Action, AuditContext, Entry, Record},
     auth::BearerAuth,
-    error::{ApiError, ApiResult, FieldError},
-    notify::content::{EmailContent, PatientInvitation},
-    store::{
-        account_tokens::{self, INVITATION_TTL, Subject},
-        outbox::NewMessage,
-        patients::{self, NewPatient, PatientChanges},
-        users,
-    },
+    error::ApiResult,
+    service::patients::{self, Edit, NewRecord, Patient, PatientEdit, Search},
 };
 
 /// A patient's demographics.
@@ -50,18 +42,18 @@ pub struct PatientView {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<patient::Model> for PatientView {
-    fn from(row: patient::Model) -> Self {
+impl From<Patient> for PatientView {
+    fn from(shown: Patient) -> Self {
         Self {
-            id: row.id,
-            given_name: row.given_name,
-            family_name: row.family_name,
-            date_of_birth: Date(row.date_of_birth),
-            email: row.email,
-            phone: row.phone,
-            has_login: row.user_id.is_some(),
-            created_at: row.created_at,
-            updated_at: row.updated_at,
+            id: shown.id,
+            given_name: shown.given_name,
+            family_name: shown.family_name,
+            date_of_birth: Date(shown.date_of_birth),
+            email: shown.email,
+            phone: shown.phone,
+            has_login: shown.has_login,
+            created_at: shown.created_at,
+            updated_at: shown.updated_at,
         }
     }
 }
@@ -97,32 +89,36 @@ pub struct PatientChangesRequest {
     pub phone: MaybeUndefined<Text>,
 }
 
-/// A field that may be left out but, when given, may not be `null`.
-fn required_if_present<T>(
-    field: &str,
-    value: MaybeUndefined<T>,
-    errors: &mut Vec<FieldError>,
-) -> Option<T> {
-    match value {
-        MaybeUndefined::Value(value) => Some(value),
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => {
-            errors.push(FieldError {
-                field: field.into(),
-                code: "null_not_allowed".into(),
-                message: format!("`{field}` cannot be removed; leave it out to keep it."),
-            });
-            None
+impl From<NewPatientRecord> for NewRecord {
+    fn from(body: NewPatientRecord) -> Self {
+        Self {
+            given_name: body.given_name.into_string(),
+            family_name: body.family_name.into_string(),
+            date_of_birth: body.date_of_birth.0,
+            email: body.email.map(|email| email.0),
+            phone: body.phone.map(Text::into_string),
         }
     }
 }
 
-/// `Some(None)` removes the value, `None` keeps it.
-fn nullable<T, U>(value: MaybeUndefined<T>, convert: impl FnOnce(T) -> U) -> Option<Option<U>> {
+impl From<PatientChangesRequest> for PatientEdit {
+    fn from(body: PatientChangesRequest) -> Self {
+        Self {
+            given_name: edit(body.given_name, NonBlank::into_string),
+            family_name: edit(body.family_name, NonBlank::into_string),
+            date_of_birth: edit(body.date_of_birth, |date| date.0),
+            email: edit(body.email, |email| email.0),
+            phone: edit(body.phone, Text::into_string),
+        }
+    }
+}
+
+/// What the request says about one field: left out, a value, or `null`.
+fn edit<T, U>(value: MaybeUndefined<T>, convert: impl FnOnce(T) -> U) -> Edit<U> {
     match value {
-        MaybeUndefined::Value(value) => Some(Some(convert(value))),
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Value(value) => Edit::Set(convert(value)),
+        MaybeUndefined::Null => Edit::Remove,
+        MaybeUndefined::Undefined => Edit::Keep,
     }
 }
 
@@ -134,6 +130,17 @@ pub struct PatientPage {
     pub total: u64,
     pub limit: u32,
     pub offset: u32,
+}
+
+impl From<patients::PatientPage> for PatientPage {
+    fn from(page: patients::PatientPage) -> Self {
+        Self {
+            patients: page.patients.into_iter().map(PatientView::from).collect(),
+            total: page.total,
+            limit: page.limit,
+            offset: page.offset,
+        }
+    }
 }
 
 #[derive(ApiResponse)]
@@ -154,37 +161,6 @@ pub enum Invited {
     Sent(Json<InvitationSent>),
 }
 
-/// Refuses a birth date in the future (in the clinic's zone) or more than 120 years ago.
-pub fn check_date_of_birth(
-    field: &str,
-    date_of_birth: NaiveDate,
-    today: NaiveDate,
-) -> Result<(), FieldError> {
-    let oldest = today.checked_sub_months(Months::new(120 * 12));
-    if date_of_birth > today {
-        return Err(FieldError {
-            field: field.into(),
-            code: "in_future".into(),
-            message: "The date of birth cannot be in the future.".into(),
-        });
-    }
-    if oldest.is_some_and(|oldest| date_of_birth < oldest) {
-        return Err(FieldError {
-            field: field.into(),
-            code: "implausible".into(),
-            message: "The date of birth is more than 120 years ago; please check it.".into(),
-        });
-    }
-    Ok(())
-}
-
-pub fn invalid(errors: Vec<FieldError>) -> ApiError {
-    ApiError::Validation {
-        detail: "Some fields are not valid.".into(),
-        errors,
-    }
-}
-
 pub struct PatientsApi;
 
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Patients")]
@@ -198,35 +174,7 @@ impl PatientsApi {
         state: Data<&AppState>,
         body: Json<NewPatientRecord>,
     ) -> ApiResult<PatientCreated> {
-        require_role(&state, request, &auth, FRONT_DESK).await?;
-        let body = body.0;
-        check_date_of_birth("date_of_birth", body.date_of_birth.0, state.local_today())
-            .map_err(|error| invalid(vec![error]))?;
-        let now = state.clock.now();
-        let txn = crate::store::begin_write(&state.db).await?;
-        let created = patients::create(
-            &txn,
-            now,
-            NewPatient {
-                user_id: None,
-                given_name: body.given_name.trimmed(),
-                family_name: body.family_name.trimmed(),
-                date_of_birth: body.date_of_birth.0,
-                email: body.email.map(|email| email.0),
-                phone: body.phone.map(|phone| phone.as_str().trim().to_owned()),
-                created_by: Some(auth.0.user_id),
-            },
-        )
-        .await?;
-        let context = AuditContext::from_request(request, Some(&auth.0));
-        audit::record(
-            &txn,
-            now,
-            &context,
-            Entry::allowed(Action::PatientCreate).on(Record::Patient(created.id)),
-        )
-        .await?;
-        txn.commit().await?;
+        let created = patients::create(&state, &caller(request, &auth), body.0.into()).await?;
         Ok(PatientCreated::Created(Json(created.into())))
     }
 
@@ -247,29 +195,13 @@ impl PatientsApi {
         #[oai(validator(minimum(value = "0"), maximum(value = "1000000")))]
         offset: Query<Option<u32>>,
     ) -> ApiResult<Json<PatientPage>> {
-        require_role(&state, request, &auth, CLINIC_TEAM).await?;
-        let limit = limit.0.unwrap_or(50);
-        let offset = offset.0.unwrap_or(0);
-        let (rows, total) = patients::list(
-            &state.db,
-            q.0.as_deref(),
-            u64::from(limit),
-            u64::from(offset),
-        )
-        .await?;
-        audit::record(
-            &state.db,
-            state.clock.now(),
-            &AuditContext::from_request(request, Some(&auth.0)),
-            Entry::allowed(Action::PatientSearch),
-        )
-        .await?;
-        Ok(Json(PatientPage {
-            patients: rows.into_iter().map(PatientView::from).collect(),
-            total,
-            limit,
-            offset,
-        }))
+        let search = Search {
+            text: q.0,
+            limit: limit.0,
+            offset: offset.0,
+        };
+        let page = patients::search(&state, &caller(request, &auth), search).await?;
+        Ok(Json(page.into()))
     }
 
     /// The caller's own patient record.
@@ -284,17 +216,7 @@ impl PatientsApi {
         request: &Request,
         state: Data<&AppState>,
     ) -> ApiResult<Json<PatientView>> {
-        require_role(&state, request, &auth, PATIENT).await?;
-        let record = patients::find_by_user(&state.db, auth.0.user_id)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        audit::record(
-            &state.db,
-            state.clock.now(),
-            &AuditContext::from_request(request, Some(&auth.0)),
-            Entry::allowed(Action::PatientRead).on(Record::Patient(record.id)),
-        )
-        .await?;
+        let record = patients::own(&state, &caller(request, &auth)).await?;
         Ok(Json(record.into()))
     }
 
@@ -307,14 +229,7 @@ impl PatientsApi {
         state: Data<&AppState>,
         id: Path<Uuid>,
     ) -> ApiResult<Json<PatientView>> {
-        let record = visible_patient(&state, request, &auth, id.0, Action::PatientRead).await?;
-        audit::record(
-            &state.db,
-            state.clock.now(),
-            &AuditContext::from_request(request, Some(&auth.0)),
-            Entry::allowed(Action::PatientRead).on(Record::Patient(record.id)),
-        )
-        .await?;
+        let record = patients::get(&state, &caller(request, &auth), id.0).await?;
         Ok(Json(record.into()))
     }
 
@@ -332,39 +247,8 @@ impl PatientsApi {
         id: Path<Uuid>,
         body: Json<PatientChangesRequest>,
     ) -> ApiResult<Json<PatientView>> {
-        let record = visible_patient(&state, request, &auth, id.0, Action::PatientUpdate).await?;
-        let body = body.0;
-        let mut errors = Vec::new();
-        let given_name = required_if_present("given_name", body.given_name, &mut errors);
-        let family_name = required_if_present("family_name", body.family_name, &mut errors);
-        let date_of_birth = required_if_present("date_of_birth", body.date_of_birth, &mut errors);
-        if let Some(Date(date_of_birth)) = date_of_birth
-            && let Err(error) =
-                check_date_of_birth("date_of_birth", date_of_birth, state.local_today())
-        {
-            errors.push(error);
-        }
-        if !errors.is_empty() {
-            return Err(invalid(errors));
-        }
-        let changes = PatientChanges {
-            given_name: given_name.map(|name| name.trimmed()),
-            family_name: family_name.map(|name| name.trimmed()),
-            date_of_birth: date_of_birth.map(|date| date.0),
-            email: nullable(body.email, |email| email.0),
-            phone: nullable(body.phone, |phone| phone.as_str().trim().to_owned()),
-        };
-        let now = state.clock.now();
-        let txn = crate::store::begin_write(&state.db).await?;
-        let updated = patients::update(&txn, now, record, changes).await?;
-        audit::record(
-            &txn,
-            now,
-            &AuditContext::from_request(request, Some(&auth.0)),
-            Entry::allowed(Action::PatientUpdate).on(Record::Patient(updated.id)),
-        )
-        .await?;
-        txn.commit().await?;
+        let caller = caller(request, &auth);
+        let updated = patients::update(&state, &caller, id.0, body.0.into()).await?;
         Ok(Json(updated.into()))
     }
 
@@ -382,97 +266,9 @@ impl PatientsApi {
         state: Data<&AppState>,
         id: Path<Uuid>,
     ) -> ApiResult<Invited> {
-        require_role(&state, request, &auth, FRONT_DESK).await?;
-        let record = patients::find(&state.db, id.0)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        if record.user_id.is_some() {
-            return Err(ApiError::Conflict {
-                code: "patient_has_login",
-                detail: "This patient can already log in.".into(),
-            });
-        }
-        let Some(email) = record.email.clone() else {
-            return Err(ApiError::Conflict {
-                code: "patient_has_no_email",
-                detail: "Add the patient's email address before inviting them.".into(),
-            });
-        };
-        if users::find_by_email(&state.db, &email).await?.is_some() {
-            return Err(ApiError::Conflict {
-                code: "email_taken",
-                detail: "An account with this patient's email address exists already.".into(),
-            });
-        }
-        let now = state.clock.now();
-        let txn = crate::store::begin_write(&state.db).await?;
-        let secret = account_tokens::issue(
-            &txn,
-            now,
-            entity::account_token::Purpose::Invitation,
-            Subject::Patient(record.id),
-            INVITATION_TTL,
-        )
-        .await?;
-        state
-            .outbox
-            .enqueue(
-                &txn,
-                now,
-                NewMessage::immediate(
-                    email,
-                    EmailContent::PatientInvitation(PatientInvitation {
-                        recipient_name: record.given_name.clone(),
-                        invitation_url: state.link("accept-invitation", &secret),
-                        expires_in_days: INVITATION_TTL.num_days() as u32,
-                    }),
-                    now,
-                ),
-            )
-            .await
-            .map_err(ApiError::internal)?;
-        audit::record(
-            &txn,
-            now,
-            &AuditContext::from_request(request, Some(&auth.0)),
-            Entry::allowed(Action::PatientInvite).on(Record::Patient(record.id)),
-        )
-        .await?;
-        txn.commit().await?;
+        let invitation = patients::invite(&state, &caller(request, &auth), id.0).await?;
         Ok(Invited::Sent(Json(InvitationSent {
-            expires_at: now + INVITATION_TTL,
+            expires_at: invitation.expires_at,
         })))
-    }
-}
-
-/// Loads a patient record the caller may act on. Staff and practitioners may act on any record
-/// (reading; only staff may edit others'), a patient only on their own: anything else is a 404
-/// with a denied entry on the audit trail, exactly as if the record did not exist.
-async fn visible_patient(
-    state: &AppState,
-    request: &Request,
-    auth: &BearerAuth,
-    id: Uuid,
-    action: Action,
-) -> ApiResult<patient::Model> {
-    let allowed: &[Role] = match action {
-        Action::PatientUpdate => &[Role::Staff, Role::Patient],
-        _ => &[Role::Staff, Role::Practitioner, Role::Patient],
-    };
-    require_role(state, request, auth, allowed).await?;
-    let record = patients::find(&state.db, id).await?;
-    match record {
-        Some(record) if auth.0.role != Role::Patient => Ok(record),
-        Some(record) if record.user_id == Some(auth.0.user_id) => Ok(record),
-        _ => {
-            audit::record(
-                &state.db,
-                state.clock.now(),
-                &AuditContext::from_request(request, Some(&auth.0)),
-                Entry::denied(action).on(Record::Patient(id)),
-            )
-            .await?;
-            Err(ApiError::NotFound)
-        }
     }
 }

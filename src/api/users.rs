@@ -1,25 +1,17 @@
 //! `/api/v1/users`: administrators create staff, practitioner and admin accounts, list them,
-//! and disable any account.
+//! and disable any account (`service::users`).
 
 use chrono::{DateTime, Utc};
-use entity::user::{self, Role};
 use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, param::Path, payload::Json, types::Email};
 use uuid::Uuid;
 
 use crate::{
-    api::{
-        ApiTags,
-        access::{ADMIN, require_role},
-        types::Text,
-    },
+    api::{ApiTags, caller, types::Text},
     app::AppState,
-    auth::{BearerAuth, password, tokens::role_name},
-    error::{ApiError, ApiResult},
-    store::{
-        refresh_tokens,
-        users::{self, CreateUserError, NewUser},
-    },
+    auth::{BearerAuth, tokens::role_name},
+    error::ApiResult,
+    service::{accounts, users},
 };
 
 /// The roles an administrator gives; patients register themselves.
@@ -31,12 +23,12 @@ pub enum StaffRole {
     Admin,
 }
 
-impl From<StaffRole> for Role {
+impl From<StaffRole> for users::StaffRole {
     fn from(role: StaffRole) -> Self {
         match role {
-            StaffRole::Staff => Role::Staff,
-            StaffRole::Practitioner => Role::Practitioner,
-            StaffRole::Admin => Role::Admin,
+            StaffRole::Staff => Self::Staff,
+            StaffRole::Practitioner => Self::Practitioner,
+            StaffRole::Admin => Self::Admin,
         }
     }
 }
@@ -54,6 +46,17 @@ pub struct NewAccount {
     pub password: Text,
 }
 
+impl From<NewAccount> for users::NewAccount {
+    fn from(body: NewAccount) -> Self {
+        Self {
+            email: body.email.0,
+            display_name: body.display_name.into_string(),
+            role: body.role.into(),
+            password: body.password.into_string(),
+        }
+    }
+}
+
 #[derive(Debug, Object)]
 pub struct Account {
     pub id: Uuid,
@@ -66,8 +69,8 @@ pub struct Account {
     pub disabled_at: Option<DateTime<Utc>>,
 }
 
-impl From<user::Model> for Account {
-    fn from(user: user::Model) -> Self {
+impl From<accounts::Account> for Account {
+    fn from(user: accounts::Account) -> Self {
         Self {
             id: user.id,
             email: user.email,
@@ -98,33 +101,9 @@ impl UsersApi {
         state: Data<&AppState>,
         body: Json<NewAccount>,
     ) -> ApiResult<Created> {
-        require_role(&state, request, &auth, ADMIN).await?;
         // The schema (an email address, a password of 10 to 256 characters) is checked when the
-        // body is parsed; anything that passes it is accepted here.
-        let body = body.0;
-        let email = users::normalize_email(&body.email.0);
-        let password_hash = password::hash(body.password.into_string())
-            .await
-            .map_err(ApiError::internal)?;
-        let created = users::create(
-            &state.db,
-            state.clock.now(),
-            NewUser {
-                email,
-                display_name: body.display_name.into_string(),
-                password_hash: Some(password_hash),
-                role: body.role.into(),
-                email_verified: true,
-            },
-        )
-        .await
-        .map_err(|err| match err {
-            CreateUserError::EmailTaken => ApiError::Conflict {
-                code: "email_taken",
-                detail: "An account with this email exists already.".into(),
-            },
-            CreateUserError::Database(err) => ApiError::internal(err),
-        })?;
+        // body is parsed; anything that passes it is accepted.
+        let created = users::create(&state, &caller(request, &auth), body.0.into()).await?;
         Ok(Created::Account(Json(created.into())))
     }
 
@@ -136,8 +115,7 @@ impl UsersApi {
         request: &Request,
         state: Data<&AppState>,
     ) -> ApiResult<Json<Vec<Account>>> {
-        require_role(&state, request, &auth, ADMIN).await?;
-        let accounts = users::list(&state.db).await.map_err(ApiError::internal)?;
+        let accounts = users::list(&state, &caller(request, &auth)).await?;
         Ok(Json(accounts.into_iter().map(Account::from).collect()))
     }
 
@@ -155,21 +133,7 @@ impl UsersApi {
         state: Data<&AppState>,
         id: Path<Uuid>,
     ) -> ApiResult<Json<Account>> {
-        require_role(&state, request, &auth, ADMIN).await?;
-        if id.0 == auth.0.user_id {
-            return Err(ApiError::Conflict {
-                code: "cannot_disable_self",
-                detail: "An administrator cannot disable their own account.".into(),
-            });
-        }
-        let now = state.clock.now();
-        let account = users::disable(&state.db, now, id.0)
-            .await
-            .map_err(ApiError::internal)?
-            .ok_or(ApiError::NotFound)?;
-        refresh_tokens::revoke_all_of_user(&state.db, now, account.id)
-            .await
-            .map_err(ApiError::internal)?;
+        let account = users::disable(&state, &caller(request, &auth), id.0).await?;
         Ok(Json(account.into()))
     }
 }

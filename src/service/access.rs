@@ -39,6 +39,11 @@ pub const TEAM_AND_ADMINS: &[Role] = &[Role::Staff, Role::Practitioner, Role::Ad
 pub const INTAKE_WRITERS: &[Role] = &[Role::Patient, Role::Staff];
 /// Who tries answers against the rules: practitioners, and the admins who keep the rule files.
 pub const RULE_TESTERS: &[Role] = &[Role::Practitioner, Role::Admin];
+/// Patient records (demographics): the clinic team reads any, a patient their own. (The order
+/// is the one the 403 names them in.)
+pub const DEMOGRAPHICS_READERS: &[Role] = &[Role::Staff, Role::Practitioner, Role::Patient];
+/// Who corrects demographics: the front desk any record, a patient their own.
+pub const DEMOGRAPHICS_EDITORS: &[Role] = &[Role::Staff, Role::Patient];
 
 /// The signed-in caller of a use case: who they are and where the request came from.
 #[derive(Debug, Clone)]

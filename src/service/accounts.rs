@@ -1,1 +1,511 @@
-//! Accounts: registration, email verification, login and tokens, invitations, staff users.
+//! Accounts: a patient's registration and email verification, accepting the front desk's
+//! invitation, logging in (throttled), refreshing (rotation, with reuse revoking the login),
+//! logging out, the caller's own account, and the keys that verify access tokens.
+//!
+//! Registering, verifying, logging in, refreshing and accepting an invitation are anonymous:
+//! they take the request's [`AuditContext`] instead of a caller, and their audit entries name
+//! the account once it is known.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::{
+    account_token::Purpose,
+    user::{self, Role},
+};
+use uuid::Uuid;
+
+use crate::{
+    app::AppState,
+    audit::{Action, Audit, AuditContext, Record, Subject},
+    auth::password,
+    error::{ApiError, ApiResult},
+    notify::content::{AccountVerification, EmailContent},
+    service::{
+        Caller,
+        patients::{plausible_birth_date, stored_text},
+    },
+    store::{
+        self,
+        account_tokens::{self, Subject as TokenSubject, VERIFY_EMAIL_TTL},
+        outbox::NewMessage,
+        patients::{self, NewPatient},
+        refresh_tokens::{self, Rotation},
+        throttle,
+        users::{self, CreateUserError, NewUser},
+    },
+};
+
+/// An account as its owner and administrators see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+    /// `None` while the account is active.
+    pub disabled_at: Option<DateTime<Utc>>,
+}
+
+impl From<user::Model> for Account {
+    fn from(user: user::Model) -> Self {
+        Self {
+            id: user.id,
+            email: user.email,
+            display_name: user.display_name,
+            role: user.role,
+            created_at: user.created_at,
+            disabled_at: user.disabled_at,
+        }
+    }
+}
+
+/// An access token and the refresh token that renews it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tokens {
+    pub access_token: String,
+    pub access_token_expires_at: DateTime<Utc>,
+    /// Seconds from issue until the access token expires.
+    pub expires_in: i64,
+    /// Single use: every refresh hands out a new one.
+    pub refresh_token: String,
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::Unauthorized {
+        code: "invalid_credentials",
+        detail: "The email or password is not correct.".into(),
+    }
+}
+
+fn invalid_link() -> ApiError {
+    ApiError::BadRequest {
+        code: "invalid_token",
+        detail: "This link is not valid any more: it was used already or has expired.".into(),
+    }
+}
+
+fn invalid_refresh_token() -> ApiError {
+    ApiError::Unauthorized {
+        code: "invalid_refresh_token",
+        detail: "The refresh token is not valid; log in again.".into(),
+    }
+}
+
+/// The same request's audit trail, now known to be acting as `user`.
+fn acting_as(audit: &Audit, user: &user::Model) -> Audit {
+    Audit::new(
+        audit.context.clone().acting_as(user.id, user.role),
+        audit.now,
+    )
+}
+
+/// An email address and password to log in with.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub email: String,
+    pub password: String,
+}
+
+/// Exchanges an email and password for tokens. Failures slow the account and the source
+/// address down (see `store::throttle`); every attempt is on the audit trail.
+#[tracing::instrument(name = "service.accounts.login", skip_all)]
+pub async fn login(
+    state: &AppState,
+    context: AuditContext,
+    credentials: Credentials,
+) -> ApiResult<Tokens> {
+    let now = state.clock.now();
+    let audit = Audit::new(context, now);
+    let account = throttle::account_key(&users::normalize_email(&credentials.email));
+    let address =
+        throttle::address_key(audit.context.source_address.as_deref().unwrap_or_default());
+    let keys = [account.clone(), address.clone()];
+    if throttle::blocked_until(&state.db, &keys, now)
+        .await?
+        .is_some()
+    {
+        audit
+            .denied(&state.db, Action::Login, Subject::NONE)
+            .await?;
+        // The same answer whether the account or the address is blocked.
+        return Err(ApiError::TooManyRequests {
+            code: "too_many_attempts",
+            detail: "Too many failed logins. Please wait a little and try again.".into(),
+        });
+    }
+    let user = users::find_by_email(&state.db, &credentials.email).await?;
+    // Unknown accounts cost a verification too, so timing does not reveal which emails exist.
+    let stored = user
+        .as_ref()
+        .and_then(|user| user.password_hash.clone())
+        .unwrap_or_else(|| password::decoy_hash().to_owned());
+    let matches = password::verify(credentials.password, stored)
+        .await
+        .map_err(ApiError::internal)?;
+    let user = match user {
+        Some(user) if matches && user.disabled_at.is_none() && user.password_hash.is_some() => user,
+        known => {
+            throttle::record_failure(&state.db, &account, &throttle::ACCOUNT, now).await?;
+            throttle::record_failure(&state.db, &address, &throttle::ADDRESS, now).await?;
+            match &known {
+                Some(user) => {
+                    acting_as(&audit, user)
+                        .denied(&state.db, Action::Login, Record::User(user.id))
+                        .await?
+                }
+                None => {
+                    audit
+                        .denied(&state.db, Action::Login, Subject::NONE)
+                        .await?
+                }
+            }
+            return Err(invalid_credentials());
+        }
+    };
+    throttle::clear(&state.db, &account).await?;
+    let audit = acting_as(&audit, &user);
+    if user.email_verified_at.is_none() {
+        audit
+            .denied(&state.db, Action::Login, Record::User(user.id))
+            .await?;
+        return Err(ApiError::Forbidden {
+            code: "email_not_verified",
+            detail: "Please confirm your email address first: use the link we emailed you. \
+                     Registering again with the same address sends a new link."
+                .into(),
+        });
+    }
+    let txn = store::begin_write(&state.db).await?;
+    let refresh_token = refresh_tokens::issue(&txn, now, user.id, Uuid::now_v7()).await?;
+    audit
+        .allowed(&txn, Action::Login, Record::User(user.id))
+        .await?;
+    txn.commit().await?;
+    tokens(state, &user, refresh_token, now)
+}
+
+/// Spends a refresh token for new tokens. A token presented twice revokes every token of its
+/// login (the second use means it was copied), and that is on the audit trail.
+#[tracing::instrument(name = "service.accounts.refresh", skip_all)]
+pub async fn refresh(
+    state: &AppState,
+    context: AuditContext,
+    refresh_token: &str,
+) -> ApiResult<Tokens> {
+    let now = state.clock.now();
+    match refresh_tokens::rotate(&state.db, now, refresh_token).await? {
+        Rotation::Rotated {
+            user_id,
+            refresh_token,
+        } => match users::find(&state.db, user_id).await? {
+            Some(user) if user.disabled_at.is_none() => tokens(state, &user, refresh_token, now),
+            _ => Err(invalid_refresh_token()),
+        },
+        Rotation::Reused { user_id } => {
+            tracing::warn!(user = %user_id, "a spent refresh token was presented again; its login is revoked");
+            let mut audit = Audit::new(context, now);
+            if let Some(user) = users::find(&state.db, user_id).await? {
+                audit = acting_as(&audit, &user);
+            }
+            audit
+                .denied(&state.db, Action::RefreshTokenReuse, Record::User(user_id))
+                .await?;
+            Err(invalid_refresh_token())
+        }
+        Rotation::Invalid => Err(invalid_refresh_token()),
+    }
+}
+
+/// Revokes the refresh token and every token of the same login. An unknown token is ignored.
+#[tracing::instrument(name = "service.accounts.logout", skip_all)]
+pub async fn logout(state: &AppState, refresh_token: &str) -> ApiResult<()> {
+    refresh_tokens::revoke_family_of(&state.db, state.clock.now(), refresh_token).await?;
+    Ok(())
+}
+
+/// The caller's account, and for a patient their record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Me {
+    pub account: Account,
+    pub patient_id: Option<Uuid>,
+}
+
+/// The account the caller's access token belongs to, while it is active.
+#[tracing::instrument(name = "service.accounts.me", skip_all)]
+pub async fn me(state: &AppState, caller: &Caller) -> ApiResult<Me> {
+    let user = users::find(&state.db, caller.user_id())
+        .await?
+        .filter(|user| user.disabled_at.is_none())
+        .ok_or_else(|| ApiError::Unauthorized {
+            code: "unauthorized",
+            detail: "The account behind this token no longer exists or is disabled.".into(),
+        })?;
+    let patient_id = if user.role == Role::Patient {
+        patients::find_by_user(&state.db, user.id)
+            .await?
+            .map(|record| record.id)
+    } else {
+        None
+    };
+    Ok(Me {
+        account: user.into(),
+        patient_id,
+    })
+}
+
+/// A new patient's account.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub given_name: String,
+    pub family_name: String,
+    pub email: String,
+    pub date_of_birth: NaiveDate,
+    pub password: String,
+}
+
+/// Creates a patient account and its record, and emails a link to confirm the address. Whether
+/// the email was known is never told: an unconfirmed account gets a fresh link, a confirmed
+/// one nothing (an audited refusal).
+#[tracing::instrument(name = "service.accounts.register", skip_all)]
+pub async fn register(
+    state: &AppState,
+    context: AuditContext,
+    registration: Registration,
+) -> ApiResult<()> {
+    plausible_birth_date(registration.date_of_birth, state.local_today())?;
+    // Hashed before anything is looked up, so a known email costs the same time.
+    let password_hash = password::hash(registration.password)
+        .await
+        .map_err(ApiError::internal)?;
+    let email = users::normalize_email(&registration.email);
+    let audit = Audit::new(context, state.clock.now());
+    let now = audit.now;
+    let txn = store::begin_write(&state.db).await?;
+    match users::find_by_email(&txn, &email).await? {
+        None => {
+            let given_name = stored_text(&registration.given_name);
+            let family_name = stored_text(&registration.family_name);
+            let created = users::create(
+                &txn,
+                now,
+                NewUser {
+                    email: email.clone(),
+                    display_name: format!("{given_name} {family_name}"),
+                    password_hash: Some(password_hash),
+                    role: Role::Patient,
+                    email_verified: false,
+                },
+            )
+            .await;
+            let user = match created {
+                Ok(user) => user,
+                // Registered by a concurrent request a moment ago: answer as for any known email.
+                Err(CreateUserError::EmailTaken) => return Ok(()),
+                Err(CreateUserError::Database(err)) => return Err(err.into()),
+            };
+            let record = patients::create(
+                &txn,
+                now,
+                NewPatient {
+                    user_id: Some(user.id),
+                    given_name,
+                    family_name,
+                    date_of_birth: registration.date_of_birth,
+                    email: Some(email),
+                    phone: None,
+                    created_by: None,
+                },
+            )
+            .await?;
+            send_verification(state, &txn, now, &user, &record.given_name).await?;
+            acting_as(&audit, &user)
+                .allowed(&txn, Action::Register, &record)
+                .await?;
+        }
+        Some(user)
+            if user.role == Role::Patient
+                && user.email_verified_at.is_none()
+                && user.disabled_at.is_none() =>
+        {
+            // The first registration's password stays: whoever registers second cannot take
+            // over an account by having its owner click the link.
+            let name = patients::find_by_user(&txn, user.id)
+                .await?
+                .map(|record| record.given_name)
+                .unwrap_or_else(|| user.display_name.clone());
+            send_verification(state, &txn, now, &user, &name).await?;
+        }
+        Some(user) => {
+            audit
+                .denied(&txn, Action::Register, Record::User(user.id))
+                .await?;
+        }
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Emails `user` a fresh link to confirm their address, in the caller's transaction.
+async fn send_verification(
+    state: &AppState,
+    txn: &sea_orm::DatabaseTransaction,
+    now: DateTime<Utc>,
+    user: &user::Model,
+    name: &str,
+) -> ApiResult<()> {
+    let secret = account_tokens::issue(
+        txn,
+        now,
+        Purpose::VerifyEmail,
+        TokenSubject::User(user.id),
+        VERIFY_EMAIL_TTL,
+    )
+    .await?;
+    let content = EmailContent::AccountVerification(AccountVerification {
+        recipient_name: name.to_owned(),
+        verify_url: state.link("verify-email", &secret),
+        expires_in_hours: VERIFY_EMAIL_TTL.num_hours() as u32,
+    });
+    state
+        .outbox
+        .enqueue(
+            txn,
+            now,
+            NewMessage::immediate(user.email.clone(), content, now),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Confirms a new account's email address with the token from the emailed link.
+#[tracing::instrument(name = "service.accounts.verify_email", skip_all)]
+pub async fn verify_email(state: &AppState, context: AuditContext, token: &str) -> ApiResult<()> {
+    let audit = Audit::new(context, state.clock.now());
+    let txn = store::begin_write(&state.db).await?;
+    let token = account_tokens::consume(&txn, audit.now, Purpose::VerifyEmail, token)
+        .await?
+        .ok_or_else(invalid_link)?;
+    let user = match token.user_id {
+        Some(user_id) => users::find(&txn, user_id).await?,
+        None => None,
+    }
+    .ok_or_else(invalid_link)?;
+    users::mark_email_verified(&txn, audit.now, user.id).await?;
+    acting_as(&audit, &user)
+        .allowed(&txn, Action::VerifyEmail, Record::User(user.id))
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// An invitation's token and the password the patient chooses.
+#[derive(Debug, Clone)]
+pub struct Acceptance {
+    pub token: String,
+    pub password: String,
+}
+
+/// Gives a patient the front desk registered a login with the password they choose; the
+/// invitation reaching their address verifies it.
+#[tracing::instrument(name = "service.accounts.accept_invitation", skip_all)]
+pub async fn accept_invitation(
+    state: &AppState,
+    context: AuditContext,
+    acceptance: Acceptance,
+) -> ApiResult<()> {
+    let password_hash = password::hash(acceptance.password)
+        .await
+        .map_err(ApiError::internal)?;
+    let audit = Audit::new(context, state.clock.now());
+    let now = audit.now;
+    let txn = store::begin_write(&state.db).await?;
+    let token = account_tokens::consume(&txn, now, Purpose::Invitation, &acceptance.token)
+        .await?
+        .ok_or_else(invalid_link)?;
+    let record = match token.patient_id {
+        Some(patient_id) => patients::find(&txn, patient_id).await?,
+        None => None,
+    }
+    .filter(|record| record.user_id.is_none())
+    .ok_or_else(invalid_link)?;
+    let email = record.email.clone().ok_or_else(invalid_link)?;
+    let user = users::create(
+        &txn,
+        now,
+        NewUser {
+            email,
+            display_name: format!("{} {}", record.given_name, record.family_name),
+            password_hash: Some(password_hash),
+            role: Role::Patient,
+            // The invitation reached this address.
+            email_verified: true,
+        },
+    )
+    .await
+    .map_err(|err| match err {
+        CreateUserError::EmailTaken => ApiError::Conflict {
+            code: "email_taken",
+            detail: "An account with this email address exists already; please contact the clinic."
+                .into(),
+        },
+        CreateUserError::Database(err) => err.into(),
+    })?;
+    if !patients::link_user(&txn, now, record.id, user.id).await? {
+        return Err(invalid_link());
+    }
+    acting_as(&audit, &user)
+        .allowed(&txn, Action::AcceptInvitation, &record)
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// A public key that verifies access tokens, as RFC 8037 describes Ed25519 keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    pub kty: &'static str,
+    pub crv: &'static str,
+    /// The public key, base64url.
+    pub x: String,
+    pub kid: String,
+    pub alg: &'static str,
+    pub key_use: &'static str,
+}
+
+/// The public keys that verify access tokens, selected by the token's `kid`.
+#[tracing::instrument(name = "service.accounts.public_keys", skip_all)]
+pub fn public_keys(state: &AppState) -> Vec<PublicKey> {
+    state
+        .tokens
+        .ring()
+        .keys()
+        .iter()
+        .map(|key| PublicKey {
+            kty: "OKP",
+            crv: "Ed25519",
+            x: key.public_x.clone(),
+            kid: key.kid.clone(),
+            alg: "EdDSA",
+            key_use: "sig",
+        })
+        .collect()
+}
+
+/// An access token for `user` and the refresh token issued with it.
+fn tokens(
+    state: &AppState,
+    user: &user::Model,
+    refresh_token: String,
+    now: DateTime<Utc>,
+) -> ApiResult<Tokens> {
+    let (access_token, expires_at) = state
+        .tokens
+        .issue(user.id, user.role, now)
+        .map_err(ApiError::internal)?;
+    Ok(Tokens {
+        access_token,
+        access_token_expires_at: expires_at,
+        expires_in: (expires_at - now).num_seconds(),
+        refresh_token,
+    })
+}

@@ -48,6 +48,7 @@ pub mod patients;
 pub mod practitioners;
 pub mod review;
 pub mod triage;
+pub mod users;
 
 pub use access::Caller;
 

@@ -1,1 +1,458 @@
-//! Patient records: demographics kept by the front desk, and a patient's own.
+//! Patient records: demographics the front desk registers, finds, corrects and invites to log
+//! in, practitioners read, and a patient reads and corrects only for themselves. Every read and
+//! write is on the audit trail; a record the caller may not see is a 404 (the scoped finder's).
+
+use chrono::{DateTime, Months, NaiveDate, Utc};
+use entity::{account_token::Purpose, patient};
+use uuid::Uuid;
+
+use crate::{
+    app::AppState,
+    audit::{Action, Record, Subject},
+    error::{ApiError, ApiResult, FieldError},
+    notify::content::{EmailContent, PatientInvitation},
+    service::{
+        Caller, Work,
+        access::{CLINIC_TEAM, DEMOGRAPHICS_EDITORS, DEMOGRAPHICS_READERS, FRONT_DESK, PATIENT},
+    },
+    store::{
+        account_tokens::{self, INVITATION_TTL, Subject as TokenSubject},
+        outbox::NewMessage,
+        patients::{self, NewPatient, PatientChanges},
+        scope, users,
+    },
+};
+
+/// How many patients a search answers when the caller does not say.
+const DEFAULT_PAGE_SIZE: u32 = 50;
+
+/// A patient's demographics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Patient {
+    pub id: Uuid,
+    pub given_name: String,
+    pub family_name: String,
+    pub date_of_birth: NaiveDate,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    /// Whether the patient can log in (registered, or accepted an invitation).
+    pub has_login: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<patient::Model> for Patient {
+    fn from(row: patient::Model) -> Self {
+        Self {
+            id: row.id,
+            given_name: row.given_name,
+            family_name: row.family_name,
+            date_of_birth: row.date_of_birth,
+            email: row.email,
+            phone: row.phone,
+            has_login: row.user_id.is_some(),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+/// Refuses a birth date in the future (in the clinic's zone) or more than 120 years ago.
+pub fn check_date_of_birth(
+    field: &str,
+    date_of_birth: NaiveDate,
+    today: NaiveDate,
+) -> Result<(), FieldError> {
+    let oldest = today.checked_sub_months(Months::new(120 * 12));
+    if date_of_birth > today {
+        return Err(FieldError {
+            field: field.into(),
+            code: "in_future".into(),
+            message: "The date of birth cannot be in the future.".into(),
+        });
+    }
+    if oldest.is_some_and(|oldest| date_of_birth < oldest) {
+        return Err(FieldError {
+            field: field.into(),
+            code: "implausible".into(),
+            message: "The date of birth is more than 120 years ago; please check it.".into(),
+        });
+    }
+    Ok(())
+}
+
+/// The 422 for demographics that break a rule; every problem is listed.
+fn invalid(errors: Vec<FieldError>) -> ApiError {
+    ApiError::Validation {
+        detail: "Some fields are not valid.".into(),
+        errors,
+    }
+}
+
+/// [`check_date_of_birth`] of the `date_of_birth` field, as a 422.
+pub fn plausible_birth_date(date_of_birth: NaiveDate, today: NaiveDate) -> ApiResult<()> {
+    check_date_of_birth("date_of_birth", date_of_birth, today).map_err(|error| invalid(vec![error]))
+}
+
+/// A name or phone number as it is stored: without white space at either end.
+pub fn stored_text(text: &str) -> String {
+    text.trim().to_owned()
+}
+
+/// A patient the front desk registers (for example on the phone), without a login.
+#[derive(Debug, Clone)]
+pub struct NewRecord {
+    pub given_name: String,
+    pub family_name: String,
+    pub date_of_birth: NaiveDate,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// Registers a patient without a login (front desk).
+#[tracing::instrument(name = "service.patients.create", skip_all)]
+pub async fn create(state: &AppState, caller: &Caller, command: NewRecord) -> ApiResult<Patient> {
+    caller.require(state, FRONT_DESK).await?;
+    plausible_birth_date(command.date_of_birth, state.local_today())?;
+    let work = Work::begin(state, caller).await?;
+    let created = patients::create(
+        work.db(),
+        work.now(),
+        NewPatient {
+            user_id: None,
+            given_name: stored_text(&command.given_name),
+            family_name: stored_text(&command.family_name),
+            date_of_birth: command.date_of_birth,
+            email: command.email,
+            phone: command.phone.as_deref().map(stored_text),
+            created_by: Some(caller.user_id()),
+        },
+    )
+    .await?;
+    work.allowed(Action::PatientCreate, &created).await?;
+    work.commit().await?;
+    Ok(created.into())
+}
+
+/// Which patients to find, and which page of them.
+#[derive(Debug, Clone, Default)]
+pub struct Search {
+    /// Part of a name or email address.
+    pub text: Option<String>,
+    pub limit: Option<u32>,
+    pub offset: Option<u32>,
+}
+
+/// One page of patients.
+#[derive(Debug, Clone)]
+pub struct PatientPage {
+    pub patients: Vec<Patient>,
+    /// How many patients match in all.
+    pub total: u64,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// Finds patients by name or email (front desk and practitioners), by family name.
+#[tracing::instrument(name = "service.patients.search", skip_all)]
+pub async fn search(state: &AppState, caller: &Caller, search: Search) -> ApiResult<PatientPage> {
+    caller.require(state, CLINIC_TEAM).await?;
+    let limit = search.limit.unwrap_or(DEFAULT_PAGE_SIZE);
+    let offset = search.offset.unwrap_or(0);
+    let (rows, total) = patients::list(
+        &state.db,
+        search.text.as_deref(),
+        u64::from(limit),
+        u64::from(offset),
+    )
+    .await?;
+    caller
+        .audit(state)
+        .allowed(&state.db, Action::PatientSearch, Subject::NONE)
+        .await?;
+    Ok(PatientPage {
+        patients: rows.into_iter().map(Patient::from).collect(),
+        total,
+        limit,
+        offset,
+    })
+}
+
+/// The caller's own patient record, found by their account.
+#[tracing::instrument(name = "service.patients.own", skip_all)]
+pub async fn own(state: &AppState, caller: &Caller) -> ApiResult<Patient> {
+    caller.require(state, PATIENT).await?;
+    let record = patients::find_by_user(&state.db, caller.user_id())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    caller
+        .audit(state)
+        .allowed(&state.db, Action::PatientRead, &record)
+        .await?;
+    Ok(record.into())
+}
+
+/// Loads a patient record `caller` may act on as `action`: one of `allowed` roles, and for a
+/// patient only their own (anything else is a 404, audited as denied).
+async fn visible(
+    state: &AppState,
+    caller: &Caller,
+    allowed: &[entity::user::Role],
+    id: Uuid,
+    action: Action,
+) -> ApiResult<patient::Model> {
+    caller
+        .require_visible(state, allowed, action, Record::Patient(id), async |scope| {
+            scope::patient(&state.db, scope, id).await
+        })
+        .await
+}
+
+/// One patient record: the front desk and practitioners see any, a patient only their own.
+#[tracing::instrument(name = "service.patients.get", skip_all)]
+pub async fn get(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Patient> {
+    let record = visible(state, caller, DEMOGRAPHICS_READERS, id, Action::PatientRead).await?;
+    caller
+        .audit(state)
+        .allowed(&state.db, Action::PatientRead, &record)
+        .await?;
+    Ok(record.into())
+}
+
+/// What a change request says about one field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Edit<T> {
+    /// Left out: stays as it is.
+    #[default]
+    Keep,
+    Set(T),
+    /// `null`: removed, where the field may be empty.
+    Remove,
+}
+
+/// Changes to a patient's demographics.
+#[derive(Debug, Clone, Default)]
+pub struct PatientEdit {
+    pub given_name: Edit<String>,
+    pub family_name: Edit<String>,
+    pub date_of_birth: Edit<NaiveDate>,
+    pub email: Edit<String>,
+    pub phone: Edit<String>,
+}
+
+/// The stored changes `edit` asks for, or every problem with them: the names and the birth
+/// date may be corrected but never removed, and a new birth date must be plausible.
+pub fn changes(edit: PatientEdit, today: NaiveDate) -> Result<PatientChanges, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let given_name = required_if_present("given_name", edit.given_name, &mut errors);
+    let family_name = required_if_present("family_name", edit.family_name, &mut errors);
+    let date_of_birth = required_if_present("date_of_birth", edit.date_of_birth, &mut errors);
+    if let Some(date_of_birth) = date_of_birth
+        && let Err(error) = check_date_of_birth("date_of_birth", date_of_birth, today)
+    {
+        errors.push(error);
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(PatientChanges {
+        given_name: given_name.as_deref().map(stored_text),
+        family_name: family_name.as_deref().map(stored_text),
+        date_of_birth,
+        email: nullable(edit.email, |email| email),
+        phone: nullable(edit.phone, |phone| stored_text(&phone)),
+    })
+}
+
+/// A field that may be left out but, when given, may not be removed.
+fn required_if_present<T>(field: &str, edit: Edit<T>, errors: &mut Vec<FieldError>) -> Option<T> {
+    match edit {
+        Edit::Set(value) => Some(value),
+        Edit::Keep => None,
+        Edit::Remove => {
+            errors.push(FieldError {
+                field: field.into(),
+                code: "null_not_allowed".into(),
+                message: format!("`{field}` cannot be removed; leave it out to keep it."),
+            });
+            None
+        }
+    }
+}
+
+/// `Some(None)` removes the value, `None` keeps it.
+fn nullable<T, U>(edit: Edit<T>, convert: impl FnOnce(T) -> U) -> Option<Option<U>> {
+    match edit {
+        Edit::Set(value) => Some(Some(convert(value))),
+        Edit::Remove => Some(None),
+        Edit::Keep => None,
+    }
+}
+
+/// Corrects a patient's demographics: the front desk any record, a patient their own.
+#[tracing::instrument(name = "service.patients.update", skip_all)]
+pub async fn update(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    edit: PatientEdit,
+) -> ApiResult<Patient> {
+    let record = visible(
+        state,
+        caller,
+        DEMOGRAPHICS_EDITORS,
+        id,
+        Action::PatientUpdate,
+    )
+    .await?;
+    let changes = changes(edit, state.local_today()).map_err(invalid)?;
+    let work = Work::begin(state, caller).await?;
+    let updated = patients::update(work.db(), work.now(), record, changes).await?;
+    work.allowed(Action::PatientUpdate, &updated).await?;
+    work.commit().await?;
+    Ok(updated.into())
+}
+
+/// An invitation on its way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Invitation {
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Emails a patient without a login a link to set a password (front desk). A new invitation
+/// replaces any earlier one.
+#[tracing::instrument(name = "service.patients.invite", skip_all)]
+pub async fn invite(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Invitation> {
+    caller.require(state, FRONT_DESK).await?;
+    let record = patients::find(&state.db, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if record.user_id.is_some() {
+        return Err(ApiError::Conflict {
+            code: "patient_has_login",
+            detail: "This patient can already log in.".into(),
+        });
+    }
+    let Some(email) = record.email.clone() else {
+        return Err(ApiError::Conflict {
+            code: "patient_has_no_email",
+            detail: "Add the patient's email address before inviting them.".into(),
+        });
+    };
+    if users::find_by_email(&state.db, &email).await?.is_some() {
+        return Err(ApiError::Conflict {
+            code: "email_taken",
+            detail: "An account with this patient's email address exists already.".into(),
+        });
+    }
+    let work = Work::begin(state, caller).await?;
+    let now = work.now();
+    let secret = account_tokens::issue(
+        work.db(),
+        now,
+        Purpose::Invitation,
+        TokenSubject::Patient(record.id),
+        INVITATION_TTL,
+    )
+    .await?;
+    let invitation = EmailContent::PatientInvitation(PatientInvitation {
+        recipient_name: record.given_name.clone(),
+        invitation_url: state.link("accept-invitation", &secret),
+        expires_in_days: INVITATION_TTL.num_days() as u32,
+    });
+    state
+        .outbox
+        .enqueue(
+            work.db(),
+            now,
+            NewMessage::immediate(email, invitation, now),
+        )
+        .await?;
+    work.allowed(Action::PatientInvite, &record).await?;
+    work.commit().await?;
+    Ok(Invitation {
+        expires_at: now + INVITATION_TTL,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(text: &str) -> NaiveDate {
+        text.parse().unwrap()
+    }
+
+    fn code(result: Result<(), FieldError>) -> Option<String> {
+        result.err().map(|error| error.code)
+    }
+
+    #[test]
+    fn a_birth_date_is_neither_in_the_future_nor_over_120_years_ago() {
+        let today = date("2026-03-02");
+        let check = |text| code(check_date_of_birth("date_of_birth", date(text), today));
+        assert_eq!(check("2026-03-02"), None, "born today");
+        assert_eq!(check("1980-05-17"), None);
+        assert_eq!(check("1906-03-02"), None, "exactly 120 years ago");
+        assert_eq!(check("2026-03-03").as_deref(), Some("in_future"));
+        assert_eq!(check("1906-03-01").as_deref(), Some("implausible"));
+    }
+
+    #[test]
+    fn a_refused_birth_date_names_its_field() {
+        let error =
+            check_date_of_birth("born", date("2030-01-01"), date("2026-03-02")).unwrap_err();
+        assert_eq!(error.field, "born");
+    }
+
+    #[test]
+    fn names_and_the_birth_date_cannot_be_removed_and_every_problem_is_listed() {
+        let edit = PatientEdit {
+            given_name: Edit::Remove,
+            family_name: Edit::Remove,
+            date_of_birth: Edit::Remove,
+            ..PatientEdit::default()
+        };
+        let errors = changes(edit, date("2026-03-02")).unwrap_err();
+        let fields: Vec<(&str, &str)> = errors
+            .iter()
+            .map(|error| (error.field.as_str(), error.code.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("given_name", "null_not_allowed"),
+                ("family_name", "null_not_allowed"),
+                ("date_of_birth", "null_not_allowed"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_new_birth_date_is_checked_with_the_other_fields() {
+        let edit = PatientEdit {
+            given_name: Edit::Remove,
+            date_of_birth: Edit::Set(date("2027-01-01")),
+            ..PatientEdit::default()
+        };
+        let errors = changes(edit, date("2026-03-02")).unwrap_err();
+        let codes: Vec<&str> = errors.iter().map(|error| error.code.as_str()).collect();
+        assert_eq!(codes, ["null_not_allowed", "in_future"]);
+    }
+
+    #[test]
+    fn contact_details_may_be_removed_and_left_out_fields_stay() {
+        let edit = PatientEdit {
+            given_name: Edit::Set("  Ada ".into()),
+            email: Edit::Remove,
+            phone: Edit::Set(" 0117 496 0001 ".into()),
+            ..PatientEdit::default()
+        };
+        let changes = changes(edit, date("2026-03-02")).unwrap();
+        assert_eq!(changes.given_name.as_deref(), Some("Ada"));
+        assert_eq!(changes.family_name, None);
+        assert_eq!(changes.date_of_birth, None);
+        assert_eq!(changes.email, Some(None));
+        assert_eq!(changes.phone, Some(Some("0117 496 0001".into())));
+    }
+}

@@ -1,5 +1,6 @@
-//! Patient records (demographics). Who may see which record is decided by the caller (the API
-//! layer scopes every query); this module only reads and writes.
+//! Patient records (demographics). Who may see which record is decided by the caller (the
+//! service layer loads records through the scoped finders of `store::scope`); this module only
+//! reads and writes.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::patient::{self, Column, Entity};

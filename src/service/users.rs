@@ -1,0 +1,101 @@
+//! Staff accounts, for administrators: creating staff, practitioner and admin accounts,
+//! listing every account, and disabling one.
+
+use entity::user::Role;
+use uuid::Uuid;
+
+use crate::{
+    app::AppState,
+    auth::password,
+    error::{ApiError, ApiResult},
+    service::{Caller, Work, access::ADMIN, accounts::Account},
+    store::{
+        refresh_tokens,
+        users::{self, CreateUserError, NewUser},
+    },
+};
+
+/// The roles an administrator gives; patients register themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaffRole {
+    Staff,
+    Practitioner,
+    Admin,
+}
+
+impl From<StaffRole> for Role {
+    fn from(role: StaffRole) -> Self {
+        match role {
+            StaffRole::Staff => Role::Staff,
+            StaffRole::Practitioner => Role::Practitioner,
+            StaffRole::Admin => Role::Admin,
+        }
+    }
+}
+
+/// A staff account to create, with its first password.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub email: String,
+    pub display_name: String,
+    pub role: StaffRole,
+    pub password: String,
+}
+
+/// Creates a staff, practitioner or admin account. Its email counts as verified: an
+/// administrator vouches for it.
+#[tracing::instrument(name = "service.users.create", skip_all)]
+pub async fn create(state: &AppState, caller: &Caller, command: NewAccount) -> ApiResult<Account> {
+    caller.require(state, ADMIN).await?;
+    let password_hash = password::hash(command.password)
+        .await
+        .map_err(ApiError::internal)?;
+    let created = users::create(
+        &state.db,
+        state.clock.now(),
+        NewUser {
+            email: users::normalize_email(&command.email),
+            display_name: command.display_name,
+            password_hash: Some(password_hash),
+            role: command.role.into(),
+            email_verified: true,
+        },
+    )
+    .await
+    .map_err(|err| match err {
+        CreateUserError::EmailTaken => ApiError::Conflict {
+            code: "email_taken",
+            detail: "An account with this email exists already.".into(),
+        },
+        CreateUserError::Database(err) => err.into(),
+    })?;
+    Ok(created.into())
+}
+
+/// Every account, newest first.
+#[tracing::instrument(name = "service.users.list", skip_all)]
+pub async fn list(state: &AppState, caller: &Caller) -> ApiResult<Vec<Account>> {
+    caller.require(state, ADMIN).await?;
+    let accounts = users::list(&state.db).await?;
+    Ok(accounts.into_iter().map(Account::from).collect())
+}
+
+/// Disables an account and revokes its refresh tokens, together. An administrator cannot
+/// disable their own (nobody might be left to undo it).
+#[tracing::instrument(name = "service.users.disable", skip_all)]
+pub async fn disable(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Account> {
+    caller.require(state, ADMIN).await?;
+    if id == caller.user_id() {
+        return Err(ApiError::Conflict {
+            code: "cannot_disable_self",
+            detail: "An administrator cannot disable their own account.".into(),
+        });
+    }
+    let work = Work::begin(state, caller).await?;
+    let account = users::disable(work.db(), work.now(), id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    refresh_tokens::revoke_all_of_user(work.db(), work.now(), account.id).await?;
+    work.commit().await?;
+    Ok(account.into())
+}
