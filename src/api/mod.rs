@@ -5,7 +5,6 @@ use poem_openapi::Tags;
 
 use crate::{audit::AuditContext, auth::BearerAuth, service::Caller};
 
-pub mod access;
 pub mod admin;
 pub mod appointments;
 pub mod audit;

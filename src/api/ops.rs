@@ -4,13 +4,7 @@ use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{Enum, Object, OpenApi, payload::Json};
 
-use crate::{
-    api::ApiTags,
-    app::AppState,
-    config::Backend,
-    error::{ApiError, ApiResult},
-    store,
-};
+use crate::{api::ApiTags, app::AppState, config::Backend, error::ApiResult};
 
 pub struct OpsApi;
 
@@ -54,13 +48,7 @@ impl OpsApi {
     /// Readiness: the database answers. Load balancers should stop sending traffic on 503.
     #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
     async fn readyz(&self, state: Data<&AppState>) -> ApiResult<Json<Readiness>> {
-        if let Err(err) = store::ping(&state.db).await {
-            tracing::warn!(error = %err, "readiness check: database unreachable");
-            return Err(ApiError::Unavailable {
-                code: "database_unavailable",
-                detail: "The database is not reachable.".into(),
-            });
-        }
+        crate::service::ops::ready(&state).await?;
         Ok(Json(Readiness {
             status: "ready".into(),
             database: match state.backend {

@@ -44,6 +44,7 @@ pub mod clinic;
 pub mod follow_ups;
 pub mod idempotency;
 pub mod intake;
+pub mod ops;
 pub mod patients;
 pub mod practitioners;
 pub mod review;
