@@ -20,19 +20,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     api::{
-        admin::AdminOutboxApi,
-        appointments::{APPOINTMENTS_API, AppointmentsApi},
-        audit::AdminAuditApi,
-        auth::AuthApi,
-        clinic::ClinicApi,
-        follow_ups::FollowUpsApi,
-        intakes::IntakesApi,
-        ops::OpsApi,
-        patients::PatientsApi,
-        practitioners::PractitionersApi,
-        triage::TriageApi,
-        types::close_request_schemas,
-        users::UsersApi,
+        admin::AdminOutboxApi, appointments::APPOINTMENTS_API, audit::AdminAuditApi, auth::AuthApi,
+        clinic::ClinicApi, follow_ups::FollowUpsApi, intakes::IntakesApi, ops::OpsApi,
+        patients::PatientsApi, practitioners::PractitionersApi, triage::TriageApi,
+        types::close_request_schemas, users::UsersApi,
     },
     auth::{keys::KeyRing, tokens::TokenService},
     body_check::BodySchemas,
@@ -118,28 +109,10 @@ physiotherapy clinics.\n\nEvery error is an RFC 9457 problem document \
 (`application/problem+json`) with a stable `code`; validation failures list every problem in \
 `errors`. Every response carries an `x-request-id` header.";
 
-/// Every area of the API, in the order the documentation lists them, plus `A` (tests mount
-/// probe operations there; the service itself passes `()`).
-pub type Apis<A> = (
-    OpsApi,
-    AuthApi,
-    UsersApi,
-    PatientsApi,
-    (
-        TriageApi,
-        IntakesApi,
-        FollowUpsApi,
-        ClinicApi,
-        PractitionersApi,
-        AppointmentsApi,
-    ),
-    AdminOutboxApi,
-    AdminAuditApi,
-    A,
-);
-
-/// The OpenAPI description of every operation, with `extra` merged in.
-pub fn api_service<A: OpenApi + 'static>(extra: A) -> OpenApiService<Apis<A>, ()> {
+/// The OpenAPI description of every operation, with `extra` merged in (tests mount probe
+/// operations there; the service itself passes `NoExtraApi`). The areas are listed once, here,
+/// in the order the documentation shows them.
+pub fn api_service<A: OpenApi + 'static>(extra: A) -> OpenApiService<impl OpenApi + 'static, ()> {
     OpenApiService::new(
         (
             OpsApi,
@@ -299,6 +272,7 @@ impl Application {
 fn routes<A: OpenApi + 'static>(state: &AppState, extra: A) -> BoxEndpoint<'static> {
     let config = &state.config;
     let api = api_service(extra);
+    let route_methods = route_methods(&api);
     let spec_json = close_request_schemas(&api.spec());
     let body_schemas = BodySchemas::from_spec(&spec_json);
     let spec = poem::endpoint::make_sync(move |_| {
@@ -311,7 +285,7 @@ fn routes<A: OpenApi + 'static>(state: &AppState, extra: A) -> BoxEndpoint<'stat
         .at("/openapi.json", poem::get(spec))
         .nest("/docs", docs)
         .nest("/", api)
-        .with(ProblemErrors::new(route_methods::<A>(), body_schemas))
+        .with(ProblemErrors::new(route_methods, body_schemas))
         .data(state.clone());
     let max_body = usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX);
     match cors(&config.cors_origins) {
@@ -321,10 +295,10 @@ fn routes<A: OpenApi + 'static>(state: &AppState, extra: A) -> BoxEndpoint<'stat
 }
 
 /// Every route and its methods, from the same description the spec is generated from.
-fn route_methods<A: OpenApi>() -> RouteMethods {
+fn route_methods<T: OpenApi>(_service: &OpenApiService<T, ()>) -> RouteMethods {
     let mut methods = RouteMethods::default();
     methods.add("/openapi.json", Method::GET);
-    for api in <Apis<A> as OpenApi>::meta() {
+    for api in T::meta() {
         for path in api.paths {
             for operation in path.operations {
                 methods.add(&path.path, operation.method);

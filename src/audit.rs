@@ -264,19 +264,6 @@ impl Entry {
         self.patient_id = subject.patient_id;
         self
     }
-
-    pub fn on(mut self, record: Record) -> Self {
-        self.record = Some(record);
-        if let Record::Patient(id) = record {
-            self.patient_id = Some(id);
-        }
-        self
-    }
-
-    pub fn for_patient(mut self, patient_id: Uuid) -> Self {
-        self.patient_id = Some(patient_id);
-        self
-    }
 }
 
 /// The audit trail of one request: who acts, from where, and when. A use case says what it
@@ -299,13 +286,7 @@ impl Audit {
         action: Action,
         subject: impl Into<Subject>,
     ) -> Result<(), DbErr> {
-        record(
-            db,
-            self.now,
-            &self.context,
-            Entry::allowed(action).about(subject),
-        )
-        .await
+        self.append(db, Entry::allowed(action).about(subject)).await
     }
 
     /// Records that `action` on `subject` was refused.
@@ -315,13 +296,11 @@ impl Audit {
         action: Action,
         subject: impl Into<Subject>,
     ) -> Result<(), DbErr> {
-        record(
-            db,
-            self.now,
-            &self.context,
-            Entry::denied(action).about(subject),
-        )
-        .await
+        self.append(db, Entry::denied(action).about(subject)).await
+    }
+
+    async fn append<C: ConnectionTrait>(&self, db: &C, entry: Entry) -> Result<(), DbErr> {
+        record(db, self.now, &self.context, entry).await
     }
 
     /// The row [`Audit::allowed`] writes, for a write that inserts it with others at once.

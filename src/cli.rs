@@ -28,7 +28,7 @@ use crate::{
     notify::{Mailer, Worker, WorkerSettings},
     store::{self, users},
     telemetry,
-    triage::{AnswerError, EvaluateError, Evaluation, RuleSetError, Triage},
+    triage::{EvaluateError, Evaluation, RuleSetError, Triage},
 };
 
 #[derive(Debug, Parser)]
@@ -489,7 +489,7 @@ fn evaluate(
     match triage.evaluate(questionnaire, &answers, today) {
         Ok(evaluation) => Ok(Ok(evaluation)),
         Err(EvaluateError::InvalidAnswers(errors)) => {
-            Ok(Err(errors.into_iter().map(field_error).collect()))
+            Ok(Err(errors.into_iter().map(FieldError::from).collect()))
         }
         Err(EvaluateError::UnknownQuestionnaire(id)) => {
             let known: Vec<&str> = triage.questionnaires().map(|q| q.id()).collect();
@@ -498,14 +498,6 @@ fn evaluate(
                 known.join(", ")
             ))
         }
-    }
-}
-
-fn field_error(error: AnswerError) -> FieldError {
-    FieldError {
-        field: error.link_id,
-        code: error.code.as_str().to_owned(),
-        message: error.message,
     }
 }
 

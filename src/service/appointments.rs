@@ -2,7 +2,7 @@
 //! completion and no-show, the day lists, and the emails each change sends (queued in the
 //! change's transaction). The rules are the pure `scheduling` lifecycle's.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use entity::{account_token::Purpose, appointment};
 use sea_orm::{ConnectionTrait, IntoActiveModel, Set};
 use serde::{Deserialize, Serialize};
@@ -30,9 +30,6 @@ use crate::{
         clinic, patients, scope,
     },
 };
-
-/// How long the follow-up questionnaire link stays valid after it is sent.
-const FOLLOW_UP_LINK_DAYS: i64 = 14;
 
 /// An appointment as its people see it, on its location's clock. Also what a booking's
 /// `Idempotency-Key` stores to replay, so its serialised form is stable.
@@ -544,7 +541,7 @@ async fn schedule_follow_up(
         now,
         Purpose::FollowUp,
         TokenSubject::Patient(row.patient_id),
-        (send_at - now) + Duration::days(FOLLOW_UP_LINK_DAYS),
+        (send_at - now) + crate::service::follow_ups::FOLLOW_UP_TTL,
     )
     .await?;
     let url = state.page_url(&format!("follow-ups/{secret}"));

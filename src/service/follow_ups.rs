@@ -19,9 +19,8 @@ use crate::{
         intake::store_judged,
     },
     store::{
-        account_tokens::{self, Subject as TokenSubject},
+        account_tokens,
         intakes::{self, NewIntake},
-        outbox::NewMessage,
         patients,
     },
     triage::{
@@ -47,30 +46,18 @@ pub async fn send(state: &AppState, caller: &Caller, patient_id: Uuid) -> ApiRes
         });
     };
     let work = Work::begin(state, caller).await?;
-    let now = work.now();
-    let secret = account_tokens::issue(
-        work.db(),
-        now,
-        Purpose::FollowUp,
-        TokenSubject::Patient(record.id),
-        FOLLOW_UP_TTL,
-    )
-    .await?;
-    let invitation = EmailContent::FollowUpInvitation(FollowUpInvitation {
-        patient_name: record.given_name.clone(),
-        questionnaire_url: state.page_url(&format!("follow-ups/{secret}")),
-    });
-    state
-        .outbox
-        .enqueue(
-            work.db(),
-            now,
-            NewMessage::immediate(email, invitation, now),
-        )
+    let link = (Purpose::FollowUp, FOLLOW_UP_TTL);
+    let expires_at = work
+        .email_patient_link(state, record.id, email, link, |secret| {
+            EmailContent::FollowUpInvitation(FollowUpInvitation {
+                patient_name: record.given_name.clone(),
+                questionnaire_url: state.page_url(&format!("follow-ups/{secret}")),
+            })
+        })
         .await?;
     work.allowed(Action::FollowUpSend, &record).await?;
     work.commit().await?;
-    Ok(now + FOLLOW_UP_TTL)
+    Ok(expires_at)
 }
 
 /// What the follow-up page shows before the patient answers.

@@ -96,6 +96,31 @@ impl Work {
         Ok(())
     }
 
+    /// Issues a single-purpose link token for a patient, valid for `ttl`, and queues the email
+    /// `compose` writes around it (to `recipient`, to go now). Returns the instant the link
+    /// stops working.
+    pub async fn email_patient_link(
+        &self,
+        state: &AppState,
+        patient_id: uuid::Uuid,
+        recipient: String,
+        (purpose, ttl): (entity::account_token::Purpose, chrono::Duration),
+        compose: impl FnOnce(&str) -> crate::notify::content::EmailContent,
+    ) -> ApiResult<DateTime<Utc>> {
+        let now = self.now();
+        let secret = crate::store::account_tokens::issue(
+            self.db(),
+            now,
+            purpose,
+            crate::store::account_tokens::Subject::Patient(patient_id),
+            ttl,
+        )
+        .await?;
+        let message = crate::store::outbox::NewMessage::immediate(recipient, compose(&secret), now);
+        state.outbox.enqueue(self.db(), now, message).await?;
+        Ok(now + ttl)
+    }
+
     pub async fn commit(self) -> ApiResult<()> {
         self.txn.commit().await.map_err(ApiError::from)
     }

@@ -16,8 +16,7 @@ use crate::{
         access::{CLINIC_TEAM, DEMOGRAPHICS_EDITORS, DEMOGRAPHICS_READERS, FRONT_DESK, PATIENT},
     },
     store::{
-        account_tokens::{self, INVITATION_TTL, Subject as TokenSubject},
-        outbox::NewMessage,
+        account_tokens::INVITATION_TTL,
         patients::{self, NewPatient, PatientChanges},
         scope, users,
     },
@@ -346,33 +345,19 @@ pub async fn invite(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<In
         });
     }
     let work = Work::begin(state, caller).await?;
-    let now = work.now();
-    let secret = account_tokens::issue(
-        work.db(),
-        now,
-        Purpose::Invitation,
-        TokenSubject::Patient(record.id),
-        INVITATION_TTL,
-    )
-    .await?;
-    let invitation = EmailContent::PatientInvitation(PatientInvitation {
-        recipient_name: record.given_name.clone(),
-        invitation_url: state.link("accept-invitation", &secret),
-        expires_in_days: INVITATION_TTL.num_days() as u32,
-    });
-    state
-        .outbox
-        .enqueue(
-            work.db(),
-            now,
-            NewMessage::immediate(email, invitation, now),
-        )
+    let link = (Purpose::Invitation, INVITATION_TTL);
+    let expires_at = work
+        .email_patient_link(state, record.id, email, link, |secret| {
+            EmailContent::PatientInvitation(PatientInvitation {
+                recipient_name: record.given_name.clone(),
+                invitation_url: state.link("accept-invitation", secret),
+                expires_in_days: INVITATION_TTL.num_days() as u32,
+            })
+        })
         .await?;
     work.allowed(Action::PatientInvite, &record).await?;
     work.commit().await?;
-    Ok(Invitation {
-        expires_at: now + INVITATION_TTL,
-    })
+    Ok(Invitation { expires_at })
 }
 
 #[cfg(test)]
