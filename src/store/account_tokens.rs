@@ -25,6 +25,7 @@ pub enum Subject {
 
 /// Stores a new token and returns the secret for the link. Earlier unused tokens of the same
 /// purpose and subject stop working: only the newest email's link counts.
+#[tracing::instrument(name = "store.account_tokens.issue", skip_all)]
 pub async fn issue<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -46,6 +47,7 @@ pub async fn issue<C: ConnectionTrait>(
 
 /// Stores a new token and leaves earlier ones alone: for links that each stand on their own,
 /// such as the follow-up questionnaire after each visit, queued to go out days later.
+#[tracing::instrument(name = "store.account_tokens.issue_alongside", skip_all)]
 pub async fn issue_alongside<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -74,6 +76,7 @@ pub async fn issue_alongside<C: ConnectionTrait>(
 }
 
 /// The live token `presented`, without spending it (a link's page is shown before it is used).
+#[tracing::instrument(name = "store.account_tokens.peek", skip_all)]
 pub async fn peek<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -91,6 +94,7 @@ pub async fn peek<C: ConnectionTrait>(
 /// Spends `presented` if it is a live token of `purpose`, returning it; `None` when it is
 /// unknown, expired or already used. Spending is one guarded update, so two concurrent uses
 /// cannot both succeed.
+#[tracing::instrument(name = "store.account_tokens.consume", skip_all)]
 pub async fn consume<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,

@@ -66,6 +66,7 @@ const APPOINTMENT: &str = "appointment";
 
 /// Loads weekly hours, and the time off and time-holding appointments overlapping `[from, to)`,
 /// for these practitioners: one query (three parts, `UNION ALL`) whatever their number.
+#[tracing::instrument(name = "store.appointments.calendar_rows", skip_all)]
 pub async fn calendar_rows<C: ConnectionTrait>(
     db: &C,
     practitioner_ids: &[Uuid],
@@ -404,6 +405,7 @@ impl CalendarRows {
 }
 
 /// Active practitioners, optionally one.
+#[tracing::instrument(name = "store.appointments.bookable_practitioners", skip_all)]
 pub async fn bookable_practitioners<C: ConnectionTrait>(
     db: &C,
     only: Option<Uuid>,
@@ -415,6 +417,7 @@ pub async fn bookable_practitioners<C: ConnectionTrait>(
     query.order_by_asc(practitioner::Column::Id).all(db).await
 }
 
+#[tracing::instrument(name = "store.appointments.find_type", skip_all)]
 pub async fn find_type<C: ConnectionTrait>(
     db: &C,
     id: Uuid,
@@ -422,6 +425,7 @@ pub async fn find_type<C: ConnectionTrait>(
     appointment_type::Entity::find_by_id(id).one(db).await
 }
 
+#[tracing::instrument(name = "store.appointments.find", skip_all)]
 pub async fn find<C: ConnectionTrait>(
     db: &C,
     id: Uuid,
@@ -492,6 +496,7 @@ pub fn new_row(now: DateTime<Utc>, new: NewAppointment) -> appointment::Model {
 }
 
 /// Saves a changed appointment (moved, cancelled, a status change).
+#[tracing::instrument(name = "store.appointments.save", skip_all)]
 pub async fn save<C: ConnectionTrait>(
     db: &C,
     changed: appointment::ActiveModel,
@@ -509,6 +514,7 @@ pub enum Scope {
 
 /// Appointments of one practitioner, location or patient starting in `[from, to)` (either
 /// bound optional), by start, at most 500.
+#[tracing::instrument(name = "store.appointments.list", skip_all)]
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     scope: Scope,

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::audit::{AuditContext, Entry};
 
+#[tracing::instrument(name = "store.audit.append", skip_all)]
 pub async fn append<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -50,6 +51,7 @@ pub struct AuditFilter {
 
 /// Newest first, `limit` entries, and whether more follow. Ids are UUID v7, so ordering by id is
 /// ordering by creation and the last id of a page is the cursor for the next.
+#[tracing::instrument(name = "store.audit.page", skip_all)]
 pub async fn page<C: ConnectionTrait>(
     db: &C,
     filter: &AuditFilter,

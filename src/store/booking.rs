@@ -61,6 +61,7 @@ pub enum Written {
 }
 
 /// Writes the booking, or nothing. [`WriteError::Overlap`] when the time is taken.
+#[tracing::instrument(name = "store.booking.write", skip_all)]
 pub async fn write(db: &DatabaseConnection, booking: &NewBooking) -> Result<Written, WriteError> {
     match db.get_database_backend() {
         DatabaseBackend::Postgres => write_in_one_statement(db, booking).await,
@@ -276,6 +277,7 @@ pub struct BookingFacts {
 /// Loads [`BookingFacts`]: one row, every part left-joined to it. On PostgreSQL the calendar
 /// comes in the same statement (so in one round trip, from one snapshot) as arrays; SQLite,
 /// in-process and without arrays, reads it in a second statement.
+#[tracing::instrument(name = "store.booking.facts", skip_all)]
 pub async fn facts<C: ConnectionTrait>(
     db: &C,
     query: FactsQuery<'_>,

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::scheduling::{ClinicPolicies, ClinicPoliciesInput};
 
+#[tracing::instrument(name = "store.clinic.create_location", skip_all)]
 pub async fn create_location<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -30,6 +31,7 @@ pub async fn create_location<C: ConnectionTrait>(
     .await
 }
 
+#[tracing::instrument(name = "store.clinic.locations", skip_all)]
 pub async fn locations<C: ConnectionTrait>(db: &C) -> Result<Vec<location::Model>, DbErr> {
     location::Entity::find()
         .order_by_asc(location::Column::Name)
@@ -47,6 +49,7 @@ pub struct NewAppointmentType {
     pub active: bool,
 }
 
+#[tracing::instrument(name = "store.clinic.create_appointment_type", skip_all)]
 pub async fn create_appointment_type<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -67,6 +70,7 @@ pub async fn create_appointment_type<C: ConnectionTrait>(
     .await
 }
 
+#[tracing::instrument(name = "store.clinic.appointment_types", skip_all)]
 pub async fn appointment_types<C: ConnectionTrait>(
     db: &C,
 ) -> Result<Vec<appointment_type::Model>, DbErr> {
@@ -79,6 +83,7 @@ pub async fn appointment_types<C: ConnectionTrait>(
 }
 
 /// The clinic's policies as entered; the defaults until an admin sets them.
+#[tracing::instrument(name = "store.clinic.policies", skip_all)]
 pub async fn policies<C: ConnectionTrait>(db: &C) -> Result<ClinicPoliciesInput, DbErr> {
     Ok(policies_of(
         clinic_policy::Entity::find_by_id(1i16).one(db).await?,
@@ -101,6 +106,7 @@ pub fn policies_of(row: Option<clinic_policy::Model>) -> ClinicPoliciesInput {
 }
 
 /// Stores validated policies (the validation bounds keep every value well inside `i32`).
+#[tracing::instrument(name = "store.clinic.save_policies", skip_all)]
 pub async fn save_policies<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,

@@ -102,6 +102,7 @@ impl KeyedRequest {
 
     /// What the key holds now for this request. An entry past its lifetime is deleted, so the
     /// key may name a new request.
+    #[tracing::instrument(name = "store.idempotency.lookup", skip_all)]
     pub async fn lookup<C: ConnectionTrait>(
         &self,
         db: &C,

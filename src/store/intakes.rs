@@ -26,6 +26,7 @@ pub struct NewIntake {
     pub supersedes: Option<Uuid>,
 }
 
+#[tracing::instrument(name = "store.intakes.create", skip_all)]
 pub async fn create<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -55,11 +56,13 @@ pub async fn create<C: ConnectionTrait>(
     .await
 }
 
+#[tracing::instrument(name = "store.intakes.find", skip_all)]
 pub async fn find<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<intake::Model>, DbErr> {
     Entity::find_by_id(id).one(db).await
 }
 
 /// Replaces a draft's answers. `false` when the intake is no longer a draft.
+#[tracing::instrument(name = "store.intakes.save_answers", skip_all)]
 pub async fn save_answers<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -93,6 +96,7 @@ pub struct Judgement {
 
 /// Turns a draft into a submission, once: `false` if it was submitted already (by a concurrent
 /// request, say). The submission is immutable from here on.
+#[tracing::instrument(name = "store.intakes.submit", skip_all)]
 pub async fn submit<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -130,6 +134,7 @@ pub async fn submit<C: ConnectionTrait>(
 }
 
 /// Marks a submission as corrected by a later one. Its place in the review queue goes with it.
+#[tracing::instrument(name = "store.intakes.supersede", skip_all)]
 pub async fn supersede<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -155,6 +160,7 @@ pub async fn supersede<C: ConnectionTrait>(
 }
 
 /// A patient's intakes and follow-ups, newest first.
+#[tracing::instrument(name = "store.intakes.for_patient", skip_all)]
 pub async fn for_patient<C: ConnectionTrait>(
     db: &C,
     patient_id: Uuid,
@@ -168,6 +174,7 @@ pub async fn for_patient<C: ConnectionTrait>(
 }
 
 /// The review queue: most severe first, then oldest first.
+#[tracing::instrument(name = "store.intakes.review_queue", skip_all)]
 pub async fn review_queue<C: ConnectionTrait>(
     db: &C,
     status: ReviewStatus,
@@ -191,6 +198,7 @@ pub struct NewDecision {
 }
 
 /// Records a practitioner's decision, and takes the case out of the queue if it closes it.
+#[tracing::instrument(name = "store.intakes.record_decision", skip_all)]
 pub async fn record_decision<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -221,6 +229,7 @@ pub async fn record_decision<C: ConnectionTrait>(
 }
 
 /// The decisions on an intake, oldest first.
+#[tracing::instrument(name = "store.intakes.decisions", skip_all)]
 pub async fn decisions<C: ConnectionTrait>(
     db: &C,
     intake_id: Uuid,

@@ -30,6 +30,7 @@ use crate::config::{Backend, DatabaseUrl};
 
 /// Opens the pool. For SQLite the file (and its directory) is created when missing, and the
 /// connection is set up for a server: WAL, foreign keys, and waiting on a busy writer.
+#[tracing::instrument(name = "store.db.connect", skip_all)]
 pub async fn connect(
     url: &DatabaseUrl,
     max_connections: u32,
@@ -66,6 +67,7 @@ pub async fn connect(
 /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and writes later fails at once
 /// with `SQLITE_BUSY` when another connection committed in between, and no busy timeout helps.
 /// Taking the lock up front makes concurrent writers wait their turn instead. Postgres ignores it.
+#[tracing::instrument(name = "store.db.begin_write", skip_all)]
 pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
     db.begin_with_options(TransactionOptions {
         sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
@@ -75,6 +77,7 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
 }
 
 /// Applies every pending migration.
+#[tracing::instrument(name = "store.db.migrate", skip_all)]
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
     Migrator::up(db, None)
         .await
@@ -82,6 +85,7 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
 }
 
 /// Whether the database answers a trivial query.
+#[tracing::instrument(name = "store.db.ping", skip_all)]
 pub async fn ping(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
     db.ping().await
 }

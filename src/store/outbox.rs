@@ -86,6 +86,7 @@ impl Outbox {
 
     /// Adds a message. Pass the caller's transaction as `db`, so the email exists exactly when
     /// the change that causes it is committed.
+    #[tracing::instrument(name = "store.outbox.enqueue", skip_all)]
     pub async fn enqueue<C: ConnectionTrait>(
         &self,
         db: &C,
@@ -172,6 +173,7 @@ pub enum Cancelled {
 }
 
 /// Cancels the pending message with this dedupe key (a cancelled appointment's reminder).
+#[tracing::instrument(name = "store.outbox.cancel_by_dedupe_key", skip_all)]
 pub async fn cancel_by_dedupe_key<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -205,6 +207,7 @@ pub struct Claim {
 }
 
 /// Marks pending rows (and rows whose lease ran out) whose deadline has passed as `expired`.
+#[tracing::instrument(name = "store.outbox.expire_overdue", skip_all)]
 pub async fn expire_overdue<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<u64, DbErr> {
     let result = end_lease(Entity::update_many())
         .col_expr(Column::Status, Expr::value(OutboxStatus::Expired))
@@ -238,6 +241,7 @@ fn claimable(now: DateTime<Utc>) -> Condition {
 /// Leases up to `limit` due rows to `owner` in one statement. On Postgres the inner select skips
 /// rows another worker is claiming right now (`FOR UPDATE SKIP LOCKED`); SQLite has one writer
 /// at a time, so the single UPDATE is already exclusive.
+#[tracing::instrument(name = "store.outbox.claim", skip_all)]
 pub async fn claim<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -299,6 +303,7 @@ fn leased_by(token: &str) -> Condition {
 }
 
 /// Marks delivered rows `sent`. Returns how many the lease still covered.
+#[tracing::instrument(name = "store.outbox.complete_sent", skip_all)]
 pub async fn complete_sent<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -346,6 +351,7 @@ pub enum Failure {
 }
 
 /// Records a failed send. Returns false when the lease no longer covered the row.
+#[tracing::instrument(name = "store.outbox.record_failure", skip_all)]
 pub async fn record_failure<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -378,6 +384,7 @@ pub async fn record_failure<C: ConnectionTrait>(
 }
 
 /// Gives claimed but unsent rows back (on shutdown), without counting an attempt.
+#[tracing::instrument(name = "store.outbox.release", skip_all)]
 pub async fn release<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -392,6 +399,7 @@ pub async fn release<C: ConnectionTrait>(
 }
 
 /// Messages for the admin view: dead letters first, then newest first.
+#[tracing::instrument(name = "store.outbox.list", skip_all)]
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     status: Option<OutboxStatus>,
@@ -413,6 +421,7 @@ pub async fn list<C: ConnectionTrait>(
         .await
 }
 
+#[tracing::instrument(name = "store.outbox.find", skip_all)]
 pub async fn find<C: ConnectionTrait>(
     db: &C,
     id: Uuid,
@@ -421,6 +430,7 @@ pub async fn find<C: ConnectionTrait>(
 }
 
 /// How many messages are in each status.
+#[tracing::instrument(name = "store.outbox.counts", skip_all)]
 pub async fn counts<C: ConnectionTrait>(db: &C) -> Result<Vec<(OutboxStatus, i64)>, DbErr> {
     Entity::find()
         .select_only()
@@ -440,6 +450,7 @@ pub enum Retried {
 }
 
 /// Puts a dead letter back in the queue for a fresh set of attempts.
+#[tracing::instrument(name = "store.outbox.retry_dead", skip_all)]
 pub async fn retry_dead<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,

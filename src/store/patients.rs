@@ -26,6 +26,7 @@ pub struct NewPatient {
     pub created_by: Option<Uuid>,
 }
 
+#[tracing::instrument(name = "store.patients.create", skip_all)]
 pub async fn create<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -47,11 +48,13 @@ pub async fn create<C: ConnectionTrait>(
     .await
 }
 
+#[tracing::instrument(name = "store.patients.find", skip_all)]
 pub async fn find<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<patient::Model>, DbErr> {
     Entity::find_by_id(id).one(db).await
 }
 
 /// The records with these ids (one query, whatever their number).
+#[tracing::instrument(name = "store.patients.find_many", skip_all)]
 pub async fn find_many<C: ConnectionTrait>(
     db: &C,
     ids: impl IntoIterator<Item = Uuid>,
@@ -64,6 +67,7 @@ pub async fn find_many<C: ConnectionTrait>(
 }
 
 /// The record of the patient who logs in as `user_id`.
+#[tracing::instrument(name = "store.patients.find_by_user", skip_all)]
 pub async fn find_by_user<C: ConnectionTrait>(
     db: &C,
     user_id: Uuid,
@@ -76,6 +80,7 @@ pub async fn find_by_user<C: ConnectionTrait>(
 
 /// A page of patients, by family then given name, optionally only those whose name or email
 /// contains `search` (case-insensitive). Returns the page and the total count.
+#[tracing::instrument(name = "store.patients.list", skip_all)]
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     search: Option<&str>,
@@ -124,6 +129,7 @@ pub struct PatientChanges {
     pub phone: Option<Option<String>>,
 }
 
+#[tracing::instrument(name = "store.patients.update", skip_all)]
 pub async fn update<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -152,6 +158,7 @@ pub async fn update<C: ConnectionTrait>(
 
 /// Links a record to the login its patient just created, unless it has one already.
 /// Returns whether it was linked.
+#[tracing::instrument(name = "store.patients.link_user", skip_all)]
 pub async fn link_user<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,

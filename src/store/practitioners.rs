@@ -18,6 +18,7 @@ use uuid::Uuid;
 use super::secrets::{hash, new_secret};
 use crate::scheduling::{LocationHours, StoredInterval, weekday_from_iso};
 
+#[tracing::instrument(name = "store.practitioners.create", skip_all)]
 pub async fn create<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -49,6 +50,7 @@ pub async fn create<C: ConnectionTrait>(
     Ok(created)
 }
 
+#[tracing::instrument(name = "store.practitioners.find", skip_all)]
 pub async fn find<C: ConnectionTrait>(
     db: &C,
     id: Uuid,
@@ -56,6 +58,7 @@ pub async fn find<C: ConnectionTrait>(
     practitioner::Entity::find_by_id(id).one(db).await
 }
 
+#[tracing::instrument(name = "store.practitioners.find_by_user", skip_all)]
 pub async fn find_by_user<C: ConnectionTrait>(
     db: &C,
     user_id: Uuid,
@@ -66,6 +69,7 @@ pub async fn find_by_user<C: ConnectionTrait>(
         .await
 }
 
+#[tracing::instrument(name = "store.practitioners.list", skip_all)]
 pub async fn list<C: ConnectionTrait>(db: &C) -> Result<Vec<practitioner::Model>, DbErr> {
     practitioner::Entity::find()
         .order_by_asc(practitioner::Column::DisplayName)
@@ -75,6 +79,7 @@ pub async fn list<C: ConnectionTrait>(db: &C) -> Result<Vec<practitioner::Model>
 }
 
 /// The locations a practitioner works at.
+#[tracing::instrument(name = "store.practitioners.location_ids", skip_all)]
 pub async fn location_ids<C: ConnectionTrait>(
     db: &C,
     practitioner_id: Uuid,
@@ -90,6 +95,7 @@ pub async fn location_ids<C: ConnectionTrait>(
 }
 
 /// Every practitioner's locations, in one query.
+#[tracing::instrument(name = "store.practitioners.all_location_ids", skip_all)]
 pub async fn all_location_ids<C: ConnectionTrait>(
     db: &C,
 ) -> Result<HashMap<Uuid, Vec<Uuid>>, DbErr> {
@@ -146,6 +152,7 @@ pub fn stored_interval(row: &working_hours::Model) -> Option<StoredInterval> {
 }
 
 /// Replaces every weekly interval of the practitioner (call inside a transaction).
+#[tracing::instrument(name = "store.practitioners.replace_working_hours", skip_all)]
 pub async fn replace_working_hours<C: ConnectionTrait>(
     db: &C,
     practitioner_id: Uuid,
@@ -170,6 +177,7 @@ pub async fn replace_working_hours<C: ConnectionTrait>(
     Ok(())
 }
 
+#[tracing::instrument(name = "store.practitioners.working_hours", skip_all)]
 pub async fn working_hours<C: ConnectionTrait>(
     db: &C,
     practitioner_id: Uuid,
@@ -183,6 +191,7 @@ pub async fn working_hours<C: ConnectionTrait>(
         .await
 }
 
+#[tracing::instrument(name = "store.practitioners.add_time_off", skip_all)]
 pub async fn add_time_off<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -206,6 +215,7 @@ pub async fn add_time_off<C: ConnectionTrait>(
 }
 
 /// Time off that has not ended by `now`, soonest first.
+#[tracing::instrument(name = "store.practitioners.upcoming_time_off", skip_all)]
 pub async fn upcoming_time_off<C: ConnectionTrait>(
     db: &C,
     practitioner_id: Uuid,
@@ -221,6 +231,7 @@ pub async fn upcoming_time_off<C: ConnectionTrait>(
 }
 
 /// Removes one period of time off; `false` if the practitioner has no such period.
+#[tracing::instrument(name = "store.practitioners.remove_time_off", skip_all)]
 pub async fn remove_time_off<C: ConnectionTrait>(
     db: &C,
     practitioner_id: Uuid,
@@ -236,6 +247,7 @@ pub async fn remove_time_off<C: ConnectionTrait>(
 
 /// Gives the practitioner a new calendar feed token and returns it; only its hash is kept, so
 /// the previous token stops working. `None` if there is no such practitioner.
+#[tracing::instrument(name = "store.practitioners.issue_calendar_token", skip_all)]
 pub async fn issue_calendar_token<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -247,6 +259,7 @@ pub async fn issue_calendar_token<C: ConnectionTrait>(
 }
 
 /// Revokes the practitioner's calendar feed token; `false` if there is no such practitioner.
+#[tracing::instrument(name = "store.practitioners.revoke_calendar_token", skip_all)]
 pub async fn revoke_calendar_token<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -274,6 +287,7 @@ async fn set_calendar_token_hash<C: ConnectionTrait>(
 }
 
 /// The practitioner, if `presented` is their live calendar feed token.
+#[tracing::instrument(name = "store.practitioners.find_by_calendar_token", skip_all)]
 pub async fn find_by_calendar_token<C: ConnectionTrait>(
     db: &C,
     practitioner_id: Uuid,
@@ -305,6 +319,7 @@ pub struct FeedAppointment {
 /// The practitioner's booked and checked-in appointments starting in `[from, to]`, by start.
 /// Four queries whatever the number of appointments: the appointments, then their patients'
 /// names, types and locations in one batch each.
+#[tracing::instrument(name = "store.practitioners.calendar_feed", skip_all)]
 pub async fn calendar_feed<C: ConnectionTrait>(
     db: &C,
     practitioner_id: Uuid,

@@ -15,6 +15,7 @@ use super::secrets::{hash, new_secret};
 pub const REFRESH_TOKEN_TTL: Duration = Duration::days(30);
 
 /// Stores a new token in `family` and returns the secret to hand to the client.
+#[tracing::instrument(name = "store.refresh_tokens.issue", skip_all)]
 pub async fn issue<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -51,6 +52,7 @@ pub enum Rotation {
 }
 
 /// Spends `presented` and issues its successor, in one transaction.
+#[tracing::instrument(name = "store.refresh_tokens.rotate", skip_all)]
 pub async fn rotate(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
@@ -90,6 +92,7 @@ pub async fn rotate(
 }
 
 /// Revokes the family of `presented` (logout). Unknown tokens are ignored.
+#[tracing::instrument(name = "store.refresh_tokens.revoke_family_of", skip_all)]
 pub async fn revoke_family_of<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -129,6 +132,7 @@ async fn revoke_where<C: ConnectionTrait>(
 }
 
 /// Revokes every live refresh token of a user (their account was disabled).
+#[tracing::instrument(name = "store.refresh_tokens.revoke_all_of_user", skip_all)]
 pub async fn revoke_all_of_user<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,

@@ -48,6 +48,7 @@ impl<T> Found<T> {
 }
 
 /// A patient record in `scope`.
+#[tracing::instrument(name = "store.scope.patient", skip_all)]
 pub async fn patient<C: ConnectionTrait>(
     db: &C,
     scope: PatientScope,
@@ -63,6 +64,7 @@ pub async fn patient<C: ConnectionTrait>(
 }
 
 /// An intake (or follow-up) of a patient in `scope`.
+#[tracing::instrument(name = "store.scope.intake", skip_all)]
 pub async fn intake<C: ConnectionTrait>(
     db: &C,
     scope: PatientScope,
@@ -73,6 +75,7 @@ pub async fn intake<C: ConnectionTrait>(
 }
 
 /// An appointment of a patient in `scope`.
+#[tracing::instrument(name = "store.scope.appointment", skip_all)]
 pub async fn appointment<C: ConnectionTrait>(
     db: &C,
     scope: PatientScope,
@@ -126,6 +129,7 @@ impl PractitionerScope {
 }
 
 /// A practitioner in `scope`. Another practitioner's record is hidden like a missing one.
+#[tracing::instrument(name = "store.scope.practitioner", skip_all)]
 pub async fn practitioner<C: ConnectionTrait>(
     db: &C,
     scope: PractitionerScope,

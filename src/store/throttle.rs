@@ -60,6 +60,7 @@ pub fn address_key(address: &str) -> String {
 }
 
 /// The latest instant any of `keys` is blocked until, if that is still ahead.
+#[tracing::instrument(name = "store.throttle.blocked_until", skip_all)]
 pub async fn blocked_until<C: ConnectionTrait>(
     db: &C,
     keys: &[String],
@@ -77,6 +78,7 @@ pub async fn blocked_until<C: ConnectionTrait>(
 }
 
 /// Counts one failure against `key`.
+#[tracing::instrument(name = "store.throttle.record_failure", skip_all)]
 pub async fn record_failure<C: ConnectionTrait>(
     db: &C,
     key: &str,
@@ -113,6 +115,7 @@ pub async fn record_failure<C: ConnectionTrait>(
 }
 
 /// Forgets `key`'s failures (after a successful login to that account).
+#[tracing::instrument(name = "store.throttle.clear", skip_all)]
 pub async fn clear<C: ConnectionTrait>(db: &C, key: &str) -> Result<(), DbErr> {
     Entity::delete_by_id(key.to_owned()).exec(db).await?;
     Ok(())

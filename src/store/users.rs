@@ -30,6 +30,7 @@ pub struct NewUser {
     pub email_verified: bool,
 }
 
+#[tracing::instrument(name = "store.users.create", skip_all)]
 pub async fn create<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -52,6 +53,7 @@ pub async fn create<C: ConnectionTrait>(
     })
 }
 
+#[tracing::instrument(name = "store.users.find_by_email", skip_all)]
 pub async fn find_by_email<C: ConnectionTrait>(
     db: &C,
     email: &str,
@@ -62,11 +64,13 @@ pub async fn find_by_email<C: ConnectionTrait>(
         .await
 }
 
+#[tracing::instrument(name = "store.users.find", skip_all)]
 pub async fn find<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<user::Model>, DbErr> {
     Entity::find_by_id(id).one(db).await
 }
 
 /// Every account, newest first.
+#[tracing::instrument(name = "store.users.list", skip_all)]
 pub async fn list<C: ConnectionTrait>(db: &C) -> Result<Vec<user::Model>, DbErr> {
     Entity::find()
         .order_by_desc(Column::CreatedAt)
@@ -76,6 +80,7 @@ pub async fn list<C: ConnectionTrait>(db: &C) -> Result<Vec<user::Model>, DbErr>
 }
 
 /// Marks the account disabled (once; later calls keep the first time). `None` if it does not exist.
+#[tracing::instrument(name = "store.users.disable", skip_all)]
 pub async fn disable<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -95,6 +100,7 @@ pub async fn disable<C: ConnectionTrait>(
 
 /// Records that the account's owner proved they read its email (once; later calls keep the
 /// first time).
+#[tracing::instrument(name = "store.users.mark_email_verified", skip_all)]
 pub async fn mark_email_verified<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -111,6 +117,7 @@ pub async fn mark_email_verified<C: ConnectionTrait>(
 }
 
 /// Active accounts with `role`, by name (practitioners to alert, for example).
+#[tracing::instrument(name = "store.users.active_with_role", skip_all)]
 pub async fn active_with_role<C: ConnectionTrait>(
     db: &C,
     role: Role,
