@@ -1,5 +1,5 @@
 use chrono::Duration;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestBackend, expect_problem, test_epoch};
 
@@ -50,6 +50,51 @@ async fn readyz_is_a_503_problem_when_the_database_is_gone() {
     assert_eq!(problem.body["instance"], "/readyz");
     // Liveness does not depend on the database.
     assert_eq!(app.get("/healthz").await.status(), 200);
+}
+
+/// With the database unreachable, a use case answers 503 `database_unavailable` (retry
+/// later), not 500: for a signed-in caller, an anonymous one, a read and a write.
+#[tokio::test]
+async fn a_use_case_is_a_503_problem_when_the_database_is_gone() {
+    let app = TestApp::spawn().await;
+    let staff = app.access_token(entity::user::Role::Staff).await;
+    app.db.close_by_ref().await.unwrap();
+
+    let register = json!({
+        "given_name": "Alex", "family_name": "Morgan", "email": "alex@example.org",
+        "date_of_birth": "1980-05-17", "password": "a long enough password"
+    });
+    let patient = json!({"given_name": "Sam", "family_name": "Lee", "date_of_birth": "1990-01-01"});
+    let calls = [
+        (
+            reqwest::Method::POST,
+            "/api/v1/auth/register",
+            None,
+            Some(register),
+        ),
+        (
+            reqwest::Method::GET,
+            "/api/v1/patients",
+            Some(staff.as_str()),
+            None,
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/v1/patients",
+            Some(staff.as_str()),
+            Some(patient),
+        ),
+        (
+            reqwest::Method::GET,
+            "/api/v1/locations",
+            Some(staff.as_str()),
+            None,
+        ),
+    ];
+    for (method, path, token, body) in calls {
+        let response = app.send(method, path, token, body).await;
+        expect_problem(response, 503, "database_unavailable").await;
+    }
 }
 
 #[tokio::test]
