@@ -111,24 +111,12 @@ impl WeeklyHours {
             )
             .into());
         }
-        let mut found: Vec<(usize, ValidationError)> = Vec::new();
-        let mut intervals = Vec::with_capacity(input.len());
-        for (index, item) in input.iter().enumerate() {
-            match parse_interval(index, item, grid) {
-                Ok(interval) => intervals.push(interval),
-                Err(errors) => found.extend(errors.into_iter().map(|error| (index, error))),
-            }
-        }
-        if !found.is_empty() {
-            return Err(into_errors(found));
-        }
-        let hours = Self::from_intervals(intervals);
-        found.extend(hours.overlaps());
-        if found.is_empty() {
-            Ok(hours)
-        } else {
-            Err(into_errors(found))
-        }
+        Self::from_checked(
+            input
+                .iter()
+                .enumerate()
+                .map(|(index, item)| parse_interval(index, item, grid)),
+        )
     }
 
     /// Hours as stored, in minutes since local midnight, checked as [`WeeklyHours::new`]
@@ -138,9 +126,7 @@ impl WeeklyHours {
         stored: &[StoredInterval],
         grid: SlotGrid,
     ) -> Result<Self, ValidationErrors> {
-        let mut found: Vec<(usize, ValidationError)> = Vec::new();
-        let mut intervals = Vec::with_capacity(stored.len());
-        for (index, item) in stored.iter().enumerate() {
+        Self::from_checked(stored.iter().enumerate().map(|(index, item)| {
             let time = |part: &str, minutes: u32| {
                 LocalTime::from_minutes(minutes).ok_or_else(|| {
                     ValidationError::new(
@@ -150,19 +136,23 @@ impl WeeklyHours {
                     )
                 })
             };
-            let checked = match (
+            let (start, end) = both(
                 time("start", item.start_minute),
                 time("end", item.end_minute),
-            ) {
-                (Ok(start), Ok(end)) => check_interval(index, item.weekday, start, end, grid),
-                (start, end) => {
-                    let mut errors = ValidationErrors::default();
-                    errors.extend(start.err());
-                    errors.extend(end.err());
-                    Err(errors)
-                }
-            };
-            match checked {
+            )?;
+            check_interval(index, item.weekday, start, end, grid)
+        }))
+    }
+
+    /// The hours from intervals each checked on its own (in input order), once none has a
+    /// problem and none overlaps another; otherwise every problem.
+    fn from_checked(
+        checked: impl Iterator<Item = Result<WorkingInterval, ValidationErrors>>,
+    ) -> Result<Self, ValidationErrors> {
+        let mut found: Vec<(usize, ValidationError)> = Vec::new();
+        let mut intervals = Vec::new();
+        for (index, interval) in checked.enumerate() {
+            match interval {
                 Ok(interval) => intervals.push(interval),
                 Err(errors) => found.extend(errors.into_iter().map(|error| (index, error))),
             }
@@ -265,16 +255,24 @@ fn parse_interval(
     let field = |part: &str| format!("intervals[{index}].{part}");
     let start = LocalTime::parse(&item.start).map_err(|error| error.for_field(field("start")));
     let end = LocalTime::parse(&item.end).map_err(|error| error.for_field(field("end")));
-    let (start, end) = match (start, end) {
-        (Ok(start), Ok(end)) => (start, end),
+    let (start, end) = both(start, end)?;
+    check_interval(index, item.weekday, start, end, grid)
+}
+
+/// Both times, or the problems of either.
+fn both(
+    start: Result<LocalTime, ValidationError>,
+    end: Result<LocalTime, ValidationError>,
+) -> Result<(LocalTime, LocalTime), ValidationErrors> {
+    match (start, end) {
+        (Ok(start), Ok(end)) => Ok((start, end)),
         (start, end) => {
             let mut errors = ValidationErrors::default();
             errors.extend(start.err());
             errors.extend(end.err());
-            return Err(errors);
+            Err(errors)
         }
-    };
-    check_interval(index, item.weekday, start, end, grid)
+    }
 }
 
 /// An interval's times, already read, checked: the end after the start, both on the grid.

@@ -2078,3 +2078,64 @@ fn checked_in_appointments_cannot_be_rescheduled_or_cancelled() {
     );
     assert_eq!(start.weekday(), Weekday::Mon);
 }
+
+/// Stored hours (minutes) read into the same hours as the typed `HH:MM` they came from, and
+/// are checked the same way: off the grid, the wrong way round, overlapping, past midnight.
+#[test]
+fn stored_hours_read_as_the_typed_hours_and_are_checked_alike() {
+    let grid = SlotGrid::default();
+    let stored = |weekday, start_minute, end_minute| StoredInterval {
+        weekday,
+        start_minute,
+        end_minute,
+    };
+    let typed = WeeklyHours::new(
+        &[
+            WorkingIntervalInput::new(Weekday::Mon, "09:00", "12:30"),
+            WorkingIntervalInput::new(Weekday::Mon, "13:00", "24:00"),
+            WorkingIntervalInput::new(Weekday::Sun, "00:00", "00:15"),
+        ],
+        grid,
+    )
+    .unwrap();
+    let read = WeeklyHours::from_stored(
+        &[
+            stored(Weekday::Mon, 540, 750),
+            stored(Weekday::Mon, 780, 1440),
+            stored(Weekday::Sun, 0, 15),
+        ],
+        grid,
+    )
+    .unwrap();
+    assert_eq!(read, typed);
+
+    let problems = |rows: &[StoredInterval]| -> Vec<(String, ValidationCode)> {
+        WeeklyHours::from_stored(rows, grid)
+            .unwrap_err()
+            .into_iter()
+            .map(|error| (error.field, error.code))
+            .collect()
+    };
+    assert_eq!(
+        problems(&[stored(Weekday::Tue, 545, 600)]),
+        [("intervals[0].start".to_owned(), ValidationCode::OffGrid)]
+    );
+    assert_eq!(
+        problems(&[stored(Weekday::Tue, 600, 540)]),
+        [(
+            "intervals[0].end".to_owned(),
+            ValidationCode::EndNotAfterStart
+        )]
+    );
+    assert_eq!(
+        problems(&[stored(Weekday::Tue, 540, 1445)]),
+        [("intervals[0].end".to_owned(), ValidationCode::InvalidTime)]
+    );
+    assert_eq!(
+        problems(&[
+            stored(Weekday::Tue, 540, 720),
+            stored(Weekday::Tue, 600, 780)
+        ]),
+        [("intervals[1]".to_owned(), ValidationCode::Overlapping)]
+    );
+}
