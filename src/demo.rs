@@ -32,8 +32,7 @@ use crate::{
         clinic::NewAppointmentType,
         intakes::{self, NewIntake},
         patients::{self, NewPatient},
-        practitioners::{self, NewWorkingInterval},
-        secrets,
+        practitioners, secrets,
         users::{self, NewUser},
     },
     triage::{Answers, Disposition, INTAKE_QUESTIONNAIRE, Triage},
@@ -229,7 +228,7 @@ pub async fn seed(
         scheduling::AppointmentType::new(
             AppointmentTypeInput {
                 name: plan.name.to_owned(),
-                discipline: scheduling_discipline(plan.discipline),
+                discipline: crate::service::availability::discipline_of(plan.discipline),
                 duration_minutes: i64::from(plan.duration_minutes),
                 buffer_after_minutes: i64::from(plan.buffer_after_minutes),
                 new_patient: plan.new_patient,
@@ -285,21 +284,7 @@ pub async fn seed(
             &works_at,
         )
         .await?;
-        let rows = checked
-            .iter()
-            .flat_map(|location| {
-                location
-                    .hours
-                    .intervals()
-                    .iter()
-                    .map(|interval| NewWorkingInterval {
-                        location_id: location.location_id,
-                        weekday: interval.weekday.number_from_monday() as i16,
-                        start_minute: interval.start.minutes() as i16,
-                        end_minute: interval.end.minutes() as i16,
-                    })
-            })
-            .collect();
+        let rows = practitioners::working_interval_rows(&checked);
         practitioners::replace_working_hours(&txn, created.id, rows).await?;
     }
 
@@ -359,13 +344,6 @@ async fn ensure_empty<C: ConnectionTrait>(db: &C) -> anyhow::Result<()> {
 fn new_password() -> anyhow::Result<String> {
     let secret = secrets::new_secret()?;
     Ok(secret.chars().take(PASSWORD_CHARS).collect())
-}
-
-fn scheduling_discipline(discipline: Discipline) -> scheduling::Discipline {
-    match discipline {
-        Discipline::Chiropractic => scheduling::Discipline::Chiropractic,
-        Discipline::Physiotherapy => scheduling::Discipline::Physiotherapy,
-    }
 }
 
 /// The patient's answers and their evaluation on `today`; anything but routine is refused, so
