@@ -323,7 +323,7 @@ pub async fn seed(
         )
         .await?;
         let text = Value::Object(answers).to_string();
-        if !intakes::submit(&txn, now, draft.id, text, judgement(&evaluation)?).await? {
+        if !intakes::submit(&txn, now, draft.id, text, judgement(&evaluation, None)?).await? {
             anyhow::bail!("the demo intake of {} was not submitted", plan.display_name);
         }
     }

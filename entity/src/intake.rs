@@ -66,6 +66,9 @@ pub struct Model {
     pub pain_now: Option<i16>,
     /// ODI percent × 100.
     pub odi_hundredths: Option<i32>,
+    /// When emergency answers saved in the draft interrupted it (rule set v2's safety
+    /// interrupt); kept after submission, since the case includes them.
+    pub safety_interrupted_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

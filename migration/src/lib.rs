@@ -10,6 +10,7 @@ mod m20261122_000004_create_login_throttles;
 mod m20261122_000005_create_patients_account_tokens_audit;
 mod m20261122_000006_create_intakes_and_reviews;
 mod m20261122_000007_create_scheduling;
+mod m20261202_000008_intake_safety_interrupt;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_create_patients_account_tokens_audit::Migration),
             Box::new(m20261122_000006_create_intakes_and_reviews::Migration),
             Box::new(m20261122_000007_create_scheduling::Migration),
+            Box::new(m20261202_000008_intake_safety_interrupt::Migration),
         ]
     }
 }

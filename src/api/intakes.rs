@@ -342,6 +342,9 @@ pub struct QueueEntry {
     pub waiting_minutes: i64,
     /// The rules that fired, most severe first.
     pub rule_ids: Vec<String>,
+    /// The most severe red flag the patient has open (from this case or an earlier one): a
+    /// case is queued while one is open whatever its own disposition. Absent when none is.
+    pub open_flag: Option<DispositionView>,
 }
 
 impl From<Queued> for QueueEntry {
@@ -355,6 +358,7 @@ impl From<Queued> for QueueEntry {
             submitted_at: queued.submitted_at,
             waiting_minutes: queued.waiting_minutes,
             rule_ids: queued.rule_ids,
+            open_flag: queued.open_flag.map(Into::into),
         }
     }
 }

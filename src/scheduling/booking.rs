@@ -16,28 +16,25 @@ pub const INTAKE_VALID_DAYS: i64 = 90;
 /// A staff override reason longer than this is refused (it is stored in the audit trail).
 pub const MAX_OVERRIDE_REASON_CHARS: usize = 500;
 
-/// The triage disposition of an intake, as far as booking is concerned. The HTTP layer maps
-/// the triage module's disposition onto it, so scheduling does not depend on triage.
+/// A red flag that is open on the patient's record (rules-v2.md, "The booking gate"): which
+/// cases hold one is triage's rule; scheduling only reads the most severe. The service maps
+/// triage's disposition onto it, so scheduling does not depend on triage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum IntakeDisposition {
-    Routine,
-    /// Booking allowed; a practitioner reviews the answers before the first visit.
-    Review,
+pub enum OpenFlag {
     /// See a doctor within 24 hours; booking waits for a practitioner's clearance.
     Urgent,
-    /// Go to an emergency department now; online booking is blocked.
+    /// Go to an emergency department now; booking waits for a practitioner's clearance.
     Emergency,
 }
 
-/// The patient's most recent submitted intake (drafts do not count). Pass the latest one
-/// only: a newer emergency must not be hidden by an older routine intake.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IntakeSummary {
-    pub submitted_at: DateTime<Utc>,
-    pub disposition: IntakeDisposition,
-    /// A practitioner recorded "cleared for care" on this intake.
-    pub cleared_for_care: bool,
+/// What the intake gate reads of the patient's record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct IntakeGateFacts {
+    /// When the patient's latest intake was submitted (a follow-up is not an intake).
+    pub latest_intake_at: Option<DateTime<Utc>>,
+    /// The most severe open flag over every case of the patient, if any.
+    pub open_flag: Option<OpenFlag>,
 }
 
 /// Stable machine-readable reason of a [`BookingRefusal`]; serialised in snake_case.
@@ -47,6 +44,8 @@ pub enum RefusalCode {
     /// The requested start is not (or no longer) offered for this practitioner and location.
     SlotNotOffered,
     AppointmentTypeInactive,
+    /// The practitioner no longer takes bookings.
+    PractitionerInactive,
     /// The type's discipline is not the practitioner's.
     DisciplineMismatch,
     /// A patient new to the discipline must book a new-patient type.
@@ -55,9 +54,9 @@ pub enum RefusalCode {
     IntakeRequired,
     /// The latest intake is older than [`INTAKE_VALID_DAYS`].
     IntakeExpired,
-    /// The latest intake's disposition is emergency.
+    /// An emergency flag is open: no practitioner has cleared it.
     IntakeEmergency,
-    /// The latest intake is urgent and no practitioner has cleared it.
+    /// An urgent flag is open: no practitioner has cleared it.
     IntakeUrgentNotCleared,
     /// Only staff can override the intake gate.
     OverrideNotAllowed,
@@ -71,6 +70,7 @@ impl RefusalCode {
         match self {
             Self::SlotNotOffered => "slot_not_offered",
             Self::AppointmentTypeInactive => "appointment_type_inactive",
+            Self::PractitionerInactive => "practitioner_inactive",
             Self::DisciplineMismatch => "discipline_mismatch",
             Self::NewPatientTypeRequired => "new_patient_type_required",
             Self::IntakeRequired => "intake_required",
@@ -101,7 +101,7 @@ pub enum RefusalKind {
     /// for a new patient, an inactive type, a bad override): 422.
     NotAllowed,
     /// The patient needs a (new) intake or a practitioner's clearance first: 403. Staff can
-    /// book anyway with an override reason.
+    /// book past a missing or expired intake with an override reason, never past an open flag.
     IntakeGate,
 }
 
@@ -113,7 +113,7 @@ pub struct BookingRefusal {
     pub kind: RefusalKind,
     /// Written for the actor: kind and plain for a patient, factual for staff.
     pub message: String,
-    /// Staff may book anyway by passing an override reason (intake gate refusals only).
+    /// Staff may book anyway by passing an override reason (a missing or expired intake only).
     pub overridable: bool,
 }
 
@@ -141,19 +141,20 @@ pub enum IntakeGate {
     },
 }
 
-/// The intake gate: the patient's latest submitted intake must be at most
-/// [`INTAKE_VALID_DAYS`] old and routine, review, or urgent and cleared for care.
+/// The intake gate: no open flag, and a submitted intake at most [`INTAKE_VALID_DAYS`] old.
+/// An open flag is checked first and refuses whatever else is true: only a practitioner's
+/// decision lifts it.
 ///
-/// Staff may pass `override_reason` to book anyway; it is used only when the gate would
-/// refuse (so an unneeded override is not audited) and must not be blank. A patient cannot
-/// override.
+/// Staff may pass `override_reason` to book past a missing or expired intake (a phone
+/// booking); it is used only when the gate would refuse (so an unneeded override is not
+/// audited) and must not be blank. It never passes an open flag. A patient cannot override.
 pub fn check_intake(
     actor: Actor,
-    intake: Option<&IntakeSummary>,
+    facts: &IntakeGateFacts,
     override_reason: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<IntakeGate, BookingRefusal> {
-    let Some(refusal) = gate_refusal(actor, intake, now) else {
+    let Some(refusal) = gate_refusal(actor, facts, now) else {
         return Ok(IntakeGate::Passed);
     };
     let Some(reason) = override_reason else {
@@ -165,6 +166,9 @@ pub fn check_intake(
             RefusalKind::NotAllowed,
             "only clinic staff can override the intake check",
         ));
+    }
+    if !refusal.overridable {
+        return Err(refusal);
     }
     let reason = reason.trim();
     if reason.is_empty() {
@@ -192,7 +196,7 @@ pub fn check_intake(
 
 fn gate_refusal(
     actor: Actor,
-    intake: Option<&IntakeSummary>,
+    facts: &IntakeGateFacts,
     now: DateTime<Utc>,
 ) -> Option<BookingRefusal> {
     let gate = |code, patient: &str, staff: String| {
@@ -202,7 +206,43 @@ fn gate_refusal(
         };
         Some(BookingRefusal::new(code, RefusalKind::IntakeGate, message))
     };
-    let Some(intake) = intake else {
+    // The words name the flag's disposition and what to do, never the answer behind it.
+    let flag = |code, patient: &str, staff: &str| {
+        let mut refusal = gate(code, patient, staff.to_owned())?;
+        refusal.overridable = false;
+        Some(refusal)
+    };
+    match facts.open_flag {
+        Some(OpenFlag::Emergency) => {
+            return flag(
+                RefusalCode::IntakeEmergency,
+                "We can't book an appointment for you right now. Your answers can be a sign of \
+                 a problem that should be checked in hospital today. Please go to your nearest \
+                 emergency department now, or call your local emergency number if you cannot \
+                 get there safely. Most people with these symptoms turn out not to have a \
+                 serious problem, but it is important not to wait. Once a practitioner has \
+                 spoken with you, you can book again.",
+                "The patient has an open emergency flag: no one can book for them until a \
+                 practitioner clears it. An override does not apply. Advise the patient to go \
+                 to an emergency department now.",
+            );
+        }
+        Some(OpenFlag::Urgent) => {
+            return flag(
+                RefusalCode::IntakeUrgentNotCleared,
+                "We can't book this appointment online yet. Your answers mean a doctor should \
+                 see you within the next 24 hours, and one of our practitioners will look at \
+                 them before your treatment starts. Please contact your GP (family doctor) \
+                 today. We will contact you, and you can book once a practitioner has cleared \
+                 you.",
+                "The patient has an open urgent flag: no one can book for them until a \
+                 practitioner clears it. An override does not apply. Advise the patient to see \
+                 their GP within 24 hours.",
+            );
+        }
+        None => {}
+    }
+    let Some(submitted_at) = facts.latest_intake_at else {
         return gate(
             RefusalCode::IntakeRequired,
             "Before you book, please complete the intake questionnaire. It helps us make sure \
@@ -211,12 +251,11 @@ fn gate_refusal(
                 .to_owned(),
         );
     };
-    let submitted = intake.submitted_at.format("%Y-%m-%d");
-    let valid_until = intake
-        .submitted_at
+    let valid_until = submitted_at
         .checked_add_signed(TimeDelta::days(INTAKE_VALID_DAYS))
         .unwrap_or(DateTime::<Utc>::MAX_UTC);
     if now > valid_until {
+        let submitted = submitted_at.format("%Y-%m-%d");
         return gate(
             RefusalCode::IntakeExpired,
             "Your last intake questionnaire is more than 90 days old. Please fill it in again \
@@ -227,33 +266,7 @@ fn gate_refusal(
             ),
         );
     }
-    match intake.disposition {
-        IntakeDisposition::Routine | IntakeDisposition::Review => None,
-        IntakeDisposition::Urgent if intake.cleared_for_care => None,
-        IntakeDisposition::Urgent => gate(
-            RefusalCode::IntakeUrgentNotCleared,
-            "We can't book this appointment online yet. Your answers mean a doctor should see \
-             you within the next 24 hours, and one of our practitioners will look at them \
-             before your treatment starts. Please contact your GP (family doctor) today. We \
-             will contact you, and you can book once a practitioner has cleared you.",
-            format!(
-                "The patient's intake ({submitted}) is urgent and not yet cleared for care by a \
-                 practitioner; staff may book with an override reason."
-            ),
-        ),
-        IntakeDisposition::Emergency => gate(
-            RefusalCode::IntakeEmergency,
-            "We can't book an appointment for you right now. Some of your answers can be a \
-             sign of a problem that should be checked in hospital today. Please go to your \
-             nearest emergency department now, or call your local emergency number if you \
-             cannot get there safely. Most people with these symptoms turn out not to have a \
-             serious problem, but it is important not to wait.",
-            format!(
-                "The patient's intake ({submitted}) has an emergency disposition: online \
-                 booking is blocked. Staff may book with an override reason."
-            ),
-        ),
-    }
+    None
 }
 
 /// Everything one booking is checked against, as the caller read it (in one statement: one
@@ -266,10 +279,12 @@ pub struct BookingRequest<'a> {
     pub practitioner_discipline: Discipline,
     pub location_id: Uuid,
     pub start: DateTime<Utc>,
-    /// Disciplines in which the patient has an appointment that is booked, checked in or
-    /// completed (not cancelled, not a no-show): the patient is not new to these.
-    pub known_disciplines: &'a [Discipline],
-    pub intake: Option<&'a IntakeSummary>,
+    /// Whether the practitioner is active (an inactive one takes no new bookings).
+    pub practitioner_active: bool,
+    /// How many appointments the patient holds (booked, checked in or completed: not
+    /// cancelled, not a no-show) per discipline; a discipline not listed has none.
+    pub held_by_discipline: &'a [(Discipline, u64)],
+    pub intake: IntakeGateFacts,
     /// Staff only: book despite the intake gate, for this reason.
     pub intake_override: Option<&'a str>,
     pub now: DateTime<Utc>,
@@ -286,7 +301,7 @@ pub struct BookingApproval {
 
 /// Runs every booking check, returning the first refusal in this order: the intake gate
 /// (first, so a patient who should go to hospital reads that, not "slot taken"), an inactive
-/// type, the discipline, the new-patient rule, then the slot.
+/// practitioner, an inactive type, the discipline, the new-patient rule, then the slot.
 ///
 /// `offered` is availability computed from the same read for the same actor, type and
 /// `now`, over (at least) the start's local date ([`Zone::local_date`](super::Zone::local_date)).
@@ -296,10 +311,17 @@ pub fn check_booking(
 ) -> Result<BookingApproval, BookingRefusal> {
     let intake = check_intake(
         request.actor,
-        request.intake,
+        &request.intake,
         request.intake_override,
         request.now,
     )?;
+    if !request.practitioner_active {
+        return Err(BookingRefusal::new(
+            RefusalCode::PractitionerInactive,
+            RefusalKind::NotAllowed,
+            "This practitioner is not taking appointments. Please choose another.",
+        ));
+    }
     let kind = request.appointment_type;
     if !kind.is_active() {
         return Err(BookingRefusal::new(
@@ -319,7 +341,10 @@ pub fn check_booking(
             ),
         ));
     }
-    let new_to_discipline = !request.known_disciplines.contains(&kind.discipline());
+    let new_to_discipline = !request
+        .held_by_discipline
+        .iter()
+        .any(|&(discipline, held)| discipline == kind.discipline() && held > 0);
     if new_to_discipline && !kind.is_new_patient() {
         let message = match request.actor {
             Actor::Patient => format!(

@@ -89,10 +89,10 @@
 //! [`check_booking`] returns a [`BookingApproval`] or the first [`BookingRefusal`], each with a
 //! stable [`RefusalCode`], a [`RefusalKind`] that picks the HTTP status (409 slot unavailable,
 //! 422 not allowed, 403 intake gate) and a message written for the actor. The intake gate
-//! ([`check_intake`]) wants the latest submitted intake to be at most 90 days old and routine,
-//! review, or urgent *and* cleared for care; emergency and uncleared urgent refuse, with a
-//! calm message telling the patient what to do. Staff may override the gate with a reason; the
-//! approval then says so for the audit trail.
+//! ([`check_intake`]) refuses while the patient has an [`OpenFlag`] (which cases hold one is
+//! `triage::review`'s rule), with a calm message telling the patient what to do, and wants a
+//! submitted intake at most 90 days old. Staff may book past a missing or expired intake with
+//! a reason (the approval then says so for the audit trail), never past an open flag.
 //!
 //! # Lifecycle
 //!
@@ -120,8 +120,8 @@ pub use availability::{
     Availability, AvailabilityQuery, Busy, MAX_RANGE_DAYS, PractitionerCalendar, Slot, availability,
 };
 pub use booking::{
-    BookingApproval, BookingRefusal, BookingRequest, INTAKE_VALID_DAYS, IntakeDisposition,
-    IntakeGate, IntakeSummary, MAX_OVERRIDE_REASON_CHARS, RefusalCode, RefusalKind, check_booking,
+    BookingApproval, BookingRefusal, BookingRequest, INTAKE_VALID_DAYS, IntakeGate,
+    IntakeGateFacts, MAX_OVERRIDE_REASON_CHARS, OpenFlag, RefusalCode, RefusalKind, check_booking,
     check_intake, check_slot,
 };
 pub use clinic::{

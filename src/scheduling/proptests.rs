@@ -326,10 +326,9 @@ proptest! {
     fn booking_any_offered_slot_passes(scenario in scenario()) {
         let built = build(&scenario);
         let offered = built.offered(&built.calendar);
-        let intake = IntakeSummary {
-            submitted_at: built.now,
-            disposition: IntakeDisposition::Review,
-            cleared_for_care: false,
+        let intake = IntakeGateFacts {
+            latest_intake_at: Some(built.now),
+            open_flag: None,
         };
         for slot in offered.slots() {
             prop_assert!(check_slot(&offered, slot.practitioner_id, slot.location_id, slot.start).is_ok());
@@ -340,8 +339,9 @@ proptest! {
                 practitioner_discipline: built.calendar.discipline,
                 location_id: slot.location_id,
                 start: slot.start,
-                known_disciplines: &[Discipline::Physiotherapy],
-                intake: Some(&intake),
+                practitioner_active: true,
+                held_by_discipline: &[(Discipline::Physiotherapy, 1)],
+                intake,
                 intake_override: None,
                 now: built.now,
             };

@@ -1522,18 +1522,14 @@ fn booking() -> Booking {
     }
 }
 
-fn routine(now: DateTime<Utc>) -> IntakeSummary {
-    IntakeSummary {
-        submitted_at: now - TimeDelta::days(3),
-        disposition: IntakeDisposition::Routine,
-        cleared_for_care: false,
-    }
+fn routine(now: DateTime<Utc>) -> IntakeGateFacts {
+    gate(now, Some(3), None)
 }
 
 fn request<'a>(
     setup: &'a Booking,
     kind: &'a AppointmentType,
-    intake: Option<&'a IntakeSummary>,
+    intake: IntakeGateFacts,
 ) -> BookingRequest<'a> {
     BookingRequest {
         actor: Actor::Patient,
@@ -1542,7 +1538,8 @@ fn request<'a>(
         practitioner_discipline: Discipline::Chiropractic,
         location_id: LOCATION,
         start: bst(10, 0),
-        known_disciplines: &[Discipline::Chiropractic],
+        practitioner_active: true,
+        held_by_discipline: &[(Discipline::Chiropractic, 2)],
         intake,
         intake_override: None,
         now: setup.now,
@@ -1553,11 +1550,8 @@ fn request<'a>(
 fn an_offered_slot_with_a_routine_intake_is_approved() {
     let setup = booking();
     let intake = routine(setup.now);
-    let approval = check_booking(
-        &request(&setup, &setup.regular, Some(&intake)),
-        &setup.offered,
-    )
-    .expect("approved");
+    let approval =
+        check_booking(&request(&setup, &setup.regular, intake), &setup.offered).expect("approved");
     assert_eq!(approval.slot.start, bst(10, 0));
     assert_eq!(approval.slot.end, bst(10, 30));
     assert_eq!(approval.intake, IntakeGate::Passed);
@@ -1572,7 +1566,7 @@ fn a_start_that_is_not_offered_is_a_conflict() {
         let refusal = check_booking(
             &BookingRequest {
                 start,
-                ..request(&setup, &setup.regular, Some(&intake))
+                ..request(&setup, &setup.regular, intake)
             },
             &setup.offered,
         )
@@ -1583,7 +1577,7 @@ fn a_start_that_is_not_offered_is_a_conflict() {
     }
     let elsewhere = BookingRequest {
         location_id: OTHER_LOCATION,
-        ..request(&setup, &setup.regular, Some(&intake))
+        ..request(&setup, &setup.regular, intake)
     };
     assert!(
         check_booking(&elsewhere, &setup.offered)
@@ -1598,7 +1592,7 @@ fn the_discipline_must_match_the_practitioner() {
     let refusal = check_booking(
         &BookingRequest {
             practitioner_discipline: Discipline::Physiotherapy,
-            ..request(&setup, &setup.regular, Some(&intake))
+            ..request(&setup, &setup.regular, intake)
         },
         &setup.offered,
     )
@@ -1615,11 +1609,16 @@ fn the_discipline_must_match_the_practitioner() {
 fn a_patient_new_to_the_discipline_books_a_new_patient_type() {
     let setup = booking();
     let intake = routine(setup.now);
-    for known in [&[][..], &[Discipline::Physiotherapy][..]] {
+    let held = [
+        &[][..],
+        &[(Discipline::Physiotherapy, 3)][..],
+        &[(Discipline::Chiropractic, 0)][..],
+    ];
+    for held in held {
         let refusal = check_booking(
             &BookingRequest {
-                known_disciplines: known,
-                ..request(&setup, &setup.regular, Some(&intake))
+                held_by_discipline: held,
+                ..request(&setup, &setup.regular, intake)
             },
             &setup.offered,
         )
@@ -1639,8 +1638,8 @@ fn a_patient_new_to_the_discipline_books_a_new_patient_type() {
         availability(&query, &setup.policies, &[london_monday("09:00", "12:00")]).expect("ok");
     let approval = check_booking(
         &BookingRequest {
-            known_disciplines: &[],
-            ..request(&setup, &setup.first_visit, Some(&intake))
+            held_by_discipline: &[],
+            ..request(&setup, &setup.first_visit, intake)
         },
         &offered,
     )
@@ -1654,63 +1653,57 @@ fn an_inactive_type_cannot_be_booked() {
     let setup = booking();
     let intake = routine(setup.now);
     let retired = setup.regular.clone().with_active(false);
-    let refusal = check_booking(&request(&setup, &retired, Some(&intake)), &setup.offered)
-        .expect_err("inactive");
+    let refusal =
+        check_booking(&request(&setup, &retired, intake), &setup.offered).expect_err("inactive");
     assert_eq!(refusal.code, RefusalCode::AppointmentTypeInactive);
 }
 
-fn intake(
-    now: DateTime<Utc>,
-    days_ago: i64,
-    disposition: IntakeDisposition,
-    cleared: bool,
-) -> IntakeSummary {
-    IntakeSummary {
-        submitted_at: now - TimeDelta::days(days_ago),
-        disposition,
-        cleared_for_care: cleared,
+#[test]
+fn an_inactive_practitioner_takes_no_bookings() {
+    let setup = booking();
+    let refusal = check_booking(
+        &BookingRequest {
+            practitioner_active: false,
+            ..request(&setup, &setup.regular, routine(setup.now))
+        },
+        &setup.offered,
+    )
+    .expect_err("inactive");
+    assert_eq!(refusal.code, RefusalCode::PractitionerInactive);
+    assert_eq!(refusal.kind, RefusalKind::NotAllowed);
+}
+
+/// What the gate reads: an intake submitted `days_ago` (none if `None`) and an open flag.
+fn gate(now: DateTime<Utc>, days_ago: Option<i64>, open_flag: Option<OpenFlag>) -> IntakeGateFacts {
+    IntakeGateFacts {
+        latest_intake_at: days_ago.map(|days| now - TimeDelta::days(days)),
+        open_flag,
     }
 }
 
 #[test]
 fn the_intake_gate() {
     let now = utc(2026, 5, 1, 12, 0);
-    use IntakeDisposition::*;
     let passes = [
-        intake(now, 0, Routine, false),
-        intake(now, 90, Review, false),
-        intake(now, 10, Urgent, true),
-        intake(now, -1, Routine, false),
+        gate(now, Some(0), None),
+        gate(now, Some(90), None),
+        gate(now, Some(-1), None),
     ];
-    for summary in passes {
+    for facts in passes {
         assert_eq!(
-            check_intake(Actor::Patient, Some(&summary), None, now),
+            check_intake(Actor::Patient, &facts, None, now),
             Ok(IntakeGate::Passed),
-            "{summary:?}"
+            "{facts:?}"
         );
     }
-    let refused = [
-        (None, RefusalCode::IntakeRequired),
-        (
-            Some(intake(now, 91, Routine, false)),
-            RefusalCode::IntakeExpired,
-        ),
-        (
-            Some(intake(now, 5, Urgent, false)),
-            RefusalCode::IntakeUrgentNotCleared,
-        ),
-        (
-            Some(intake(now, 5, Emergency, false)),
-            RefusalCode::IntakeEmergency,
-        ),
-        (
-            Some(intake(now, 5, Emergency, true)),
-            RefusalCode::IntakeEmergency,
-        ),
+    // A missing or expired intake: staff may override.
+    let overridable = [
+        (gate(now, None, None), RefusalCode::IntakeRequired),
+        (gate(now, Some(91), None), RefusalCode::IntakeExpired),
     ];
-    for (summary, code) in refused {
+    for (facts, code) in overridable {
         for actor in [Actor::Patient, Actor::Staff] {
-            let refusal = check_intake(actor, summary.as_ref(), None, now).expect_err("refused");
+            let refusal = check_intake(actor, &facts, None, now).expect_err("refused");
             assert_eq!(refusal.code, code);
             assert_eq!(refusal.kind, RefusalKind::IntakeGate);
             assert!(refusal.overridable, "staff may override");
@@ -1722,18 +1715,34 @@ fn the_intake_gate() {
             }
         }
     }
+    // An open flag refuses whatever the intake, and no one may override it.
+    let flagged = [
+        (OpenFlag::Urgent, RefusalCode::IntakeUrgentNotCleared),
+        (OpenFlag::Emergency, RefusalCode::IntakeEmergency),
+    ];
+    for (flag, code) in flagged {
+        for days_ago in [None, Some(1), Some(200)] {
+            for actor in [Actor::Patient, Actor::Staff] {
+                let facts = gate(now, days_ago, Some(flag));
+                let refusal = check_intake(actor, &facts, None, now).expect_err("refused");
+                assert_eq!(refusal.code, code, "{facts:?}");
+                assert_eq!(refusal.kind, RefusalKind::IntakeGate);
+                assert!(!refusal.overridable);
+            }
+        }
+    }
 }
 
 #[test]
 fn emergency_and_urgent_messages_are_kind_and_clear() {
     let now = utc(2026, 5, 1, 12, 0);
-    let emergency = intake(now, 1, IntakeDisposition::Emergency, false);
-    let refusal = check_intake(Actor::Patient, Some(&emergency), None, now).expect_err("refused");
+    let emergency = gate(now, Some(1), Some(OpenFlag::Emergency));
+    let refusal = check_intake(Actor::Patient, &emergency, None, now).expect_err("refused");
     assert!(refusal.message.contains("emergency department now"));
     assert!(refusal.message.contains("local emergency number"));
     assert!(refusal.message.contains("important not to wait"));
-    let urgent = intake(now, 1, IntakeDisposition::Urgent, false);
-    let refusal = check_intake(Actor::Patient, Some(&urgent), None, now).expect_err("refused");
+    let urgent = gate(now, Some(1), Some(OpenFlag::Urgent));
+    let refusal = check_intake(Actor::Patient, &urgent, None, now).expect_err("refused");
     assert!(refusal.message.contains("within the next 24 hours"));
     assert!(
         refusal
@@ -1743,66 +1752,73 @@ fn emergency_and_urgent_messages_are_kind_and_clear() {
 }
 
 #[test]
-fn staff_can_override_the_intake_gate_with_a_reason() {
+fn staff_can_override_a_missing_intake_with_a_reason_but_never_an_open_flag() {
     let now = utc(2026, 5, 1, 12, 0);
-    let emergency = intake(now, 1, IntakeDisposition::Emergency, false);
+    let missing = gate(now, None, None);
     assert_eq!(
         check_intake(
             Actor::Staff,
-            Some(&emergency),
-            Some("  Seen in A&E, discharged; GP letter on file "),
+            &missing,
+            Some("  Booked by phone; intake to follow "),
             now
         ),
         Ok(IntakeGate::Overridden {
-            reason: "Seen in A&E, discharged; GP letter on file".into(),
-            refusal: RefusalCode::IntakeEmergency,
+            reason: "Booked by phone; intake to follow".into(),
+            refusal: RefusalCode::IntakeRequired,
         })
     );
-    let blank = check_intake(Actor::Staff, Some(&emergency), Some("  "), now).expect_err("blank");
+    let blank = check_intake(Actor::Staff, &missing, Some("  "), now).expect_err("blank");
     assert_eq!(blank.code, RefusalCode::OverrideReasonRequired);
     assert_eq!(blank.kind, RefusalKind::NotAllowed);
     let long = "x".repeat(MAX_OVERRIDE_REASON_CHARS + 1);
     assert!(
-        check_intake(Actor::Staff, Some(&emergency), Some(&long), now)
+        check_intake(Actor::Staff, &missing, Some(&long), now)
             .is_err_and(|r| r.code == RefusalCode::OverrideReasonTooLong)
     );
-    let patient =
-        check_intake(Actor::Patient, Some(&emergency), Some("please"), now).expect_err("patient");
+    let patient = check_intake(Actor::Patient, &missing, Some("please"), now).expect_err("patient");
     assert_eq!(patient.code, RefusalCode::OverrideNotAllowed);
     // An override that is not needed is not recorded.
-    let fine = intake(now, 1, IntakeDisposition::Routine, false);
+    let fine = gate(now, Some(1), None);
     assert_eq!(
-        check_intake(Actor::Staff, Some(&fine), Some("just in case"), now),
+        check_intake(Actor::Staff, &fine, Some("just in case"), now),
         Ok(IntakeGate::Passed)
     );
+    // An open flag: the override is refused with the flag's own words.
+    for flag in [OpenFlag::Urgent, OpenFlag::Emergency] {
+        let flagged = gate(now, None, Some(flag));
+        let refusal = check_intake(Actor::Staff, &flagged, Some("Seen in A&E"), now)
+            .expect_err("never past a flag");
+        assert_eq!(refusal.kind, RefusalKind::IntakeGate);
+        assert!(refusal.message.contains("override does not apply"));
+    }
 }
 
 #[test]
 fn the_intake_gate_is_checked_first_and_overrides_carry_into_the_approval() {
     let setup = booking();
-    let emergency = intake(setup.now, 1, IntakeDisposition::Emergency, false);
+    let emergency = gate(setup.now, Some(1), Some(OpenFlag::Emergency));
     let not_offered = BookingRequest {
         start: bst(10, 5),
-        ..request(&setup, &setup.regular, Some(&emergency))
+        ..request(&setup, &setup.regular, emergency)
     };
     let refusal = check_booking(&not_offered, &setup.offered).expect_err("refused");
     assert_eq!(refusal.code, RefusalCode::IntakeEmergency, "safety first");
     let overridden = BookingRequest {
         actor: Actor::Staff,
-        intake_override: Some("Cleared by the on-call GP"),
-        ..request(&setup, &setup.regular, Some(&emergency))
+        intake_override: Some("Booked by phone; intake to follow"),
+        ..request(&setup, &setup.regular, gate(setup.now, None, None))
     };
     let approval = check_booking(&overridden, &setup.offered).expect("approved");
     assert!(matches!(
         approval.intake,
         IntakeGate::Overridden {
-            refusal: RefusalCode::IntakeEmergency,
+            refusal: RefusalCode::IntakeRequired,
             ..
         }
     ));
     let json = serde_json::to_value(&approval.intake).expect("serialises");
     assert_eq!(json["outcome"], "overridden");
-    assert_eq!(json["refusal"], "intake_emergency");
+    assert_eq!(json["refusal"], "intake_required");
 }
 
 #[test]
@@ -1811,6 +1827,7 @@ fn refusal_codes_serialise_as_their_names() {
     for code in [
         SlotNotOffered,
         AppointmentTypeInactive,
+        PractitionerInactive,
         DisciplineMismatch,
         NewPatientTypeRequired,
         IntakeRequired,

@@ -329,6 +329,15 @@ pub async fn suggestions(
 /// A booking's refusal as the caller reads it, with the next free times for a slot that is not
 /// free.
 pub fn refused(refusal: scheduling::BookingRefusal, next_slots: Vec<SuggestedSlot>) -> ApiError {
+    // The request names a practitioner who takes no bookings: a problem with that field.
+    if refusal.code == scheduling::RefusalCode::PractitionerInactive {
+        return ApiError::field(
+            "practitioner_id",
+            refusal.code.as_str(),
+            &refusal.message,
+            &refusal.message,
+        );
+    }
     let status = match refusal.kind {
         scheduling::RefusalKind::SlotUnavailable => StatusCode::CONFLICT,
         scheduling::RefusalKind::NotAllowed => StatusCode::UNPROCESSABLE_ENTITY,

@@ -15,22 +15,19 @@ use crate::{
         calendar::CalendarMethod,
         content::EmailContent,
     },
-    scheduling::{
-        self, AvailabilityQuery, BookingRequest, Discipline, IntakeDisposition, IntakeGate,
-        IntakeSummary, RefusalKind,
-    },
+    scheduling::{self, AvailabilityQuery, BookingRequest, IntakeGate, RefusalKind},
     service::{
         Caller,
         access::BOOKERS,
         appointments::{Appointment, manage_url},
         availability::{self, Setup, discipline_of, zone_of},
         idempotency::{Idempotent, KeyState, key_in_flight, key_reused},
+        review::gate_facts,
     },
     store::{
         appointments::{self as stored_appointments, NewAppointment, WriteError},
-        booking::{self, BookingFacts, FactsQuery, LatestIntake, NewBooking, PatientKey, Written},
+        booking::{self, BookingFacts, FactsQuery, NewBooking, PatientKey, Written},
     },
-    triage::{Disposition, INTAKE_QUESTIONNAIRE},
 };
 
 /// A booking request. A patient books for themselves (no `patient_id`, or their own); the
@@ -78,7 +75,6 @@ pub async fn book(
             appointment_type_id: command.appointment_type_id,
             practitioner_id: command.practitioner_id,
             location_id: command.location_id,
-            questionnaire_id: INTAKE_QUESTIONNAIRE,
             calendar_window: AvailabilityQuery::load_window_around(command.start),
         },
     )
@@ -89,8 +85,8 @@ pub async fn book(
         practitioner,
         location,
         policies,
-        intake,
-        known_disciplines,
+        cases,
+        held_by_discipline,
         calendar,
     } = facts;
     let record = booking_patient(state, caller, command.patient_id, patient).await?;
@@ -127,19 +123,22 @@ pub async fn book(
         Some(location.id),
         calendar,
     )?;
-    let intake = intake.as_ref().and_then(intake_summary);
-    let known: Vec<Discipline> = known_disciplines.into_iter().map(discipline_of).collect();
+    let held: Vec<_> = held_by_discipline
+        .into_iter()
+        .map(|(discipline, held)| (discipline_of(discipline), held))
+        .collect();
     let scheduling_type = availability::scheduling_type(&kind, &policies)?;
     let decision = scheduling::check_booking(
         &BookingRequest {
             actor,
             appointment_type: &scheduling_type,
             practitioner_id: practitioner.id,
+            practitioner_active: practitioner.active,
             practitioner_discipline: discipline_of(practitioner.discipline),
             location_id: location.id,
             start: command.start,
-            known_disciplines: &known,
-            intake: intake.as_ref(),
+            held_by_discipline: &held,
+            intake: gate_facts(&cases, now),
             intake_override: override_reason.as_deref(),
             now,
         },
@@ -319,24 +318,5 @@ fn replay(body: &str) -> ApiResult<Booked> {
     Ok(Booked {
         appointment,
         replayed: true,
-    })
-}
-
-/// The latest submitted intake as the booking rules see it. (A stored disposition that is
-/// none of the four fails the read: the gate fails closed.)
-fn intake_summary(latest: &LatestIntake) -> Option<IntakeSummary> {
-    let (Some(submitted_at), Some(disposition)) = (latest.submitted_at, latest.disposition) else {
-        return None;
-    };
-    let disposition = match disposition {
-        Disposition::Routine => IntakeDisposition::Routine,
-        Disposition::Review => IntakeDisposition::Review,
-        Disposition::Urgent => IntakeDisposition::Urgent,
-        Disposition::Emergency => IntakeDisposition::Emergency,
-    };
-    Some(IntakeSummary {
-        submitted_at,
-        disposition,
-        cleared_for_care: latest.cleared,
     })
 }

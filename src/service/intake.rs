@@ -22,6 +22,7 @@ use crate::{
     service::{
         Caller, Work,
         access::{INTAKE_WRITERS, PATIENT_RECORD_READERS},
+        review,
     },
     store::{
         intakes::{self, Judgement, NewIntake},
@@ -30,7 +31,7 @@ use crate::{
     },
     triage::{
         Answers, Disposition, Evaluation, EvaluationRecord, Finding, INTAKE_QUESTIONNAIRE,
-        PatientAdvice, PatientView, ValidationMode,
+        PatientAdvice, PatientView, ValidationMode, review::queues_submission,
     },
 };
 
@@ -404,7 +405,8 @@ pub(crate) async fn visible(
 }
 
 /// Stores the judged submission of draft `row` in `work`: the earlier submission it corrects
-/// is superseded, a flagged case joins the review queue, and a disposition that alerts
+/// is superseded (its case and flag stay), a flagged case joins the review queue (and so does
+/// any submission made while the patient has an open flag), and a disposition that alerts
 /// practitioners emails every one of them (a link to the case, nothing clinical).
 pub(crate) async fn store_judged(
     state: &AppState,
@@ -413,7 +415,8 @@ pub(crate) async fn store_judged(
     answers: Answers,
     evaluation: &Evaluation,
 ) -> ApiResult<()> {
-    let judgement = judgement(evaluation)?;
+    let open_flag = review::open_flag(work.db(), row.patient_id, work.now()).await?;
+    let judgement = judgement(evaluation, open_flag)?;
     let text = Value::Object(answers).to_string();
     if !intakes::submit(work.db(), work.now(), row.id, text, judgement).await? {
         return Err(not_a_draft());
@@ -430,16 +433,20 @@ pub(crate) async fn store_judged(
 
 /// What a submission stores of its evaluation: the versions, the disposition and what it sets
 /// in motion, the result the intake is shown from, and the scores the outcome trend reads.
-/// Shared with the demo seed so seeded intakes read exactly like submitted ones.
-pub fn judgement(evaluation: &Evaluation) -> ApiResult<Judgement> {
+/// `open_flag` is the patient's most severe open flag when it was submitted: a submission
+/// made under one is queued whatever its own disposition (ranked by its own; the queue shows
+/// the flag beside it). Shared with the demo seed so seeded intakes read exactly like
+/// submitted ones.
+pub fn judgement(evaluation: &Evaluation, open_flag: Option<Disposition>) -> ApiResult<Judgement> {
     let disposition = evaluation.disposition;
-    let queued = disposition.needs_review();
+    let queued = queues_submission(disposition, open_flag);
+    let rank = disposition;
     Ok(Judgement {
         rule_set_version: evaluation.rule_set_version.clone(),
         questionnaire_version: evaluation.questionnaire_version.clone(),
         disposition,
         review_status: queued.then_some(intake::ReviewStatus::Pending),
-        severity: queued.then(|| i16::from(disposition.severity())),
+        severity: queued.then(|| i16::from(rank.severity())),
         result: record_of(evaluation)?
             .to_json()
             .map_err(ApiError::internal)?,

@@ -11,18 +11,19 @@ use crate::{
     app::AppState,
     audit::{Action, Subject},
     error::{ApiError, ApiResult},
+    scheduling::{IntakeGateFacts, OpenFlag},
     service::{
         Caller, Work,
         access::PRACTITIONER,
         intake::{self, Intake, ReviewStatus, Visibility, result_of},
     },
     store::{
-        intakes::{self, NewDecision, triage_decision},
+        intakes::{self, CaseRow, NewDecision, triage_decision},
         patients,
     },
     triage::{
-        Disposition,
-        review::{Decision, closes_case},
+        Disposition, INTAKE_QUESTIONNAIRE,
+        review::{Decision, closes_case, most_severe_open_flag},
     },
 };
 
@@ -39,6 +40,9 @@ pub struct QueueEntry {
     pub waiting_minutes: i64,
     /// The rules that fired, most severe first.
     pub rule_ids: Vec<String>,
+    /// The most severe flag the patient has open (on this case or another): a case with a
+    /// mild disposition of its own is queued because of it.
+    pub open_flag: Option<Disposition>,
 }
 
 /// The review queue (`Pending` or `Decided` cases): most severe first, then oldest first.
@@ -58,6 +62,10 @@ pub async fn queue(
             .into_iter()
             .map(|record| (record.id, full_name(&record)))
             .collect();
+    let mut patient_ids: Vec<Uuid> = rows.iter().map(|row| row.patient_id).collect();
+    patient_ids.sort_unstable();
+    patient_ids.dedup();
+    let cases = intakes::cases(&state.db, &patient_ids).await?;
     let entries = rows
         .into_iter()
         .filter_map(|row| {
@@ -76,6 +84,13 @@ pub async fn queue(
                     .into_iter()
                     .map(|finding| finding.rule_id)
                     .collect(),
+                open_flag: most_severe_open_flag(
+                    cases
+                        .iter()
+                        .filter(|case| case.patient_id == row.patient_id)
+                        .map(CaseRow::facts),
+                    now,
+                ),
             })
         })
         .collect();
@@ -159,8 +174,9 @@ pub struct Decide {
     pub note: String,
 }
 
-/// Records a decision on the current submission of a flagged case; the case leaves the queue
-/// when the decision closes it.
+/// Records a decision on a flagged case (a submission, corrected since or not: a correction
+/// never closes a case); the case leaves the queue when the decision closes it, and the
+/// latest decision is what the booking gate reads.
 #[tracing::instrument(name = "service.review.decide", skip_all)]
 pub async fn decide(
     state: &AppState,
@@ -169,10 +185,10 @@ pub async fn decide(
     command: Decide,
 ) -> ApiResult<RecordedDecision> {
     let row = intake::visible(state, caller, PRACTITIONER, id, Action::ReviewDecision).await?;
-    if row.review_status.is_none() || row.status != IntakeStatus::Submitted {
+    if row.review_status.is_none() || row.status == IntakeStatus::Draft {
         return Err(ApiError::Conflict {
             code: "not_in_review",
-            detail: "Only a current submission that was flagged for review takes decisions.".into(),
+            detail: "Only a submission that was flagged for review takes decisions.".into(),
         });
     }
     let work = Work::begin(state, caller).await?;
@@ -195,4 +211,34 @@ pub async fn decide(
 
 fn full_name(record: &patient::Model) -> String {
     format!("{} {}", record.given_name, record.family_name)
+}
+
+/// What the booking gate reads of a patient's cases: when the latest intake was submitted (a
+/// follow-up is not an intake) and the most severe flag open at `now` (triage's rule).
+pub fn gate_facts(cases: &[CaseRow], now: DateTime<Utc>) -> IntakeGateFacts {
+    let latest_intake_at = cases
+        .iter()
+        .filter(|case| case.questionnaire_id == INTAKE_QUESTIONNAIRE)
+        .filter_map(|case| case.submitted_at)
+        .max();
+    let open_flag = match most_severe_open_flag(cases.iter().map(CaseRow::facts), now) {
+        Some(Disposition::Emergency) => Some(OpenFlag::Emergency),
+        Some(Disposition::Urgent) => Some(OpenFlag::Urgent),
+        Some(Disposition::Review | Disposition::Routine) | None => None,
+    };
+    IntakeGateFacts {
+        latest_intake_at,
+        open_flag,
+    }
+}
+
+/// The most severe flag `patient_id` has open at `now`, read in `db` (a transaction, when
+/// what is decided from it is written there).
+pub(crate) async fn open_flag<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    patient_id: Uuid,
+    now: DateTime<Utc>,
+) -> ApiResult<Option<Disposition>> {
+    let cases = intakes::cases(db, &[patient_id]).await?;
+    Ok(most_severe_open_flag(cases.iter().map(CaseRow::facts), now))
 }

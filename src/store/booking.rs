@@ -19,7 +19,6 @@ use entity::{
     appointment, appointment_type, audit_event, clinic_policy, idempotency_key, intake, location,
     outbox_message, patient,
     practitioner::{self, Discipline},
-    review_decision,
 };
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DatabaseBackend,
@@ -27,7 +26,7 @@ use sea_orm::{
     Statement,
     sea_query::{
         Alias, CommonTableExpression, Expr, ExprTrait, Func, InsertStatement, JoinType, OnConflict,
-        Order, PostgresQueryBuilder, Query, SelectStatement, Value, WithClause,
+        PostgresQueryBuilder, Query, SelectStatement, Value, WithClause,
     },
 };
 use uuid::Uuid;
@@ -37,6 +36,7 @@ use super::{
         CalendarRows, HOLDING_TIME, WriteError, calendar_rows, classify, holding_starts_after,
         join_calendar_arrays,
     },
+    intakes::{self, CaseRow},
     outbox::Outbox,
 };
 
@@ -236,28 +236,17 @@ pub enum PatientKey {
 
 /// What one booking names, to look up together.
 #[derive(Debug, Clone, Copy)]
-pub struct FactsQuery<'a> {
+pub struct FactsQuery {
     pub patient: PatientKey,
     pub appointment_type_id: Uuid,
     pub practitioner_id: Uuid,
     pub location_id: Uuid,
-    pub questionnaire_id: &'a str,
     /// The practitioner's calendar is read over `[from, to)`.
     pub calendar_window: (DateTime<Utc>, DateTime<Utc>),
 }
 
-/// The patient's latest submitted intake, as much of it as the booking rules read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LatestIntake {
-    pub id: Uuid,
-    pub submitted_at: Option<DateTime<Utc>>,
-    pub disposition: Option<crate::triage::Disposition>,
-    /// A practitioner cleared it for care.
-    pub cleared: bool,
-}
-
-/// The rows a booking names; `None` where there is no such row (for the practitioner: no such
-/// active practitioner).
+/// The rows a booking names, `None` where there is no such row, and the patient's record as
+/// the rules read it: raw rows, so that every rule is decided in `scheduling` and `triage`.
 #[derive(Debug, Clone)]
 pub struct BookingFacts {
     pub patient: Option<patient::Model>,
@@ -266,22 +255,22 @@ pub struct BookingFacts {
     pub location: Option<location::Model>,
     /// `None` until an admin has saved policies: the defaults apply.
     pub policies: Option<clinic_policy::Model>,
-    pub intake: Option<LatestIntake>,
-    /// Disciplines the patient has been seen in or is booked for (not new to them).
-    pub known_disciplines: Vec<Discipline>,
+    /// Every case of the patient (submissions and interrupted drafts, with their latest
+    /// decisions).
+    pub cases: Vec<CaseRow>,
+    /// How many appointments the patient holds (booked, checked in or completed) per
+    /// discipline.
+    pub held_by_discipline: Vec<(Discipline, u64)>,
     /// The named practitioner's weekly hours, and time off and appointments over the window
     /// (whether or not the practitioner is active).
     pub calendar: CalendarRows,
 }
 
 /// Loads [`BookingFacts`]: one row, every part left-joined to it. On PostgreSQL the calendar
-/// comes in the same statement (so in one round trip, from one snapshot) as arrays; SQLite,
-/// in-process and without arrays, reads it in a second statement.
+/// and the cases come in the same statement (so in one round trip, from one snapshot) as
+/// arrays; SQLite, in-process and without arrays, reads them in more statements.
 #[tracing::instrument(name = "store.booking.facts", skip_all)]
-pub async fn facts<C: ConnectionTrait>(
-    db: &C,
-    query: FactsQuery<'_>,
-) -> Result<BookingFacts, DbErr> {
+pub async fn facts<C: ConnectionTrait>(db: &C, query: FactsQuery) -> Result<BookingFacts, DbErr> {
     let backend = db.get_database_backend();
     let postgres = backend == DatabaseBackend::Postgres;
     let (from, to) = query.calendar_window;
@@ -289,18 +278,25 @@ pub async fn facts<C: ConnectionTrait>(
         .query_one_raw(facts_statement(backend, query))
         .await?
         .ok_or_else(|| DbErr::Custom("the booking facts query returned no row".into()))?;
-    let calendar = if postgres {
-        CalendarRows::from_arrays(&row, query.practitioner_id)?
+    let (calendar, cases) = if postgres {
+        (
+            CalendarRows::from_arrays(&row, query.practitioner_id)?,
+            intakes::cases_from_arrays(&row)?,
+        )
     } else {
-        calendar_rows(db, &[query.practitioner_id], from, to).await?
+        let patient: Option<Uuid> = row.try_get("", "p_id")?;
+        (
+            calendar_rows(db, &[query.practitioner_id], from, to).await?,
+            intakes::cases(db, patient.as_slice()).await?,
+        )
     };
-    facts_from(&row, calendar)
+    facts_from(&row, calendar, cases)
 }
 
 /// The facts statement, its SQL built once per shape (backend, and how the patient is named):
 /// sea-query building the ~70-column statement afresh was a tenth of the server's CPU per
 /// booking. Only the request's values are put in per request.
-fn facts_statement(backend: DatabaseBackend, query: FactsQuery<'_>) -> Statement {
+fn facts_statement(backend: DatabaseBackend, query: FactsQuery) -> Statement {
     static TEMPLATES: [OnceLock<Option<FactsTemplate>>; 4] = [const { OnceLock::new() }; 4];
     let by_record = matches!(query.patient, PatientKey::Record(_));
     let shape = match backend {
@@ -329,25 +325,23 @@ enum FactsInput {
     AppointmentType,
     Practitioner,
     Location,
-    Questionnaire,
     WindowFrom,
     WindowTo,
     HoldingStartsAfter,
 }
 
 impl FactsInput {
-    const ALL: [Self; 8] = [
+    const ALL: [Self; 7] = [
         Self::Patient,
         Self::AppointmentType,
         Self::Practitioner,
         Self::Location,
-        Self::Questionnaire,
         Self::WindowFrom,
         Self::WindowTo,
         Self::HoldingStartsAfter,
     ];
 
-    fn of(self, query: &FactsQuery<'_>) -> Value {
+    fn of(self, query: &FactsQuery) -> Value {
         match self {
             Self::Patient => match query.patient {
                 PatientKey::Record(id) | PatientKey::Account(id) => id.into(),
@@ -355,7 +349,6 @@ impl FactsInput {
             Self::AppointmentType => query.appointment_type_id.into(),
             Self::Practitioner => query.practitioner_id.into(),
             Self::Location => query.location_id.into(),
-            Self::Questionnaire => query.questionnaire_id.into(),
             Self::WindowFrom => query.calendar_window.0.into(),
             Self::WindowTo => query.calendar_window.1.into(),
             Self::HoldingStartsAfter => holding_starts_after(query.calendar_window.0).into(),
@@ -375,9 +368,9 @@ impl FactsTemplate {
     fn build_with(
         backend: DatabaseBackend,
         by_record: bool,
-        select: impl Fn(DatabaseBackend, FactsQuery<'_>) -> SelectStatement,
+        select: impl Fn(DatabaseBackend, FactsQuery) -> SelectStatement,
     ) -> Option<Self> {
-        let stand_in = |n: u128, questionnaire: &'static str| {
+        let stand_in = |n: u128| {
             let id = |kind: u128| {
                 Uuid::from_u128(0x57a4_d100_0000_4000_8000_0000_0000_0000 | n << 8 | kind)
             };
@@ -391,12 +384,11 @@ impl FactsTemplate {
                 appointment_type_id: id(2),
                 practitioner_id: id(3),
                 location_id: id(4),
-                questionnaire_id: questionnaire,
                 // Windows of different lengths too: a value derived from two inputs differs.
                 calendar_window: (from, from + chrono::Duration::hours(50 + 7 * n as i64)),
             })
         };
-        let (first, second) = (stand_in(1, "stand-in 1")?, stand_in(2, "stand-in 2")?);
+        let (first, second) = (stand_in(1)?, stand_in(2)?);
         let built = |query| {
             let statement = backend.build(&select(backend, query));
             (
@@ -429,7 +421,7 @@ impl FactsTemplate {
         })
     }
 
-    fn fill(&self, backend: DatabaseBackend, query: &FactsQuery<'_>) -> Statement {
+    fn fill(&self, backend: DatabaseBackend, query: &FactsQuery) -> Statement {
         let mut values = self.values.clone();
         for (position, input) in &self.inputs {
             values[*position] = input.of(query);
@@ -439,16 +431,33 @@ impl FactsTemplate {
 }
 
 /// The facts query; on PostgreSQL with the calendar's arrays.
-fn facts_select(backend: DatabaseBackend, query: FactsQuery<'_>) -> SelectStatement {
+fn facts_select(backend: DatabaseBackend, query: FactsQuery) -> SelectStatement {
     let mut select = facts_query(query);
     if backend == DatabaseBackend::Postgres {
         let (from, to) = query.calendar_window;
         join_calendar_arrays(&mut select, query.practitioner_id, from, to);
+        intakes::join_case_arrays(&mut select, cases_of(query.patient));
     }
     select
 }
 
-fn facts_query(query: FactsQuery<'_>) -> SelectStatement {
+/// The condition on `intakes.patient_id` that selects the booking patient's cases, without
+/// depending on the outer query (PostgreSQL reads them in a joined aggregate).
+fn cases_of(patient: PatientKey) -> sea_orm::sea_query::SimpleExpr {
+    let column = Expr::col((intake::Entity, intake::Column::PatientId));
+    match patient {
+        PatientKey::Record(id) => column.eq(id),
+        PatientKey::Account(user_id) => column.in_subquery(
+            Query::select()
+                .column(patient::Column::Id)
+                .from(patient::Entity)
+                .and_where(Expr::col(patient::Column::UserId).eq(user_id))
+                .to_owned(),
+        ),
+    }
+}
+
+fn facts_query(query: FactsQuery) -> SelectStatement {
     let mut select = Query::select();
     select.from_subquery(
         Query::select()
@@ -468,9 +477,7 @@ fn facts_query(query: FactsQuery<'_>) -> SelectStatement {
     );
     select.left_join(
         practitioner::Entity,
-        Expr::col((practitioner::Entity, practitioner::Column::Id))
-            .eq(query.practitioner_id)
-            .and(Expr::col((practitioner::Entity, practitioner::Column::Active)).eq(true)),
+        Expr::col((practitioner::Entity, practitioner::Column::Id)).eq(query.practitioner_id),
     );
     select.left_join(
         location::Entity,
@@ -480,118 +487,50 @@ fn facts_query(query: FactsQuery<'_>) -> SelectStatement {
         clinic_policy::Entity,
         Expr::col((clinic_policy::Entity, clinic_policy::Column::Id)).eq(1i16),
     );
-    let latest_intake = Query::select()
-        .column((Alias::new(LATEST), intake::Column::Id))
-        .from_as(intake::Entity, Alias::new(LATEST))
-        .and_where(
-            Expr::col((Alias::new(LATEST), intake::Column::PatientId))
-                .equals((patient::Entity, patient::Column::Id)),
-        )
-        .and_where(
-            Expr::col((Alias::new(LATEST), intake::Column::QuestionnaireId))
-                .eq(query.questionnaire_id),
-        )
-        .and_where(
-            Expr::col((Alias::new(LATEST), intake::Column::Status))
-                .eq(intake::IntakeStatus::Submitted),
-        )
-        .order_by(
-            (Alias::new(LATEST), intake::Column::SubmittedAt),
-            Order::Desc,
-        )
-        .order_by((Alias::new(LATEST), intake::Column::Id), Order::Desc)
-        .limit(1)
-        .to_owned();
-    select.left_join(
-        intake::Entity,
-        Expr::col((intake::Entity, intake::Column::Id)).eq(Expr::from(latest_intake)),
-    );
-
     columns::<patient::Entity>(&mut select, "p_");
     columns::<appointment_type::Entity>(&mut select, "t_");
     columns::<practitioner::Entity>(&mut select, "r_");
     columns::<location::Entity>(&mut select, "l_");
     columns::<clinic_policy::Entity>(&mut select, "c_");
-    for column in [
-        intake::Column::Id,
-        intake::Column::SubmittedAt,
-        intake::Column::Disposition,
-    ] {
-        select.expr_as(
-            Expr::col((intake::Entity, column)),
-            Alias::new(format!("i_{}", column.as_str())),
-        );
-    }
-    select.expr_as(
-        Expr::exists(
-            Query::select()
-                .expr(Expr::val(1))
-                .from(review_decision::Entity)
-                .and_where(
-                    Expr::col((review_decision::Entity, review_decision::Column::IntakeId))
-                        .equals((intake::Entity, intake::Column::Id)),
-                )
-                .and_where(
-                    Expr::col((review_decision::Entity, review_decision::Column::Decision))
-                        .eq(review_decision::Decision::ClearedForCare),
-                )
-                .to_owned(),
-        ),
-        Alias::new("i_cleared"),
-    );
     for discipline in Discipline::iter() {
         select.expr_as(
-            Expr::exists(
-                Query::select()
-                    .expr(Expr::val(1))
-                    .from_as(appointment::Entity, Alias::new(HELD))
-                    .join_as(
-                        JoinType::InnerJoin,
-                        appointment_type::Entity,
-                        Alias::new(HELD_TYPE),
-                        Expr::col((Alias::new(HELD_TYPE), appointment_type::Column::Id))
-                            .equals((Alias::new(HELD), appointment::Column::AppointmentTypeId)),
-                    )
-                    .and_where(
-                        Expr::col((Alias::new(HELD), appointment::Column::PatientId))
-                            .equals((patient::Entity, patient::Column::Id)),
-                    )
-                    .and_where(
-                        Expr::col((Alias::new(HELD), appointment::Column::Status))
-                            .is_in(HOLDING_TIME),
-                    )
-                    .and_where(
-                        Expr::col((Alias::new(HELD_TYPE), appointment_type::Column::Discipline))
-                            .eq(discipline),
-                    )
-                    .to_owned(),
-            ),
-            Alias::new(format!("knows_{}", discipline.to_value())),
+            Query::select()
+                .expr(Expr::col((Alias::new(HELD), appointment::Column::Id)).count())
+                .from_as(appointment::Entity, Alias::new(HELD))
+                .join_as(
+                    JoinType::InnerJoin,
+                    appointment_type::Entity,
+                    Alias::new(HELD_TYPE),
+                    Expr::col((Alias::new(HELD_TYPE), appointment_type::Column::Id))
+                        .equals((Alias::new(HELD), appointment::Column::AppointmentTypeId)),
+                )
+                .and_where(
+                    Expr::col((Alias::new(HELD), appointment::Column::PatientId))
+                        .equals((patient::Entity, patient::Column::Id)),
+                )
+                .and_where(
+                    Expr::col((Alias::new(HELD), appointment::Column::Status)).is_in(HOLDING_TIME),
+                )
+                .and_where(
+                    Expr::col((Alias::new(HELD_TYPE), appointment_type::Column::Discipline))
+                        .eq(discipline),
+                )
+                .to_owned(),
+            Alias::new(format!("held_{}", discipline.to_value())),
         );
     }
     select
 }
 
-fn facts_from(row: &sea_orm::QueryResult, calendar: CalendarRows) -> Result<BookingFacts, DbErr> {
-    let intake_id: Option<Uuid> = row.try_get("", "i_id")?;
-    let intake = match intake_id {
-        Some(id) => Some(LatestIntake {
-            id,
-            submitted_at: row.try_get("", "i_submitted_at")?,
-            // A value that is no disposition fails the read: the booking is refused.
-            disposition: row
-                .try_get::<Option<intake::Disposition>>("", "i_disposition")?
-                .map(super::intakes::triage_disposition),
-            cleared: row.try_get("", "i_cleared")?,
-        }),
-        None => None,
-    };
-    let mut known_disciplines = Vec::new();
+fn facts_from(
+    row: &sea_orm::QueryResult,
+    calendar: CalendarRows,
+    cases: Vec<CaseRow>,
+) -> Result<BookingFacts, DbErr> {
+    let mut held_by_discipline = Vec::new();
     for discipline in Discipline::iter() {
-        let known: bool = row.try_get("", &format!("knows_{}", discipline.to_value()))?;
-        if known {
-            known_disciplines.push(discipline);
-        }
+        let held: i64 = row.try_get("", &format!("held_{}", discipline.to_value()))?;
+        held_by_discipline.push((discipline, u64::try_from(held).unwrap_or_default()));
     }
     Ok(BookingFacts {
         patient: Option::<patient::Model>::from_query_result(row, "p_")?,
@@ -599,14 +538,13 @@ fn facts_from(row: &sea_orm::QueryResult, calendar: CalendarRows) -> Result<Book
         practitioner: Option::<practitioner::Model>::from_query_result(row, "r_")?,
         location: Option::<location::Model>::from_query_result(row, "l_")?,
         policies: Option::<clinic_policy::Model>::from_query_result(row, "c_")?,
-        intake,
-        known_disciplines,
+        cases,
+        held_by_discipline,
         calendar,
     })
 }
 
 /// Aliases inside the facts query's subqueries.
-const LATEST: &str = "latest";
 const HELD: &str = "held";
 const HELD_TYPE: &str = "held_type";
 
@@ -624,14 +562,13 @@ fn columns<E: EntityTrait>(select: &mut SelectStatement, prefix: &str) {
 mod tests {
     use super::*;
 
-    fn query(patient: PatientKey, seed: u128) -> FactsQuery<'static> {
+    fn query(patient: PatientKey, seed: u128) -> FactsQuery {
         let from = DateTime::from_timestamp(1_772_000_000 + 3_600 * seed as i64, 0).unwrap();
         FactsQuery {
             patient,
             appointment_type_id: Uuid::from_u128(seed * 7 + 1),
             practitioner_id: Uuid::from_u128(seed * 7 + 2),
             location_id: Uuid::from_u128(seed * 7 + 3),
-            questionnaire_id: "lumbar-intake",
             calendar_window: (from, from + chrono::Duration::hours(130)),
         }
     }

@@ -259,7 +259,8 @@ impl Fixture {
     }
 
     /// A booking request for the other patient at a fresh time, as the front desk sends it
-    /// (with an override: the other patient's intake waits for review).
+    /// (with an override, which is not needed: the other patient's intake waits for review,
+    /// which does not hold booking back).
     fn booking_for_other(&self) -> Value {
         json!({"patient_id": self.other_patient, "practitioner_id": self.practitioner,
                "location_id": self.location, "appointment_type_id": self.appointment_type,
@@ -310,9 +311,20 @@ async fn fixture(app: &TestApp) -> Fixture {
     }
     let (_, other_patient) = app.add_patient(&unique_email("other")).await;
     let staff = app.access_token(Role::Staff).await;
+    // Over 50 with a new episode: flagged for review, and no red flag that closes booking.
+    let today = app.clock.now().date_naive();
     let flagged = with(
-        routine_answers(app.clock.now().date_naive()),
-        &[("cancer_history", json!(true))],
+        routine_answers(today),
+        &[
+            (
+                "date_of_birth",
+                json!(crate::intakes::years_before(today, 55)),
+            ),
+            (
+                "pain_started_on",
+                json!((today - chrono::Duration::days(49)).to_string()),
+            ),
+        ],
     );
     let flagged_intake = draft_for(app, &staff, other_patient, Some(flagged)).await;
     let submitted = app

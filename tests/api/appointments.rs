@@ -770,7 +770,7 @@ async fn the_intake_gate_refuses_kindly_and_the_front_desk_can_override_with_a_r
         201
     );
 
-    // Emergency: the patient is told to get help now; the front desk may still book, audited.
+    // Emergency: the patient is told to get help now, and no override passes it.
     submit_intake(
         &clinic.app,
         &clinic.patient,
@@ -809,10 +809,22 @@ async fn the_intake_gate_refuses_kindly_and_the_front_desk_can_override_with_a_r
         "override_not_allowed",
     )
     .await;
-
+    // Nor can the front desk, past an open flag.
     body["patient_id"] = json!(clinic.patient_id);
     body["override_reason"] = json!("Seen in A&E yesterday, discharged; GP letter on file.");
-    let booked = clinic.book(&clinic.staff, "f", body).await;
+    expect_problem(
+        clinic.book(&clinic.staff, "f", body).await,
+        403,
+        "intake_emergency",
+    )
+    .await;
+
+    // A phone booking past a missing intake is the override's job, audited.
+    let (_, caller_id) = clinic.app.add_patient("caller@example.org").await;
+    let mut body = clinic.booking(&clinic.new_visit, "2026-03-05T10:00:00Z");
+    body["patient_id"] = json!(caller_id);
+    body["override_reason"] = json!("Booked by phone; intake to follow.");
+    let booked = clinic.book(&clinic.staff, "g", body).await;
     assert_eq!(booked.status(), 201);
     let booked: Value = booked.json().await.unwrap();
     assert_eq!(booked["intake_check_overridden"], true);
@@ -820,7 +832,7 @@ async fn the_intake_gate_refuses_kindly_and_the_front_desk_can_override_with_a_r
     let audit = call_ok(
         &clinic.app,
         Method::GET,
-        &format!("/api/v1/admin/audit?patient_id={}", clinic.patient_id),
+        &format!("/api/v1/admin/audit?patient_id={caller_id}"),
         &admin,
         None,
     )

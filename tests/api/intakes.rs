@@ -13,7 +13,7 @@ use crate::{
     smtp_sink::SmtpSink,
 };
 
-fn years_before(today: NaiveDate, years: i32) -> String {
+pub(crate) fn years_before(today: NaiveDate, years: i32) -> String {
     today
         .with_year(today.year() - years)
         .unwrap_or(today)
@@ -601,9 +601,15 @@ async fn the_review_queue_puts_the_most_severe_and_oldest_first_and_takes_decisi
             id(&emergency),
             id(&urgent_first),
             id(&urgent_second),
-            id(&review)
+            id(&review),
+            id(&routine),
         ]
     );
+    // A routine submission made while flags are open is queued too, shown with the most
+    // severe of them; a case with no flag of the patient's open says so by leaving it out.
+    assert_eq!(queue[4]["disposition"], "routine");
+    assert_eq!(queue[4]["open_flag"], "emergency");
+    assert_eq!(queue[0]["open_flag"], "emergency");
     assert_eq!(queue[0]["disposition"], "emergency");
     assert_eq!(queue[0]["patient_name"], "Alex Morgan");
     assert_eq!(queue[0]["rule_ids"], json!(["CES_SADDLE"]));
@@ -651,8 +657,17 @@ async fn the_review_queue_puts_the_most_severe_and_oldest_first_and_takes_decisi
         decide(id(&urgent_first), "cleared_for_care").await.status(),
         201
     );
+    // A draft is no case to decide.
+    let draft = clinic
+        .call(
+            Method::POST,
+            "/api/v1/intakes",
+            &clinic.patient,
+            Some(json!({})),
+        )
+        .await;
     expect_problem(
-        decide(id(&routine), "cleared_for_care").await,
+        decide(draft["id"].as_str().unwrap().to_owned(), "cleared_for_care").await,
         409,
         "not_in_review",
     )
@@ -661,7 +676,7 @@ async fn the_review_queue_puts_the_most_severe_and_oldest_first_and_takes_decisi
     let pending = clinic
         .call(Method::GET, "/api/v1/reviews", &clinic.practitioner, None)
         .await;
-    assert_eq!(pending.as_array().unwrap().len(), 3);
+    assert_eq!(pending.as_array().unwrap().len(), 4);
     let decided = clinic
         .call(
             Method::GET,

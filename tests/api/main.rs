@@ -12,6 +12,7 @@ mod database;
 mod demo;
 mod docs;
 mod errors;
+mod gate;
 mod health;
 mod helpers;
 mod intakes;

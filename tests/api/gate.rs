@@ -1,0 +1,245 @@
+//! The booking gate of rule set v2 (shared/clinical/rules-v2.md, "The booking gate"), tried
+//! the ways a patient could walk around it: an open flag closes online booking until a
+//! practitioner clears it, whatever is submitted after it.
+
+use entity::user::Role;
+use lumbar::clock::Clock;
+use reqwest::Method;
+use serde_json::{Map, Value, json};
+
+use crate::{
+    appointments::{Clinic, clinic},
+    helpers::{TestApp, app_with_sink, expect_problem},
+    intakes::{call_ok, follow_up_answers, routine_answers, submit_intake, with},
+    smtp_sink::SmtpSink,
+};
+
+/// Books the chiropractic new-patient visit at `start` as the clinic's patient.
+async fn patient_books(clinic: &Clinic, key: &str, start: &str) -> reqwest::Response {
+    clinic
+        .book(
+            &clinic.patient,
+            key,
+            clinic.booking(&clinic.new_visit, start),
+        )
+        .await
+}
+
+async fn decide(clinic: &Clinic, practitioner: &str, intake: &Value, decision: &str) {
+    let id = intake["intake"]["id"].as_str().unwrap();
+    call_ok(
+        &clinic.app,
+        Method::POST,
+        &format!("/api/v1/intakes/{id}/review"),
+        practitioner,
+        Some(json!({"decision": decision, "note": "Spoke to the patient on the phone."})),
+    )
+    .await;
+}
+
+fn emergency_answers(clinic: &Clinic) -> Map<String, Value> {
+    let today = clinic.app.clock.now().date_naive();
+    with(routine_answers(today), &[("saddle_numbness", json!(true))])
+}
+
+/// The refusal never names the answer behind it.
+fn assert_names_no_answer(detail: &str) {
+    for answer in [
+        "numbness",
+        "saddle",
+        "bladder",
+        "bowel",
+        "cancer",
+        "weight loss",
+    ] {
+        assert!(!detail.to_lowercase().contains(answer), "{detail}");
+    }
+}
+
+#[tokio::test]
+async fn a_new_intake_or_a_correction_never_closes_an_open_flag() {
+    let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
+    // It checks what was queued, not what was delivered.
+    clinic.app.expect_unsent_mail();
+    let today = clinic.app.clock.now().date_naive();
+    let emergency = submit_intake(&clinic.app, &clinic.patient, emergency_answers(&clinic)).await;
+    assert_eq!(emergency["outcome"]["disposition"], "emergency");
+    let refused = expect_problem(
+        patient_books(&clinic, "a", "2026-03-05T09:00:00Z").await,
+        403,
+        "intake_emergency",
+    )
+    .await;
+    assert_names_no_answer(refused.detail());
+
+    // A new intake answering no to everything: routine, and still no booking.
+    let routine = submit_intake(&clinic.app, &clinic.patient, routine_answers(today)).await;
+    assert_eq!(routine["outcome"]["disposition"], "routine");
+    expect_problem(
+        patient_books(&clinic, "b", "2026-03-05T09:00:00Z").await,
+        403,
+        "intake_emergency",
+    )
+    .await;
+
+    // A correction of the emergency answers: still no booking.
+    let emergency_id = emergency["intake"]["id"].as_str().unwrap();
+    let correction = call_ok(
+        &clinic.app,
+        Method::POST,
+        "/api/v1/intakes",
+        &clinic.patient,
+        Some(json!({"corrects": emergency_id})),
+    )
+    .await;
+    let path = format!("/api/v1/intakes/{}", correction["id"].as_str().unwrap());
+    call_ok(
+        &clinic.app,
+        Method::PUT,
+        &path,
+        &clinic.patient,
+        Some(json!({"answers": routine_answers(today)})),
+    )
+    .await;
+    let corrected = call_ok(
+        &clinic.app,
+        Method::POST,
+        &format!("{path}/submit"),
+        &clinic.patient,
+        None,
+    )
+    .await;
+    assert_eq!(corrected["outcome"]["disposition"], "routine");
+    expect_problem(
+        patient_books(&clinic, "c", "2026-03-05T09:00:00Z").await,
+        403,
+        "intake_emergency",
+    )
+    .await;
+
+    // The emergency case is still in the queue, and the submissions made under it joined it.
+    let practitioner = clinic.app.access_token(Role::Practitioner).await;
+    let queue = call_ok(
+        &clinic.app,
+        Method::GET,
+        "/api/v1/reviews",
+        &practitioner,
+        None,
+    )
+    .await;
+    let queued: Vec<&str> = queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["intake_id"].as_str().unwrap())
+        .collect();
+    for submission in [&emergency, &routine, &corrected] {
+        assert!(
+            queued.contains(&submission["intake"]["id"].as_str().unwrap()),
+            "{queue}"
+        );
+    }
+    assert!(
+        queue
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|entry| entry["open_flag"] == "emergency")
+    );
+
+    // Clearing an emergency (the practitioner spoke to the patient) opens the gate.
+    decide(&clinic, &practitioner, &emergency, "cleared_for_care").await;
+    assert_eq!(
+        patient_books(&clinic, "d", "2026-03-05T09:00:00Z")
+            .await
+            .status(),
+        201
+    );
+}
+
+#[tokio::test]
+async fn the_latest_decision_counts_and_a_referral_keeps_booking_closed() {
+    let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
+    clinic.app.expect_unsent_mail();
+    let today = clinic.app.clock.now().date_naive();
+    let urgent = submit_intake(
+        &clinic.app,
+        &clinic.patient,
+        with(routine_answers(today), &[("cancer_history", json!(true))]),
+    )
+    .await;
+    assert_eq!(urgent["outcome"]["disposition"], "urgent");
+    let practitioner = clinic.app.access_token(Role::Practitioner).await;
+    decide(&clinic, &practitioner, &urgent, "cleared_for_care").await;
+    assert_eq!(
+        patient_books(&clinic, "a", "2026-03-05T09:00:00Z")
+            .await
+            .status(),
+        201
+    );
+
+    // A later referral to the GP takes the case out of the queue and closes booking again.
+    decide(&clinic, &practitioner, &urgent, "refer_to_gp").await;
+    let refused = expect_problem(
+        patient_books(&clinic, "b", "2026-03-06T09:00:00Z").await,
+        403,
+        "intake_urgent_not_cleared",
+    )
+    .await;
+    assert_names_no_answer(refused.detail());
+    let pending = call_ok(
+        &clinic.app,
+        Method::GET,
+        "/api/v1/reviews",
+        &practitioner,
+        None,
+    )
+    .await;
+    assert_eq!(pending, json!([]), "a referral leaves the queue");
+    // Calling the patient keeps it closed; clearing again opens it.
+    decide(&clinic, &practitioner, &urgent, "contacted_patient").await;
+    expect_problem(
+        patient_books(&clinic, "c", "2026-03-06T09:00:00Z").await,
+        403,
+        "intake_urgent_not_cleared",
+    )
+    .await;
+    decide(&clinic, &practitioner, &urgent, "cleared_for_care").await;
+    assert_eq!(
+        patient_books(&clinic, "d", "2026-03-06T09:00:00Z")
+            .await
+            .status(),
+        201
+    );
+}
+
+#[tokio::test]
+async fn an_emergency_on_a_follow_up_closes_booking_like_an_intake() {
+    let sink = SmtpSink::start().await;
+    let clinic = clinic(app_with_sink(&sink, &[]).await, "Europe/London").await;
+    let app = &clinic.app;
+    let send = format!("/api/v1/patients/{}/follow-ups", clinic.patient_id);
+    call_ok(app, Method::POST, &send, &clinic.staff, None).await;
+    app.worker().run_once().await.unwrap();
+    let token = sink.received()[0].token_after("/follow-ups/");
+    let outcome = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/follow-ups/{token}"),
+            None,
+            Some(json!({"answers": follow_up_answers(3, true)})),
+        )
+        .await;
+    assert_eq!(outcome.status(), 200);
+    let outcome: Value = outcome.json().await.unwrap();
+    assert_eq!(outcome["disposition"], "emergency", "{outcome}");
+    // The practitioners' alert goes out with the booking refusal in force.
+    app.worker().run_once().await.unwrap();
+    let refused = expect_problem(
+        patient_books(&clinic, "a", "2026-03-05T09:00:00Z").await,
+        403,
+        "intake_emergency",
+    )
+    .await;
+    assert_names_no_answer(refused.detail());
+}
