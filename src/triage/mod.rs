@@ -38,7 +38,9 @@
 //! # let latest_intake_answers = serde_json::Map::new();
 //! let mut raw = lumbar::triage::standing_answers(&latest_intake_answers);
 //! raw.insert("date_of_birth".into(), "1960-02-29".into()); // from the patient record
-//! let standing = triage.standing_facts(&raw, today).map_err(|errors| errors.len())?;
+//! let standing = triage
+//!     .standing_facts(&raw, today)
+//!     .map_err(|errors| format!("{} refused standing fact(s)", errors.len()))?;
 //! let follow_up = serde_json::Map::new();
 //! let _ = triage.evaluate_follow_up(&follow_up, &standing, today);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
