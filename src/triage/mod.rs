@@ -677,3 +677,24 @@ pub const ROUTINE_NO_ITEMS: [&str; 35] = [
     "enthesitis_history",
     "psoriasis_history",
 ];
+
+/// The emergency safety questions follow-up v2 asks again, in rules-v2.md's order: one list for
+/// the tests of the follow-up and the sample follow-up answers of the API tests. All are yes/no
+/// but the three `leg_` items (`leg_symptoms` and `leg_weakness` are choices, `leg_numbness`
+/// is shown only with leg symptoms).
+pub const FOLLOW_UP_SAFETY_ITEMS: [&str; 14] = [
+    "saddle_numbness",
+    "bladder_change",
+    "urinary_retention",
+    "bowel_control_loss",
+    "sexual_function_change",
+    "leg_symptoms",
+    "leg_numbness",
+    "leg_weakness",
+    "foot_drop",
+    "new_walking_difficulty",
+    "fever_chills",
+    "unwell_night_sweats",
+    "fainting_or_collapse",
+    "pulsating_abdomen",
+];

@@ -978,27 +978,9 @@ pub(super) fn follow_up_baseline() -> Answers {
     answers
 }
 
-/// The emergency safety questions follow-up v2 asks, in the spec's order.
-pub(super) const FOLLOW_UP_SAFETY: [&str; 14] = [
-    "saddle_numbness",
-    "bladder_change",
-    "urinary_retention",
-    "bowel_control_loss",
-    "sexual_function_change",
-    "leg_symptoms",
-    "leg_numbness",
-    "leg_weakness",
-    "foot_drop",
-    "new_walking_difficulty",
-    "fever_chills",
-    "unwell_night_sweats",
-    "fainting_or_collapse",
-    "pulsating_abdomen",
-];
-
-/// Its yes/no ones but leg_numbness (shown only with leg symptoms).
+/// The follow-up's yes/no safety questions (leg_numbness is shown only with leg symptoms).
 pub(super) fn follow_up_no_items() -> Vec<&'static str> {
-    FOLLOW_UP_SAFETY
+    FOLLOW_UP_SAFETY_ITEMS
         .into_iter()
         .filter(|key| !key.starts_with("leg_"))
         .collect()

@@ -8,9 +8,7 @@ use std::sync::OnceLock;
 use chrono::{Days, Months, NaiveDate};
 use serde_json::{Value, json};
 
-use super::tests::{
-    FOLLOW_UP_SAFETY, baseline, follow_up_baseline, follow_up_no_items, refused_by, today, triage,
-};
+use super::tests::{baseline, follow_up_baseline, follow_up_no_items, refused_by, today, triage};
 use super::*;
 
 use Disposition::{Emergency, Review, Routine, Urgent};
@@ -633,7 +631,7 @@ fn follow_up_asks_every_emergency_safety_question() {
     let mut expected = vec!["pain_now", "global_change"];
     let sections: Vec<String> = (1..=10).map(|section| format!("odi_{section}")).collect();
     expected.extend(sections.iter().map(String::as_str));
-    expected.extend(FOLLOW_UP_SAFETY);
+    expected.extend(FOLLOW_UP_SAFETY_ITEMS);
     assert_eq!(questions, expected);
     // leg_numbness only with leg symptoms, and then required.
     let with_legs = |legs: &str, numb: Option<bool>| {

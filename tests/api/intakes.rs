@@ -69,20 +69,11 @@ pub fn follow_up_answers(pain_now: u8, saddle_numbness: bool) -> Value {
     for section in 1..=10 {
         answers.insert(format!("odi_{section}"), json!(1));
     }
-    // Follow-up v2 asks every emergency safety question of the intake again.
-    for key in [
-        "bladder_change",
-        "urinary_retention",
-        "bowel_control_loss",
-        "sexual_function_change",
-        "foot_drop",
-        "new_walking_difficulty",
-        "fever_chills",
-        "unwell_night_sweats",
-        "fainting_or_collapse",
-        "pulsating_abdomen",
-    ] {
-        answers.insert(key.into(), json!(false));
+    // Follow-up v2 asks every emergency safety question of the intake again: no to each.
+    for key in lumbar::triage::FOLLOW_UP_SAFETY_ITEMS {
+        if !key.starts_with("leg_") {
+            answers.insert(key.into(), json!(false));
+        }
     }
     answers.insert("saddle_numbness".into(), json!(saddle_numbness));
     answers.insert("leg_symptoms".into(), json!("none"));
