@@ -28,7 +28,7 @@ use crate::{
     notify::{Mailer, Worker, WorkerSettings},
     store::{self, users},
     telemetry,
-    triage::{EvaluateError, Evaluation, RuleSetError, Triage},
+    triage::{EvaluateError, Evaluation, RuleSetError, StandingFacts, Triage},
 };
 
 #[derive(Debug, Parser)]
@@ -44,7 +44,8 @@ Lumbar runs on an embedded SQLite database under ./data and writes emails as .em
 DATABASE_URL=postgres://postgres@127.0.0.1:5432/lumbar lumbar serve\n  lumbar migrate                           apply pending migrations and exit\n  \
 lumbar openapi > openapi.json            write the API description\n  \
 lumbar seed-demo                         fill an empty database with a demo clinic and print its logins\n  \
-lumbar triage evaluate --rules new-rules.toml < answers.json\n                                           try a rule file on a set of answers"
+lumbar triage evaluate --rules new-rules.toml < answers.json\n                                           try a rule file on a set of answers\n  \
+lumbar triage evaluate --questionnaire follow-up --standing intake.json < follow-up.json\n                                           try a follow-up with the facts of an intake"
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -98,21 +99,33 @@ pub enum TriageCommand {
         long_about = "Evaluate one set of answers as a submitted intake would be, and print the \
 result: validate the answers, score them, derive the facts (age, symptom days, …) and apply the \
 red-flag rules. Nothing is stored and no database is needed, so clinicians can test a rule file \
-before deploying it (as LUMBAR_RULES_FILE).\n\n\
+before deploying it (as LUMBAR_RULES_FILE). The embedded defaults are the intake and follow-up \
+questionnaires version 2 and rule set v2.\n\n\
 Standard input: a JSON object mapping each questionnaire linkId to its answer, as the API takes \
 it, e.g. {\"saddle_numbness\": true, \"pain_now\": 4, \"date_of_birth\": \"1985-06-15\", …}.\n\n\
+Follow-ups: `--questionnaire follow-up` evaluates the follow-up questionnaire, which does not \
+ask again what does not change. Its standing facts (date_of_birth, sex, cancer_history, \
+iv_drug_use, immunosuppressed, recent_infection_or_procedure, recent_spinal_procedure, \
+osteoporosis, long_term_steroids, smoker) come from `--standing FILE`, a JSON object of those \
+linkIds with their answers as in an intake (a whole intake's answers will do; its other answers \
+are ignored). Without --standing every standing fact is unknown, and a rule that needs an unknown \
+fact does not fire. A rule is applied at follow-up only when it reads something the follow-up \
+asked, so a cancer history alone does not fire again, while a cancer history with leg weakness \
+reported now does.\n\n\
 Standard output: the evaluation as JSON (disposition, scores, derived facts, every fired rule with \
 its rationale and source, patient advice, rule-set and questionnaire versions).\n\n\
 Exit status:\n  \
 0  evaluated; the result is on standard output\n  \
-1  could not evaluate: input that is not a JSON object, an unknown questionnaire, or a rule \
+1  could not evaluate: input that is not a JSON object, an unknown questionnaire, a rule \
 file that cannot be read or does not fit the questionnaire (one line on standard error, naming \
-the rule)\n  \
+the rule), or a standing-facts file that cannot be read or has a wrong value (one line, naming \
+the linkId)\n  \
 2  the answers were refused: {\"errors\": [{\"field\": linkId, \"code\", \"message\"}, …]} on \
 standard output, as the API reports them; or the command line itself is wrong",
         after_help = "Examples:\n  \
 lumbar triage evaluate < answers.json\n  \
 lumbar triage evaluate --rules clinic-rules.toml --as-of 2025-06-15 < answers.json\n  \
+lumbar triage evaluate --questionnaire follow-up --standing standing.json < follow-up.json\n  \
 lumbar triage evaluate < answers.json | jq '.disposition, [.findings[].rule_id]'"
     )]
     Evaluate(EvaluateArgs),
@@ -122,7 +135,7 @@ lumbar triage evaluate < answers.json | jq '.disposition, [.findings[].rule_id]'
 #[command(next_help_heading = "Evaluation")]
 pub struct EvaluateArgs {
     /// Red-flag rule file (TOML) to evaluate with, instead of LUMBAR_RULES_FILE or the embedded
-    /// rule set v1.
+    /// rule set v2.
     #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
     /// The date to evaluate on, as YYYY-MM-DD: ages and symptom days are counted to it.
@@ -132,6 +145,11 @@ pub struct EvaluateArgs {
     /// Id of the questionnaire the answers are for.
     #[arg(long, value_name = "ID", default_value = "intake")]
     pub questionnaire: String,
+    /// The patient's standing facts for a follow-up: a JSON file mapping linkIds
+    /// (date_of_birth, sex, cancer_history, …) to answers as in an intake. Without it every
+    /// standing fact is unknown.
+    #[arg(long, value_name = "FILE")]
+    pub standing: Option<PathBuf>,
 }
 
 fn parse_date(raw: &str) -> Result<chrono::NaiveDate, String> {
@@ -402,7 +420,14 @@ fn triage_evaluate(config: &Config, args: &EvaluateArgs) -> ExitCode {
             .with_timezone(&config.time_zone)
             .date_naive()
     });
-    let (output, status) = match evaluate(&triage, &args.questionnaire, &input, today) {
+    let standing = match args.standing.as_deref() {
+        Some(path) => match read_standing(&triage, &args.questionnaire, path, today) {
+            Ok(standing) => standing,
+            Err(message) => return fail(&message),
+        },
+        None => StandingFacts::unknown(),
+    };
+    let (output, status) = match evaluate(&triage, &args.questionnaire, &input, &standing, today) {
         Ok(Ok(evaluation)) => (serde_json::to_string_pretty(&evaluation), ExitCode::SUCCESS),
         Ok(Err(errors)) => (
             serde_json::to_string_pretty(&RefusedAnswers { errors }),
@@ -452,22 +477,47 @@ fn load_triage(
     })
 }
 
-/// Validates, scores and applies the rules to `input`, a JSON object of answers. `Ok(Err(_))`
-/// lists every problem with the answers, as the API's problem `errors`.
-fn evaluate(
+/// The standing facts in `path`, checked against the intake, or one line saying why not.
+fn read_standing(
     triage: &Triage,
     questionnaire: &str,
-    input: &str,
+    path: &Path,
     today: chrono::NaiveDate,
-) -> Result<Result<Evaluation, Vec<FieldError>>, String> {
-    if input.trim().is_empty() {
-        return Err(
-            "no answers on standard input: expected a JSON object mapping each linkId to its answer"
-                .into(),
-        );
+) -> Result<StandingFacts, String> {
+    let declared = triage.rule_set().questionnaire_id();
+    if questionnaire == declared {
+        return Err(format!(
+            "--standing is for a follow-up (--questionnaire follow-up): questionnaire \
+             {declared:?} asks the standing facts itself"
+        ));
     }
-    let answers = match serde_json::from_str::<serde_json::Value>(input) {
-        Ok(serde_json::Value::Object(answers)) => answers,
+    let place = format!("in the standing facts file {}", path.display());
+    let text = std::fs::read_to_string(path).map_err(|err| {
+        format!(
+            "cannot read the standing facts file {}: {err}",
+            path.display()
+        )
+    })?;
+    let raw = json_object(&text, &place)?;
+    triage.standing_facts(&raw, today).map_err(|errors| {
+        let problems: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        format!("the answers {place} are refused: {}", problems.join("; "))
+    })
+}
+
+/// `text` as a JSON object mapping linkIds to answers; `place` says where it was read
+/// ("on standard input").
+fn json_object(
+    text: &str,
+    place: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    if text.trim().is_empty() {
+        return Err(format!(
+            "no answers {place}: expected a JSON object mapping each linkId to its answer"
+        ));
+    }
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(answers)) => Ok(answers),
         Ok(other) => {
             let kind = match other {
                 serde_json::Value::Array(_) => "an array",
@@ -476,17 +526,27 @@ fn evaluate(
                 serde_json::Value::Bool(_) => "a boolean",
                 _ => "null",
             };
-            return Err(format!(
-                "the answers must be a JSON object mapping each linkId to its answer, not {kind}"
-            ));
+            Err(format!(
+                "the answers {place} must be a JSON object mapping each linkId to its answer, not \
+                 {kind}"
+            ))
         }
-        Err(err) => {
-            return Err(format!(
-                "the answers on standard input are not valid JSON: {err}"
-            ));
-        }
-    };
-    match triage.evaluate(questionnaire, &answers, today) {
+        Err(err) => Err(format!("the answers {place} are not valid JSON: {err}")),
+    }
+}
+
+/// Validates, scores and applies the rules to `input`, a JSON object of answers, with the
+/// standing facts a follow-up lacks. `Ok(Err(_))` lists every problem with the answers, as the
+/// API's problem `errors`.
+fn evaluate(
+    triage: &Triage,
+    questionnaire: &str,
+    input: &str,
+    standing: &StandingFacts,
+    today: chrono::NaiveDate,
+) -> Result<Result<Evaluation, Vec<FieldError>>, String> {
+    let answers = json_object(input, "on standard input")?;
+    match triage.evaluate_with(questionnaire, &answers, standing, today) {
         Ok(evaluation) => Ok(Ok(evaluation)),
         Err(EvaluateError::InvalidAnswers(errors)) => {
             Ok(Err(errors.into_iter().map(FieldError::from).collect()))
@@ -671,7 +731,7 @@ mod tests {
             panic!("triage evaluate");
         };
         assert_eq!(args.questionnaire, "intake");
-        assert_eq!((args.rules, args.as_of), (None, None));
+        assert_eq!((args.rules, args.as_of, args.standing), (None, None, None));
 
         let cli = Cli::try_parse_from([
             "lumbar",
@@ -683,6 +743,8 @@ mod tests {
             "2025-06-15",
             "--questionnaire",
             "follow-up",
+            "--standing",
+            "intake.json",
         ])
         .unwrap();
         let Some(Command::Triage(TriageCommand::Evaluate(args))) = cli.command else {
@@ -691,6 +753,7 @@ mod tests {
         assert_eq!(args.rules, Some(PathBuf::from("new.toml")));
         assert_eq!(args.as_of, chrono::NaiveDate::from_ymd_opt(2025, 6, 15));
         assert_eq!(args.questionnaire, "follow-up");
+        assert_eq!(args.standing, Some(PathBuf::from("intake.json")));
 
         let line = invalid_setting_line(&parse_error(&[
             "lumbar",
@@ -714,7 +777,8 @@ mod tests {
     fn evaluate_separates_refused_answers_from_unusable_input() {
         let triage = Triage::embedded().unwrap();
         let today = chrono::NaiveDate::from_ymd_opt(2025, 6, 15).unwrap();
-        let refused = evaluate(&triage, "intake", r#"{"pain_now": 11}"#, today)
+        let none = StandingFacts::unknown();
+        let refused = evaluate(&triage, "intake", r#"{"pain_now": 11}"#, &none, today)
             .unwrap()
             .unwrap_err();
         assert!(
@@ -725,11 +789,11 @@ mod tests {
         );
         for input in ["", "null", "[]", "{"] {
             assert!(
-                evaluate(&triage, "intake", input, today).is_err(),
+                evaluate(&triage, "intake", input, &none, today).is_err(),
                 "{input:?}"
             );
         }
-        let message = evaluate(&triage, "knee", "{}", today).unwrap_err();
+        let message = evaluate(&triage, "knee", "{}", &none, today).unwrap_err();
         assert!(message.contains("follow-up, intake"), "{message}");
     }
 

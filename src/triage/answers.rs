@@ -148,6 +148,11 @@ impl Found {
         ));
     }
 
+    /// Whether a problem with the item at `order` is already reported.
+    pub(crate) fn reported(&self, order: usize) -> bool {
+        self.errors.iter().any(|(found, _)| *found == order)
+    }
+
     pub(crate) fn into_result(mut self) -> Result<(), Vec<AnswerError>> {
         if self.errors.is_empty() {
             return Ok(());
@@ -298,13 +303,13 @@ fn condition_holds(test: &EnableTest, slot: Slot) -> bool {
     }
 }
 
-type ValueError = (AnswerErrorCode, String);
+pub(crate) type ValueError = (AnswerErrorCode, String);
 
 fn wrong_type(expected: &str) -> ValueError {
     (AnswerErrorCode::WrongType, format!("Expected {expected}."))
 }
 
-fn read_value(item: &Item, value: &Value, today: NaiveDate) -> Result<Slot, ValueError> {
+pub(crate) fn read_value(item: &Item, value: &Value, today: NaiveDate) -> Result<Slot, ValueError> {
     if value.is_null() {
         return Ok(Slot::Absent);
     }

@@ -1,10 +1,15 @@
-//! Derived facts (intake-v1.md, "Derived facts"): computed from answers on the clinic's local
-//! date, and readable by rule conditions next to the answers themselves.
+//! Derived facts (intake-v1.md, "Derived facts", and rules-v2.md, "Derived facts added"):
+//! computed from answers on the clinic's local date, and readable by rule conditions next to the
+//! answers themselves.
 //!
 //! Which items feed which fact is fixed here by linkId. A questionnaire that lacks an input item
-//! simply has no such fact (the follow-up has no date of birth, so no `age`): rules that read it
-//! then treat it as unknown. A questionnaire that has the item with the wrong type is refused
-//! at load, since scoring it would silently be wrong.
+//! simply has no such fact (the follow-up has no date of birth, so no `age` of its own; the
+//! caller may pass the patient's date of birth in as a standing fact): rules that read it then
+//! treat it as unknown. A questionnaire that has the item with the wrong type is refused at load,
+//! since scoring it would silently be wrong.
+//!
+//! The Oswestry completeness rule lives here too, beside the ODI layout: each section may be
+//! left out, but a submission needs at least [`scoring::ODI_MIN_SECTIONS`] of the ten.
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -26,6 +31,8 @@ pub enum Fact {
     ThoracicPain,
     /// `pain_areas` contains buttock.
     ButtockPain,
+    /// `pain_areas` contains neck (rule set v2). Unknown if `pain_areas` has no neck option.
+    NeckPain,
     SbtTotal,
     SbtPsychosocial,
     /// low | medium | high.
@@ -48,7 +55,7 @@ pub(crate) enum FactType {
 }
 
 impl Fact {
-    pub const ALL: [Fact; 11] = [
+    pub const ALL: [Fact; 12] = [
         Fact::Age,
         Fact::AgeAtOnset,
         Fact::SymptomDays,
@@ -60,6 +67,7 @@ impl Fact {
         Fact::OdiPercent,
         Fact::OdiBand,
         Fact::Ng65Count,
+        Fact::NeckPain,
     ];
 
     /// The name used in rule conditions.
@@ -76,6 +84,7 @@ impl Fact {
             Self::OdiPercent => "odi_percent",
             Self::OdiBand => "odi_band",
             Self::Ng65Count => "ng65_count",
+            Self::NeckPain => "neck_pain",
         }
     }
 
@@ -93,7 +102,7 @@ impl Fact {
                 min: Some(0),
                 max: None,
             },
-            Self::ThoracicPain | Self::ButtockPain => FactType::Boolean,
+            Self::ThoracicPain | Self::ButtockPain | Self::NeckPain => FactType::Boolean,
             Self::SbtTotal => count(9),
             Self::SbtPsychosocial => count(5),
             Self::SbtRisk => FactType::Choice(&StartBackRisk::CODES),
@@ -125,6 +134,7 @@ pub struct DerivedFacts {
     pub thoracic_pain: Option<bool>,
     pub buttock_pain: Option<bool>,
     pub ng65_count: Option<u8>,
+    pub neck_pain: Option<bool>,
 }
 
 /// Facts and scores of one set of valid answers.
@@ -140,6 +150,8 @@ struct Areas {
     item: usize,
     thoracic: u64,
     buttock: u64,
+    /// Optional, so that a clinic's own v1-style list without neck still loads.
+    neck: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -278,10 +290,15 @@ impl FactLayout {
             );
             return None;
         };
+        let neck = match &found.kind {
+            Kind::Choice { codes, .. } => code_bit(codes, "neck"),
+            _ => None,
+        };
         Some(Areas {
             item,
             thoracic: mid | upper,
             buttock,
+            neck,
         })
     }
 
@@ -352,6 +369,50 @@ impl FactLayout {
         })
     }
 
+    /// Whether this questionnaire asks what `fact` is computed from, so that the fact is an
+    /// answer of this questionnaire (a rule reading it reads what this questionnaire asked).
+    pub(crate) fn has_inputs(&self, fact: Fact) -> bool {
+        match fact {
+            Fact::Age => self.date_of_birth.is_some(),
+            Fact::AgeAtOnset => self.date_of_birth.is_some() && self.pain_started_on.is_some(),
+            Fact::SymptomDays => self.pain_started_on.is_some(),
+            Fact::ThoracicPain | Fact::ButtockPain => self.areas.is_some(),
+            Fact::NeckPain => self
+                .areas
+                .as_ref()
+                .is_some_and(|areas| areas.neck.is_some()),
+            Fact::SbtTotal | Fact::SbtPsychosocial | Fact::SbtRisk => self.start_back.is_some(),
+            Fact::OdiPercent | Fact::OdiBand => self.odi.is_some(),
+            Fact::Ng65Count => {
+                self.ng65.is_some() && self.areas.is_some() && self.has_inputs(Fact::AgeAtOnset)
+            }
+        }
+    }
+
+    /// Whether this questionnaire takes the date of birth itself (else a caller may pass it in).
+    pub(crate) fn asks_date_of_birth(&self) -> bool {
+        self.date_of_birth.is_some()
+    }
+
+    /// The Oswestry completeness rule: with fewer than [`scoring::ODI_MIN_SECTIONS`] sections
+    /// answered, the item index of every unanswered section (so each can be named); otherwise
+    /// none. A questionnaire without the ten sections has no such rule.
+    pub(crate) fn unanswered_odi_sections(&self, slots: &[Slot]) -> Vec<usize> {
+        let Some(items) = self.odi else {
+            return Vec::new();
+        };
+        let unanswered: Vec<usize> = items
+            .into_iter()
+            .filter(|item| !matches!(slots.get(*item), Some(Slot::Int(_))))
+            .collect();
+        let answered = items.len() - unanswered.len();
+        if answered < usize::from(scoring::ODI_MIN_SECTIONS) {
+            unanswered
+        } else {
+            Vec::new()
+        }
+    }
+
     /// Cross-item checks no single answer shows: the pain cannot start before birth.
     pub(crate) fn consistency(&self, slots: &[Slot]) -> Option<(usize, &'static str)> {
         let (birth, onset) = (self.date_of_birth?, self.pain_started_on?);
@@ -376,15 +437,16 @@ impl FactLayout {
         };
         let birth = date(self.date_of_birth);
         let onset = date(self.pain_started_on);
-        let areas = self
+        let chosen = self
             .areas
             .as_ref()
             .and_then(|areas| match slots.get(areas.item) {
-                Some(Slot::Codes(set)) => {
-                    Some((set & areas.thoracic != 0, set & areas.buttock != 0))
-                }
+                Some(Slot::Codes(set)) => Some((areas, *set)),
                 _ => None,
             });
+        let areas =
+            chosen.map(|(areas, set)| (set & areas.thoracic != 0, set & areas.buttock != 0));
+        let neck_pain = chosen.and_then(|(areas, set)| areas.neck.map(|neck| set & neck != 0));
         let age_at_onset = birth
             .zip(onset)
             .map(|(birth, onset)| completed_years(birth, onset));
@@ -396,6 +458,7 @@ impl FactLayout {
             thoracic_pain: areas.map(|(thoracic, _)| thoracic),
             buttock_pain,
             ng65_count: self.ng65_count(slots, age_at_onset, buttock_pain),
+            neck_pain,
         };
         let scores = Scores {
             start_back: self.start_back(slots),
@@ -478,6 +541,7 @@ impl Assessment {
             Fact::SymptomDays => int(facts.symptom_days),
             Fact::ThoracicPain => boolean(facts.thoracic_pain),
             Fact::ButtockPain => boolean(facts.buttock_pain),
+            Fact::NeckPain => boolean(facts.neck_pain),
             Fact::SbtTotal => int(scores.start_back.map(|score| i64::from(score.total))),
             Fact::SbtPsychosocial => {
                 int(scores.start_back.map(|score| i64::from(score.psychosocial)))

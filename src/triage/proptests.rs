@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::answers::{Slot, enable_holds};
 use super::questionnaire::Kind;
-use super::tests::{NO_ITEMS, today, triage};
+use super::tests::{NO_ITEMS, follow_up_baseline, follow_up_no_items, today, triage};
 use super::*;
 
 /// Builds a valid answer set for `questionnaire_id` from one random number per item, so that
@@ -21,6 +21,8 @@ fn valid_answers(questionnaire_id: &str, seeds: &[u64]) -> Answers {
     let mut shown = vec![false; form.items.len()];
     let age_years = seeds.first().map_or(40, |seed| seed % 105);
     let birth = today() - Days::new(age_years * 365 + seeds.get(1).map_or(0, |seed| seed % 365));
+    // Oswestry sections are optional, but at most two may be left out.
+    let mut odi_left_out = 0;
     for (index, item) in form.items.iter().enumerate() {
         let seed = seeds.get(index).copied().unwrap_or(0);
         let visible = item.parent.is_none_or(|parent| shown[parent])
@@ -34,7 +36,13 @@ fn valid_answers(questionnaire_id: &str, seeds: &[u64]) -> Answers {
         }
         // Optional items are left out now and then.
         if !item.required && seed % 3 == 0 {
-            continue;
+            if !item.link_id.starts_with("odi_") {
+                continue;
+            }
+            if odi_left_out < 2 {
+                odi_left_out += 1;
+                continue;
+            }
         }
         let (value, slot) = value_for(&item.link_id, &item.kind, item.consent, seed, birth);
         answers.insert(item.link_id.to_string(), value);
@@ -94,6 +102,58 @@ fn value_for(
         }
         Kind::Group | Kind::Display => (Value::Null, Slot::Absent),
     }
+}
+
+/// Sets a yes/no intake item, keeping `recent_spinal_procedure` (shown after a yes to
+/// `recent_infection_or_procedure`) answered exactly when it is shown.
+fn set_yes_no(answers: &mut Answers, item: &str, value: bool, spinal: bool) {
+    answers.insert(item.to_owned(), json!(value));
+    let shown = answers.get("recent_infection_or_procedure") == Some(&json!(true));
+    if shown {
+        answers
+            .entry("recent_spinal_procedure")
+            .or_insert(json!(spinal));
+    } else {
+        answers.remove("recent_spinal_procedure");
+    }
+}
+
+/// A follow-up answering no to every safety question, with no leg symptoms or weakness.
+fn follow_up_all_no() -> Answers {
+    let mut answers = follow_up_baseline();
+    answers.insert("leg_weakness".into(), json!("none"));
+    answers
+}
+
+/// Any subset of the standing facts, each with a valid value.
+fn standing_facts() -> impl Strategy<Value = Answers> {
+    let booleans = prop::collection::vec(prop::option::of(any::<bool>()), 8);
+    let sex = prop::option::of(prop::sample::select(vec![
+        "female",
+        "male",
+        "other",
+        "undisclosed",
+    ]));
+    let age = prop::option::of(0u64..110 * 365);
+    (booleans, sex, age).prop_map(|(booleans, sex, age)| {
+        let mut facts = Answers::new();
+        for (link_id, value) in STANDING_FACTS.iter().skip(2).zip(booleans) {
+            if let Some(value) = value {
+                facts.insert((*link_id).to_owned(), json!(value));
+            }
+        }
+        if let Some(sex) = sex {
+            facts.insert("sex".into(), json!(sex));
+        }
+        if let Some(days) = age {
+            let birth = today() - Days::new(days);
+            facts.insert(
+                "date_of_birth".into(),
+                json!(birth.format("%Y-%m-%d").to_string()),
+            );
+        }
+        facts
+    })
 }
 
 fn seeds() -> impl Strategy<Value = Vec<u64>> {
@@ -177,14 +237,14 @@ proptest! {
         }
     }
 
-    /// Every red-flag answer in rule set v1 is read positively, so saying "yes" to one more
-    /// question can never make the disposition less severe.
+    /// Every red-flag answer in rule sets v1 and v2 is read positively, so saying "yes" to
+    /// one more question can never make the disposition less severe.
     #[test]
-    fn a_further_yes_never_lowers_the_disposition(seeds in seeds(), item in prop::sample::select(NO_ITEMS.to_vec())) {
+    fn a_further_yes_never_lowers_the_disposition(seeds in seeds(), item in prop::sample::select(NO_ITEMS.to_vec()), spinal in any::<bool>()) {
         let mut answers = valid_answers("intake", &seeds);
-        answers.insert(item.to_owned(), json!(false));
+        set_yes_no(&mut answers, item, false, spinal);
         let before = disposition("intake", &answers);
-        answers.insert(item.to_owned(), json!(true));
+        set_yes_no(&mut answers, item, true, spinal);
         prop_assert!(disposition("intake", &answers) >= before, "{item}");
     }
 
@@ -204,13 +264,72 @@ proptest! {
         prop_assert!(disposition("intake", &answers) >= before);
     }
 
+    /// Each yes/no safety question of the follow-up is at least urgent on its own.
     #[test]
-    fn follow_up_safety_answers_never_lower_the_disposition(seeds in seeds(), item in prop::sample::select(vec!["saddle_numbness", "bladder_change", "urinary_retention", "bowel_control_loss", "new_walking_difficulty", "fever_chills"])) {
+    fn follow_up_safety_answers_never_lower_the_disposition(seeds in seeds(), item in prop::sample::select(follow_up_no_items())) {
         let mut answers = valid_answers("follow-up", &seeds);
         answers.insert(item.to_owned(), json!(false));
         let before = disposition("follow-up", &answers);
         answers.insert(item.to_owned(), json!(true));
-        prop_assert!(disposition("follow-up", &answers) >= before.max(Disposition::Urgent));
+        prop_assert!(disposition("follow-up", &answers) >= before.max(Disposition::Urgent), "{item}");
+    }
+
+    /// Knowing a standing fact never lowers a follow-up's disposition (three-valued logic:
+    /// what fired on unknowns still fires), and standing facts alone never fire a rule.
+    #[test]
+    fn standing_facts_only_add_to_what_a_follow_up_asked(seeds in seeds(), facts in standing_facts()) {
+        let answers = valid_answers("follow-up", &seeds);
+        let standing = triage().standing_facts(&facts, today());
+        prop_assert!(standing.is_ok(), "{:?}", standing.err());
+        let standing = standing.unwrap_or_default();
+        let without = triage().evaluate_follow_up(&answers, &StandingFacts::unknown(), today());
+        let with = triage().evaluate_follow_up(&answers, &standing, today());
+        prop_assert!(without.is_ok() && with.is_ok());
+        if let (Ok(without), Ok(with)) = (without, with) {
+            prop_assert!(with.disposition >= without.disposition);
+            for finding in &without.findings {
+                prop_assert!(with.findings.contains(finding), "{}", finding.rule_id);
+            }
+        }
+        let calm = triage().evaluate_follow_up(&follow_up_all_no(), &standing, today());
+        prop_assert_eq!(calm.map(|evaluation| evaluation.disposition), Ok(Disposition::Routine));
+    }
+
+    /// Any 8 to 10 Oswestry sections are accepted and scored as sum / (5 × answered) × 100;
+    /// fewer are refused, naming exactly the unanswered ones.
+    #[test]
+    fn oswestry_completeness(values in prop::collection::vec(0i64..=5, 10), answered in any::<u16>()) {
+        let mut answers = super::tests::baseline();
+        let mut unanswered = Vec::new();
+        let mut sum = 0;
+        for (index, value) in values.iter().enumerate() {
+            let link_id = format!("odi_{}", index + 1);
+            if answered & (1 << index) == 0 {
+                answers.remove(&link_id);
+                unanswered.push(link_id);
+            } else {
+                answers.insert(link_id, json!(value));
+                sum += value;
+            }
+        }
+        let count = 10 - unanswered.len() as i64;
+        match triage().evaluate("intake", &answers, today()) {
+            Ok(evaluation) => {
+                prop_assert!(count >= 8);
+                let odi = evaluation.scores.odi;
+                prop_assert!(odi.is_some());
+                if let Some(odi) = odi {
+                    prop_assert_eq!(i64::from(odi.sections_answered), count);
+                    let exact = sum as f64 / (5.0 * count as f64) * 100.0;
+                    prop_assert!((odi.percent.as_f64() - exact).abs() <= 0.005 + 1e-9, "{} vs {}", odi.percent, exact);
+                }
+            }
+            Err(error) => {
+                prop_assert!(count < 8);
+                let named: Vec<&str> = error.answer_errors().iter().map(|e| e.link_id.as_str()).collect();
+                prop_assert_eq!(named, unanswered.iter().map(String::as_str).collect::<Vec<_>>());
+            }
+        }
     }
 
     #[test]

@@ -1054,23 +1054,41 @@ fn enable_test(when: &EnableWhen, kind: &Kind) -> Result<EnableTest, String> {
 // The set of questionnaires
 // ---------------------------------------------------------------------------------------------
 
-/// The embedded intake questionnaire, version 1 (see `content/intake-v1.json`).
-pub const EMBEDDED_INTAKE: &str = include_str!("content/intake-v1.json");
+/// The embedded intake questionnaire, version 2 (see `content/intake-v2.json`): version 1
+/// with `recent_spinal_procedure` (shown when `recent_infection_or_procedure` is yes), and
+/// every Oswestry section optional, at least 8 of 10 to be answered (rules-v2.md).
+pub const EMBEDDED_INTAKE: &str = include_str!("content/intake-v2.json");
 
-/// The embedded follow-up questionnaire, version 1 (see `content/follow-up-v1.json`).
+/// The embedded follow-up questionnaire, version 2 (see `content/follow-up-v2.json`).
 ///
-/// It asks exactly what intake-v1.md's "Follow-up questionnaire v1" section lists: `pain_now`
-/// (NRS), `odi_1` … `odi_10` (ODI v2.1a, `odi_8` optional as at intake), `global_change`
-/// (much_better … much_worse), and the emergency safety questions again (`saddle_numbness`,
-/// `bladder_change`, `urinary_retention`, `bowel_control_loss`, `leg_weakness`,
-/// `new_walking_difficulty`, `fever_chills`), because red flags can appear during care and a
-/// follow-up that fires an emergency rule is triaged like an intake. It has no consent items:
-/// the patient gave them at intake, and the emailed link is only for an existing patient.
-pub const EMBEDDED_FOLLOW_UP: &str = include_str!("content/follow-up-v1.json");
+/// It asks what rules-v2.md's "Follow-up questionnaire v2" lists: `pain_now` (NRS), `odi_1` …
+/// `odi_10` (ODI v2.1a, at least 8 answered), `global_change` (much_better … much_worse), and
+/// every emergency safety question of the intake again (`saddle_numbness`, `bladder_change`,
+/// `urinary_retention`, `bowel_control_loss`, `sexual_function_change`, `leg_symptoms`,
+/// `leg_numbness` when leg_symptoms ≠ none, `leg_weakness`, `foot_drop`,
+/// `new_walking_difficulty`, `fever_chills`, `unwell_night_sweats`, `fainting_or_collapse`,
+/// `pulsating_abdomen`), because red flags can appear during care. Standing facts (date of
+/// birth, cancer history, risk factors) are not asked again; the caller passes them in. It has
+/// no consent items: the patient gave them at intake, and the emailed link is only for an
+/// existing patient.
+pub const EMBEDDED_FOLLOW_UP: &str = include_str!("content/follow-up-v2.json");
+
+/// The embedded intake questionnaire, version 1 (see `content/intake-v1.json`), kept to
+/// explain the submissions it took.
+pub const EMBEDDED_INTAKE_V1: &str = include_str!("content/intake-v1.json");
+
+/// The embedded follow-up questionnaire, version 1 (see `content/follow-up-v1.json`): pain
+/// now, Oswestry, global change and seven of the emergency safety questions.
+pub const EMBEDDED_FOLLOW_UP_V1: &str = include_str!("content/follow-up-v1.json");
 
 const EMBEDDED: [(&str, &str); 2] = [
-    ("embedded:intake-v1.json", EMBEDDED_INTAKE),
-    ("embedded:follow-up-v1.json", EMBEDDED_FOLLOW_UP),
+    ("embedded:intake-v2.json", EMBEDDED_INTAKE),
+    ("embedded:follow-up-v2.json", EMBEDDED_FOLLOW_UP),
+];
+
+const EMBEDDED_V1: [(&str, &str); 2] = [
+    ("embedded:intake-v1.json", EMBEDDED_INTAKE_V1),
+    ("embedded:follow-up-v1.json", EMBEDDED_FOLLOW_UP_V1),
 ];
 
 /// Questionnaires by id: the embedded defaults, replaced or extended by a clinic's files.
@@ -1091,12 +1109,21 @@ impl QuestionnaireSet {
         Self::default()
     }
 
-    /// The embedded `intake` and `follow-up` questionnaires. Fails only if the embedded files
-    /// are broken, which the unit tests rule out; it still returns an error rather than
-    /// panicking so that startup reports it like any other configuration error.
+    /// The embedded `intake` and `follow-up` questionnaires, version 2. Fails only if the
+    /// embedded files are broken, which the unit tests rule out; it still returns an error
+    /// rather than panicking so that startup reports it like any other configuration error.
     pub fn embedded() -> Result<Self, LoadError> {
+        Self::embedded_files(EMBEDDED)
+    }
+
+    /// The embedded `intake` and `follow-up` questionnaires, version 1 (for rule set v1).
+    pub fn embedded_v1() -> Result<Self, LoadError> {
+        Self::embedded_files(EMBEDDED_V1)
+    }
+
+    fn embedded_files(files: [(&str, &str); 2]) -> Result<Self, LoadError> {
         let mut set = Self::empty();
-        for (file, json) in EMBEDDED {
+        for (file, json) in files {
             let questionnaire = Questionnaire::from_file(file, json)?;
             set.by_id.insert(
                 questionnaire.id().to_owned(),

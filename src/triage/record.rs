@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Disposition, Evaluation, Finding, PatientAdvice};
+use super::{Disposition, Evaluation, Finding, PatientAdvice, StandingFacts};
 
 /// A stored evaluation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,6 +24,10 @@ pub struct EvaluationRecord {
     /// The clinic's date the answers were judged on.
     pub as_of: NaiveDate,
     pub rule_set_version: String,
+    /// The standing facts a follow-up was judged with (empty for an intake, and in rows stored
+    /// before follow-ups had them).
+    #[serde(default, skip_serializing_if = "StandingFacts::is_empty")]
+    pub standing_facts: StandingFacts,
 }
 
 impl EvaluationRecord {
@@ -36,6 +40,7 @@ impl EvaluationRecord {
             facts: serde_json::to_value(evaluation.facts)?,
             as_of: evaluation.as_of,
             rule_set_version: evaluation.rule_set_version.clone(),
+            standing_facts: evaluation.standing_facts.clone(),
         })
     }
 

@@ -5,7 +5,10 @@
 //! type-checked, so evaluation is a walk over small trees reading typed slots. Against the
 //! questionnaire the file declares (`questionnaire = "intake"`) compilation is strict: every
 //! name must exist. Against any other questionnaire (the follow-up) a name it does not ask about
-//! is simply unknown, so only rules that its answers can establish fire.
+//! is read from the standing facts the caller passes in (the declared questionnaire's answers
+//! that do not change, see [`super::standing`]) or is simply unknown. Either way a rule is kept
+//! for a questionnaire only when its condition reads at least one thing that questionnaire
+//! asked, so a follow-up never fires a rule on standing facts alone.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -16,11 +19,17 @@ use super::answers::Slot;
 use super::condition::{self, Ast, CompareOp, Literal, TestAst};
 use super::facts::{Fact, FactType};
 use super::questionnaire::{Cmp, Kind, Questionnaire, digest};
+use super::standing;
 
-/// The embedded default rule set v1 (intake-v1.md, "Rule set v1").
-pub const EMBEDDED_RULES: &str = include_str!("content/rules-v1.toml");
+/// The embedded default rule set v2 (rules-v2.md, "Rule changes").
+pub const EMBEDDED_RULES: &str = include_str!("content/rules-v2.toml");
 /// The name under which [`EMBEDDED_RULES`] appears in messages.
-pub const EMBEDDED_RULES_FILE: &str = "embedded:rules-v1.toml";
+pub const EMBEDDED_RULES_FILE: &str = "embedded:rules-v2.toml";
+/// The embedded rule set v1 (intake-v1.md, "Rule set v1"), kept so that the submissions it
+/// judged can still be explained by it.
+pub const EMBEDDED_RULES_V1: &str = include_str!("content/rules-v1.toml");
+/// The name under which [`EMBEDDED_RULES_V1`] appears in messages.
+pub const EMBEDDED_RULES_V1_FILE: &str = "embedded:rules-v1.toml";
 
 /// How urgently a patient needs medical care. Ordered from least to most severe.
 #[derive(
@@ -171,6 +180,10 @@ struct RawFile {
     #[serde(default)]
     title: Option<String>,
     advice: RawAdvice,
+    /// Advice for one questionnaire (by id) that replaces `advice` there, disposition by
+    /// disposition; absent in v1-format files.
+    #[serde(default)]
+    questionnaire_advice: BTreeMap<String, AdviceOverrides>,
     #[serde(default)]
     rule: Vec<RawRule>,
 }
@@ -182,6 +195,27 @@ struct RawAdvice {
     urgent: DispositionAdvice,
     review: DispositionAdvice,
     routine: DispositionAdvice,
+}
+
+/// The dispositions whose advice one questionnaire replaces; the others keep the default.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdviceOverrides {
+    emergency: Option<DispositionAdvice>,
+    urgent: Option<DispositionAdvice>,
+    review: Option<DispositionAdvice>,
+    routine: Option<DispositionAdvice>,
+}
+
+impl AdviceOverrides {
+    fn get(&self, disposition: Disposition) -> Option<&DispositionAdvice> {
+        match disposition {
+            Disposition::Emergency => self.emergency.as_ref(),
+            Disposition::Urgent => self.urgent.as_ref(),
+            Disposition::Review => self.review.as_ref(),
+            Disposition::Routine => self.routine.as_ref(),
+        }
+    }
 }
 
 /// Fields are optional here so that a missing one is reported with the rule's id.
@@ -208,6 +242,7 @@ pub struct RuleSet {
     rules: Vec<Rule>,
     conditions: Vec<Ast>,
     advice: AdviceSet,
+    questionnaire_advice: BTreeMap<String, AdviceOverrides>,
 }
 
 /// The advice of each disposition.
@@ -220,9 +255,20 @@ struct AdviceSet {
 }
 
 impl RuleSet {
-    /// The embedded rule set v1.
+    /// The embedded default rule set v2.
     pub fn embedded() -> Result<Self, RuleSetError> {
         Self::parse(EMBEDDED_RULES_FILE, EMBEDDED_RULES)
+    }
+
+    /// The embedded rule set v1, to explain the submissions it judged.
+    pub fn embedded_v1() -> Result<Self, RuleSetError> {
+        Self::parse(EMBEDDED_RULES_V1_FILE, EMBEDDED_RULES_V1)
+    }
+
+    /// Every embedded rule set, newest first: a stored `rule_set_version` names the one that
+    /// judged it (compare with [`RuleSet::version`]).
+    pub fn embedded_all() -> Result<Vec<Self>, RuleSetError> {
+        Ok(vec![Self::embedded()?, Self::embedded_v1()?])
     }
 
     /// Parses a rule file read by the caller; `file` names it in error messages. Checks
@@ -248,11 +294,20 @@ impl RuleSet {
             routine: raw.advice.routine,
         };
         for disposition in Disposition::ALL {
-            if advice.get(disposition).headline.trim().is_empty() {
-                problems.push(RuleProblem {
-                    rule_id: None,
-                    message: format!("advice.{disposition} needs a headline"),
-                });
+            let mut headlines = vec![(String::from("advice"), Some(advice.get(disposition)))];
+            headlines.extend(raw.questionnaire_advice.iter().map(|(id, overrides)| {
+                (
+                    format!("questionnaire_advice.{id}"),
+                    overrides.get(disposition),
+                )
+            }));
+            for (table, given) in headlines {
+                if given.is_some_and(|advice| advice.headline.trim().is_empty()) {
+                    problems.push(RuleProblem {
+                        rule_id: None,
+                        message: format!("{table}.{disposition} needs a headline"),
+                    });
+                }
             }
         }
         let mut rules = Vec::with_capacity(raw.rule.len());
@@ -278,6 +333,7 @@ impl RuleSet {
             rules,
             conditions,
             advice,
+            questionnaire_advice: raw.questionnaire_advice,
         })
     }
 
@@ -306,27 +362,50 @@ impl RuleSet {
         &self.rules
     }
 
+    /// The default advice of `disposition` (what an intake shows).
     pub fn advice(&self, disposition: Disposition) -> &DispositionAdvice {
         self.advice.get(disposition)
     }
 
-    /// Binds the rules to one questionnaire. `strict`: every name must exist there (the
-    /// questionnaire the file is written for); otherwise names it lacks are unknown.
+    /// The advice of `disposition` after questionnaire `questionnaire_id`: its own from
+    /// `[questionnaire_advice.<id>.<disposition>]` if the file gives one, else the default.
+    pub fn advice_for(
+        &self,
+        questionnaire_id: &str,
+        disposition: Disposition,
+    ) -> &DispositionAdvice {
+        self.questionnaire_advice
+            .get(questionnaire_id)
+            .and_then(|overrides| overrides.get(disposition))
+            .unwrap_or_else(|| self.advice(disposition))
+    }
+
+    /// The questionnaires the file gives advice of their own for.
+    pub fn advised_questionnaires(&self) -> impl Iterator<Item = &str> {
+        self.questionnaire_advice.keys().map(String::as_str)
+    }
+
+    /// Binds the rules to one questionnaire. `standing`: `None` for the questionnaire the file
+    /// is written for, where every name must exist; otherwise that questionnaire, whose
+    /// standing facts fill in names this one does not ask, and other names it lacks are
+    /// unknown. Rules reading nothing this questionnaire asked are left out.
     pub(crate) fn compile(
         &self,
         questionnaire: &Questionnaire,
-        strict: bool,
+        standing: Option<&Questionnaire>,
     ) -> Result<CompiledRules, Vec<RuleProblem>> {
+        let strict = standing.is_none();
         let scope = Scope {
             questionnaire,
-            strict,
+            standing,
         };
         let mut problems = Vec::new();
         let mut compiled = Vec::with_capacity(self.rules.len());
         for (index, (rule, ast)) in self.rules.iter().zip(&self.conditions).enumerate() {
             let mut messages = Vec::new();
-            let expr = scope.compile(ast, &mut messages);
-            if messages.is_empty() {
+            let mut asked = false;
+            let expr = scope.compile(ast, &mut messages, &mut asked);
+            if messages.is_empty() && asked {
                 compiled.push((index, expr));
             }
             let context = if strict {
@@ -713,47 +792,43 @@ fn cmp_of(op: CompareOp) -> Cmp {
 
 struct Scope<'a> {
     questionnaire: &'a Questionnaire,
-    strict: bool,
+    /// The questionnaire standing facts are typed by; `None` when compiling strictly.
+    standing: Option<&'a Questionnaire>,
 }
 
 impl<'a> Scope<'a> {
-    fn compile(&self, ast: &Ast, problems: &mut Vec<String>) -> Expr {
+    /// `asked` is set when the condition reads something this questionnaire asked.
+    fn compile(&self, ast: &Ast, problems: &mut Vec<String>, asked: &mut bool) -> Expr {
+        let mut terms = |terms: &[Ast]| -> Box<[Expr]> {
+            terms
+                .iter()
+                .map(|term| self.compile(term, problems, asked))
+                .collect()
+        };
         match ast {
-            Ast::And(terms) => Expr::All(
-                terms
-                    .iter()
-                    .map(|term| self.compile(term, problems))
-                    .collect(),
-            ),
-            Ast::Or(terms) => Expr::Any(
-                terms
-                    .iter()
-                    .map(|term| self.compile(term, problems))
-                    .collect(),
-            ),
-            Ast::Not(inner) => Expr::Not(Box::new(self.compile(inner, problems))),
+            Ast::And(list) => Expr::All(terms(list)),
+            Ast::Or(list) => Expr::Any(terms(list)),
+            Ast::Not(inner) => Expr::Not(Box::new(self.compile(inner, problems, asked))),
             Ast::Test { name, column, test } => match self.resolve(name) {
-                Some(operand) => match compile_test(name, &operand, test.as_ref()) {
-                    Ok(test) => {
-                        if let Operand::Item {
-                            required: false, ..
-                        } = operand
-                        {
-                            problems.push(format!(
-                                "it reads {name}, which is optional in questionnaire {}; every \
-                                 question a rule reads must be required, because an unanswered \
-                                 question is never taken as \"no\"",
-                                self.questionnaire.id()
-                            ));
+                Some((operand, from_answers)) => {
+                    match compile_test(name, &operand, test.as_ref()) {
+                        Ok(test) => {
+                            *asked |= from_answers;
+                            if let Operand::Item {
+                                required: false, ..
+                            } = operand
+                            {
+                                problems.push(optional_message(name, self.questionnaire.id()));
+                            }
+                            Expr::Test(test)
                         }
-                        Expr::Test(test)
+                        Err(message) => {
+                            problems.push(format!("column {column}: {message}"));
+                            Expr::Unknown
+                        }
                     }
-                    Err(message) => {
-                        problems.push(format!("column {column}: {message}"));
-                        Expr::Unknown
-                    }
-                },
-                None if self.strict => {
+                }
+                None if self.standing.is_none() => {
                     problems.push(format!(
                         "column {column}: unknown name {name:?}: questionnaire {} has no such \
                          question and there is no such derived fact",
@@ -766,20 +841,47 @@ impl<'a> Scope<'a> {
         }
     }
 
-    fn resolve(&self, name: &str) -> Option<Operand<'a>> {
+    /// What `name` refers to, and whether it is (computed from) an answer to this
+    /// questionnaire rather than a standing fact.
+    fn resolve(&self, name: &str) -> Option<(Operand<'a>, bool)> {
         let form = &self.questionnaire.form;
         if let Some((slot, item)) = form.item(name) {
-            return Some(Operand::Item {
+            let operand = Operand::Item {
                 slot,
                 kind: &item.kind,
                 required: item.required,
-            });
+            };
+            return Some((operand, true));
         }
-        Fact::from_name(name).map(|fact| Operand::Fact {
-            slot: form.items.len() + fact.offset(),
-            ty: fact.value_type(),
-        })
+        if let Some(fact) = Fact::from_name(name) {
+            let operand = Operand::Fact {
+                slot: form.items.len() + fact.offset(),
+                ty: fact.value_type(),
+            };
+            return Some((operand, self.questionnaire.facts.has_inputs(fact)));
+        }
+        let position = standing::position(name)?;
+        let (_, item) = self.standing?.form.item(name)?;
+        let operand = Operand::Item {
+            slot: standing::slot(form.items.len(), position),
+            kind: &item.kind,
+            required: item.required,
+        };
+        Some((operand, false))
     }
+}
+
+fn optional_message(name: &str, questionnaire_id: &str) -> String {
+    let hint = if name.starts_with("odi_") {
+        "; read the Oswestry score through odi_percent or odi_band, computed from the sections \
+         answered"
+    } else {
+        ""
+    };
+    format!(
+        "it reads {name}, which is optional in questionnaire {questionnaire_id}; every question a \
+         rule reads must be required, because an unanswered question is never taken as \"no\"{hint}"
+    )
 }
 
 fn describe(ty: &Type<'_>) -> &'static str {

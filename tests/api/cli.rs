@@ -395,10 +395,10 @@ fn fired_rules(evaluation: &Value) -> Vec<&str> {
         .collect()
 }
 
-/// The embedded rule set v1 with `from` replaced by `to`, written into `dir`.
+/// The embedded rule set v2 with `from` replaced by `to`, written into `dir`.
 fn rules_file(dir: &tempfile::TempDir, name: &str, from: &str, to: &str) -> std::path::PathBuf {
-    let embedded = include_str!("../../src/triage/content/rules-v1.toml");
-    assert!(embedded.contains(from), "rules-v1.toml contains {from:?}");
+    let embedded = include_str!("../../src/triage/content/rules-v2.toml");
+    assert!(embedded.contains(from), "rules-v2.toml contains {from:?}");
     let path = dir.path().join(name);
     std::fs::write(&path, embedded.replacen(from, to, 1)).unwrap();
     path
@@ -415,12 +415,16 @@ fn triage_evaluate_prints_the_full_evaluation_of_routine_answers() {
     assert_eq!(evaluation["disposition"], "routine");
     assert_eq!(evaluation["findings"], json!([]));
     assert_eq!(evaluation["questionnaire_id"], "intake");
-    assert_eq!(evaluation["questionnaire_version"], "1");
+    assert_eq!(evaluation["questionnaire_version"], "2");
     assert!(
         evaluation["rule_set_version"]
             .as_str()
-            .is_some_and(|version| version.starts_with("v1+sha256:")),
+            .is_some_and(|version| version.starts_with("v2+sha256:")),
         "{evaluation}"
+    );
+    assert!(
+        evaluation.get("standing_facts").is_none(),
+        "an intake has none"
     );
     assert_eq!(evaluation["as_of"], AS_OF);
     assert_eq!(evaluation["facts"]["age"], 40);
@@ -672,11 +676,143 @@ fn triage_evaluate_is_documented_in_the_help() {
         "--rules",
         "--as-of",
         "--questionnaire",
+        "--standing",
         "Standard input",
+        "Follow-ups",
         "Exit status",
     ] {
         assert!(help.contains(expected), "help mentions {expected}: {help}");
     }
     let output = lumbar().arg("--help").output().unwrap();
     assert!(String::from_utf8(output.stdout).unwrap().contains("triage"));
+}
+
+#[test]
+fn triage_evaluate_judges_with_rule_set_v2_by_default() {
+    // v2: abdominal pain at 60 is urgent, smoker or not (v1 needed smoking).
+    let answers = answers_with(&[
+        ("abdominal_pain", json!(true)),
+        ("smoker", json!(false)),
+        ("date_of_birth", json!("1965-06-15")),
+    ]);
+    let evaluated = evaluation(&triage_evaluate(&["--as-of", AS_OF], &answers));
+    assert_eq!(evaluated["disposition"], "urgent");
+    assert_eq!(fired_rules(&evaluated), ["AAA_RISK", "ABDOMINAL_PAIN"]);
+
+    // A recent infection asks whether it was a spinal procedure; that is urgent.
+    let recent = [("recent_infection_or_procedure", json!(true))];
+    let output = triage_evaluate(&["--as-of", AS_OF], &answers_with(&recent));
+    assert_eq!(output.status.code(), Some(2));
+    let refused: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(refused["errors"][0]["field"], "recent_spinal_procedure");
+    let spinal = answers_with(&[recent[0].clone(), ("recent_spinal_procedure", json!(true))]);
+    let evaluated = evaluation(&triage_evaluate(&["--as-of", AS_OF], &spinal));
+    assert_eq!(evaluated["disposition"], "urgent");
+    assert_eq!(
+        fired_rules(&evaluated),
+        ["INFECTION_RECENT_SPINAL", "INFECTION_RECENT"]
+    );
+}
+
+/// Follow-up answers with leg weakness reported now.
+fn weak_follow_up() -> String {
+    let mut answers = crate::intakes::follow_up_answers(3, false);
+    answers["leg_weakness"] = json!("stable");
+    answers.to_string()
+}
+
+#[test]
+fn triage_evaluate_takes_a_follow_ups_standing_facts_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let standing = dir.path().join("standing.json");
+    std::fs::write(
+        &standing,
+        json!({"date_of_birth": "1960-02-29", "cancer_history": true, "sex": "female"}).to_string(),
+    )
+    .unwrap();
+    let follow_up = ["--as-of", "2026-02-28", "--questionnaire", "follow-up"];
+
+    // Leg weakness now, with a cancer history from the intake: MSCC, an emergency.
+    let mut args = follow_up.to_vec();
+    args.extend(["--standing", path_arg(&standing)]);
+    let evaluated = evaluation(&triage_evaluate(&args, &weak_follow_up()));
+    assert_eq!(evaluated["questionnaire_id"], "follow-up");
+    assert_eq!(evaluated["questionnaire_version"], "2");
+    assert_eq!(evaluated["disposition"], "emergency");
+    assert_eq!(fired_rules(&evaluated), ["MSCC"]);
+    assert_eq!(
+        evaluated["facts"]["age"], 65,
+        "born on 29 February: 66 on 1 March"
+    );
+    assert_eq!(evaluated["standing_facts"]["cancer_history"], true);
+    let advice = evaluated["advice"].to_string();
+    assert!(!advice.contains("first visit"), "{advice}");
+
+    // The cancer history alone does not fire again at a follow-up.
+    let calm = crate::intakes::follow_up_answers(3, false).to_string();
+    let evaluated = evaluation(&triage_evaluate(&args, &calm));
+    assert_eq!(evaluated["disposition"], "routine");
+
+    // Without --standing every standing fact is unknown: no MSCC, and no age.
+    let evaluated = evaluation(&triage_evaluate(&follow_up, &weak_follow_up()));
+    assert_eq!(evaluated["disposition"], "routine");
+    assert_eq!(evaluated["facts"]["age"], Value::Null);
+    assert!(evaluated.get("standing_facts").is_none());
+
+    // A whole intake's answers will do as the standing facts.
+    let intake = dir.path().join("intake.json");
+    std::fs::write(&intake, answers_with(&[("cancer_history", json!(true))])).unwrap();
+    let mut args = follow_up.to_vec();
+    args.extend(["--standing", path_arg(&intake)]);
+    let evaluated = evaluation(&triage_evaluate(&args, &weak_follow_up()));
+    assert_eq!(fired_rules(&evaluated), ["MSCC"]);
+}
+
+#[test]
+fn triage_evaluate_refuses_unusable_standing_facts_on_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let cases = [
+        (
+            file("wrong.json", r#"{"sex": "robot", "cancer_histroy": true}"#),
+            vec!["sex", "robot", "cancer_histroy", "wrong.json"],
+        ),
+        (
+            file("array.json", "[]"),
+            vec!["must be a JSON object", "array.json"],
+        ),
+        (
+            file("broken.json", "{"),
+            vec!["not valid JSON", "broken.json"],
+        ),
+        (
+            dir.path().join("missing.json"),
+            vec!["cannot read", "missing.json"],
+        ),
+    ];
+    for (path, expected) in cases {
+        let line = could_not_evaluate(&triage_evaluate(
+            &[
+                "--questionnaire",
+                "follow-up",
+                "--standing",
+                path_arg(&path),
+            ],
+            &weak_follow_up(),
+        ));
+        for part in expected {
+            assert!(line.contains(part), "{part}: {line}");
+        }
+    }
+    // The intake asks the standing facts itself.
+    let standing = file("standing.json", r#"{"cancer_history": true}"#);
+    let line = could_not_evaluate(&triage_evaluate(
+        &["--standing", path_arg(&standing)],
+        &answers_with(&[]),
+    ));
+    assert!(line.contains("--questionnaire follow-up"), "{line}");
 }

@@ -69,16 +69,14 @@ pub fn follow_up_answers(pain_now: u8, saddle_numbness: bool) -> Value {
     for section in 1..=10 {
         answers.insert(format!("odi_{section}"), json!(1));
     }
-    for key in [
-        "bladder_change",
-        "urinary_retention",
-        "bowel_control_loss",
-        "new_walking_difficulty",
-        "fever_chills",
-    ] {
-        answers.insert(key.into(), json!(false));
+    // Follow-up v2 asks every emergency safety question of the intake again: no to each.
+    for key in lumbar::triage::FOLLOW_UP_SAFETY_ITEMS {
+        if !key.starts_with("leg_") {
+            answers.insert(key.into(), json!(false));
+        }
     }
     answers.insert("saddle_numbness".into(), json!(saddle_numbness));
+    answers.insert("leg_symptoms".into(), json!("none"));
     answers.insert("leg_weakness".into(), json!("none"));
     Value::Object(answers)
 }
@@ -374,7 +372,7 @@ async fn each_role_sees_only_its_part_of_an_intake() {
         clinical["rule_set_version"]
             .as_str()
             .unwrap()
-            .starts_with("v1+sha256:")
+            .starts_with("v2+sha256:")
     );
     assert_eq!(clinical["facts"]["age"], 40);
     assert!(clinical["scores"]["odi"].is_object());
@@ -1004,7 +1002,7 @@ async fn a_clinic_replaces_questionnaires_and_a_bad_rule_file_stops_startup() {
     let dir = tempfile::tempdir().unwrap();
     let mut intake: Value = serde_json::from_str(include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/src/triage/content/intake-v1.json"
+        "/src/triage/content/intake-v2.json"
     )))
     .unwrap();
     intake["title"] = json!("Riverside back pain questionnaire");
@@ -1023,7 +1021,7 @@ async fn a_clinic_replaces_questionnaires_and_a_bad_rule_file_stops_startup() {
 
     let rules = include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/src/triage/content/rules-v1.toml"
+        "/src/triage/content/rules-v2.toml"
     ))
     .replace("when = \"saddle_numbness\"", "when = \"saddle_numbnes\"");
     let rules_file = dir.path().join("rules.toml");
