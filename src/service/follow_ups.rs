@@ -24,8 +24,10 @@ use crate::{
         patients,
     },
     triage::{
-        Answers, FOLLOW_UP_QUESTIONNAIRE, PatientView, Questionnaire, QuestionnaireDefinition,
+        Answers, FOLLOW_UP_QUESTIONNAIRE, INTAKE_QUESTIONNAIRE, PatientView, Questionnaire,
+        QuestionnaireDefinition, StandingFacts,
         scoring::{NRS_MEANINGFUL_CHANGE, ODI_MEANINGFUL_CHANGE_HUNDREDTHS, Trend},
+        standing_answers,
     },
 };
 
@@ -107,11 +109,11 @@ pub async fn submit(
     let found = account_tokens::peek(&state.db, now, Purpose::FollowUp, token)
         .await?
         .ok_or_else(link_not_valid)?;
-    let evaluation =
-        state
-            .triage
-            .evaluate(FOLLOW_UP_QUESTIONNAIRE, &answers, state.local_today())?;
     let patient_id = found.patient_id.ok_or_else(link_not_valid)?;
+    let standing = standing_facts(state, patient_id).await?;
+    let evaluation = state
+        .triage
+        .evaluate_follow_up(&answers, &standing, state.local_today())?;
     let questionnaire = questionnaire(state)?;
     let work = Work::begin_anonymous(state, context).await?;
     account_tokens::consume(work.db(), work.now(), Purpose::FollowUp, token)
@@ -134,6 +136,50 @@ pub async fn submit(
     work.allowed(Action::FollowUpSubmit, &row).await?;
     work.commit().await?;
     Ok(evaluation.patient_view())
+}
+
+/// The facts a follow-up does not ask again (rules-v2.md): the date of birth from the
+/// patient's record, the rest from their latest submitted intake. A stored answer the current
+/// intake no longer accepts is left out (unknown, so a rule needing it does not fire) rather
+/// than failing the patient's submission.
+async fn standing_facts(state: &AppState, patient_id: Uuid) -> ApiResult<StandingFacts> {
+    let record = patients::find(&state.db, patient_id)
+        .await?
+        .ok_or_else(link_not_valid)?;
+    let latest_intake = intakes::for_patient(&state.db, patient_id)
+        .await?
+        .into_iter()
+        .filter(|row| {
+            row.questionnaire_id == INTAKE_QUESTIONNAIRE && row.status == IntakeStatus::Submitted
+        })
+        .max_by_key(|row| row.submitted_at);
+    let mut raw = match latest_intake {
+        Some(row) => match serde_json::from_str(&row.answers) {
+            Ok(serde_json::Value::Object(answers)) => standing_answers(&answers),
+            _ => Answers::new(),
+        },
+        None => Answers::new(),
+    };
+    raw.insert(
+        "date_of_birth".into(),
+        serde_json::Value::String(record.date_of_birth.to_string()),
+    );
+    let today = state.local_today();
+    match state.triage.standing_facts(&raw, today) {
+        Ok(standing) => Ok(standing),
+        Err(problems) => {
+            tracing::warn!(
+                count = problems.len(),
+                "stored intake answers no longer fit the intake; left out of standing facts"
+            );
+            for problem in &problems {
+                if problem.link_id != "date_of_birth" {
+                    raw.remove(&problem.link_id);
+                }
+            }
+            Ok(state.triage.standing_facts(&raw, today).unwrap_or_default())
+        }
+    }
 }
 
 /// One submission's outcome measures, and their change against the baseline.

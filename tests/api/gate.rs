@@ -243,3 +243,54 @@ async fn an_emergency_on_a_follow_up_closes_booking_like_an_intake() {
     .await;
     assert_names_no_answer(refused.detail());
 }
+
+/// Submits a follow-up through an emailed link and answers its outcome.
+async fn follow_up(clinic: &Clinic, sink: &SmtpSink, answers: Value) -> Value {
+    let app = &clinic.app;
+    let send = format!("/api/v1/patients/{}/follow-ups", clinic.patient_id);
+    call_ok(app, Method::POST, &send, &clinic.staff, None).await;
+    app.worker().run_once().await.unwrap();
+    let token = sink
+        .received()
+        .iter()
+        .rev()
+        .find(|mail| mail.text().contains("/follow-ups/"))
+        .expect("a follow-up link")
+        .token_after("/follow-ups/");
+    let outcome = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/follow-ups/{token}"),
+            None,
+            Some(json!({ "answers": answers })),
+        )
+        .await;
+    assert_eq!(outcome.status(), 200);
+    outcome.json().await.unwrap()
+}
+
+/// Standing facts come from the latest intake: leg weakness reported at follow-up by a
+/// patient whose intake told of a cancer history is MSCC, an emergency; the cancer history on
+/// its own does not fire again at every follow-up.
+#[tokio::test]
+async fn a_follow_up_reads_standing_facts_from_the_latest_intake() {
+    let sink = SmtpSink::start().await;
+    let clinic = clinic(app_with_sink(&sink, &[]).await, "Europe/London").await;
+    let today = clinic.app.clock.now().date_naive();
+    let urgent = submit_intake(
+        &clinic.app,
+        &clinic.patient,
+        with(routine_answers(today), &[("cancer_history", json!(true))]),
+    )
+    .await;
+    let practitioner = clinic.app.access_token(Role::Practitioner).await;
+    decide(&clinic, &practitioner, &urgent, "cleared_for_care").await;
+
+    let quiet = follow_up(&clinic, &sink, follow_up_answers(2, false)).await;
+    assert_eq!(quiet["disposition"], "routine", "{quiet}");
+    let mut weak = follow_up_answers(2, false);
+    weak["leg_weakness"] = json!("worsening");
+    let outcome = follow_up(&clinic, &sink, weak).await;
+    assert_eq!(outcome["disposition"], "emergency", "{outcome}");
+    clinic.app.worker().run_once().await.unwrap();
+}
