@@ -6,6 +6,12 @@
 //! What each role sees of an intake ([`Visibility`]): the patient their own answers,
 //! disposition and advice (never the clinician rationale); the front desk the status and
 //! disposition only (no answers); practitioners everything. Admins see none of it.
+//!
+//! The date of birth is the patient record's (rules-v2.md): a new intake starts with it filled
+//! in, and a draft or submission whose `date_of_birth` differs from the record is refused
+//! ([`birth_date::check_against_record`]), so the age rules never read an age typed
+//! differently. (Records always carry a date of birth; without one the answer is taken as
+//! given, as the CLI does.)
 
 use std::collections::BTreeMap;
 
@@ -17,7 +23,7 @@ use uuid::Uuid;
 use crate::{
     app::AppState,
     audit::{Action, Record, Subject},
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, FieldError},
     notify::content::{EmailContent, ReviewNeeded},
     service::{
         Caller, Work,
@@ -29,8 +35,9 @@ use crate::{
         patients, scope, users,
     },
     triage::{
-        Answers, Disposition, Evaluation, EvaluationRecord, Finding, INTAKE_QUESTIONNAIRE,
-        PatientAdvice, PatientView, ValidationMode,
+        Answers, Disposition, EvaluateError, Evaluation, EvaluationRecord, Finding,
+        INTAKE_QUESTIONNAIRE, PatientAdvice, PatientView, ValidationMode,
+        birth_date::{self, DATE_OF_BIRTH},
     },
 };
 
@@ -201,10 +208,20 @@ pub async fn start(state: &AppState, caller: &Caller, command: StartIntake) -> A
         .triage
         .questionnaire(INTAKE_QUESTIONNAIRE)
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no intake questionnaire")))?;
-    let answers = match command.corrects {
-        Some(corrected) => correctable(state, &record, corrected).await?.answers,
-        None => "{}".to_owned(),
+    let mut answers = match command.corrects {
+        Some(corrected) => {
+            serde_json::from_str(&correctable(state, &record, corrected).await?.answers)
+                .map_err(ApiError::internal)?
+        }
+        None => Answers::new(),
     };
+    if questionnaire.question_ids().any(|id| id == DATE_OF_BIRTH) {
+        // The record's date is the intake's: a front end shows it filled in, and a correction
+        // takes the record as it is now (it may have been corrected since).
+        let on_record = Value::String(record.date_of_birth.to_string());
+        answers.insert(DATE_OF_BIRTH.into(), on_record);
+    }
+    let answers = Value::Object(answers).to_string();
     let work = Work::begin(state, caller).await?;
     let created = intakes::create(
         work.db(),
@@ -309,12 +326,20 @@ pub async fn save_draft(
     if row.status != intake::IntakeStatus::Draft {
         return Err(not_a_draft());
     }
-    state.triage.validate(
+    // A draft that carries a date of birth is held to the record too: a date that can never be
+    // submitted is best refused when it is typed, and no stored answer then contradicts the
+    // record (so nothing that reads a draft computes an age from it).
+    let on_record = record_date_of_birth(state, &row).await?;
+    let checked = state.triage.validate(
         &row.questionnaire_id,
         &answers,
         state.local_today(),
         ValidationMode::Draft,
-    )?;
+    );
+    if let Some(problem) = differs_from_record(caller, &answers, on_record) {
+        return Err(refused_birth_date(problem, checked));
+    }
+    checked?;
     let work = Work::begin(state, caller).await?;
     let text = Value::Object(answers).to_string();
     if !intakes::save_answers(work.db(), work.now(), row.id, text).await? {
@@ -344,9 +369,21 @@ pub async fn submit(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Su
         return Err(not_a_draft());
     }
     let answers: Answers = serde_json::from_str(&row.answers).map_err(ApiError::internal)?;
+    let on_record = record_date_of_birth(state, &row).await?;
+    let today = state.local_today();
+    if let Some(problem) = differs_from_record(caller, &answers, on_record) {
+        // Checked but never judged: no rule reads an age typed differently from the record.
+        let checked = state.triage.validate(
+            &row.questionnaire_id,
+            &answers,
+            today,
+            ValidationMode::Submit,
+        );
+        return Err(refused_birth_date(problem, checked));
+    }
     let evaluation = state
         .triage
-        .evaluate(&row.questionnaire_id, &answers, state.local_today())?;
+        .evaluate(&row.questionnaire_id, &answers, today)?;
     let work = Work::begin(state, caller).await?;
     store_judged(state, &work, &row, answers, &evaluation).await?;
     work.commit().await?;
@@ -385,6 +422,65 @@ pub async fn of_patient(
         .into_iter()
         .map(|row| Intake::shown(row, visibility))
         .collect())
+}
+
+/// The date of birth on the record of `row`'s patient (none if the record is gone: then the
+/// answer is taken as given, as for the CLI).
+async fn record_date_of_birth(
+    state: &AppState,
+    row: &intake::Model,
+) -> ApiResult<Option<NaiveDate>> {
+    Ok(patients::find(&state.db, row.patient_id)
+        .await?
+        .map(|record| record.date_of_birth))
+}
+
+/// The problem with `answers` when their `date_of_birth` is not the record's
+/// ([`birth_date::check_against_record`]), named like any answer problem.
+fn differs_from_record(
+    caller: &Caller,
+    answers: &Answers,
+    on_record: Option<NaiveDate>,
+) -> Option<FieldError> {
+    birth_date::check_against_record(answers, on_record).err()?;
+    let message = if caller.is_patient() {
+        "This is not the date of birth on your record. If your record is wrong, please ask the \
+         clinic to correct it."
+    } else {
+        "This is not the date of birth on the patient's record. If the record is wrong, correct \
+         the record first."
+    };
+    Some(FieldError {
+        field: DATE_OF_BIRTH.into(),
+        code: "differs_from_record".into(),
+        message: message.into(),
+    })
+}
+
+/// The 422 for a date of birth that is not the record's, listing `checked`'s other problems
+/// with the answers too, so the form shows them all at once.
+fn refused_birth_date(problem: FieldError, checked: Result<(), EvaluateError>) -> ApiError {
+    let mut errors: Vec<FieldError> = match checked {
+        Ok(()) => Vec::new(),
+        Err(EvaluateError::InvalidAnswers(errors)) => {
+            errors.into_iter().map(FieldError::from).collect()
+        }
+        Err(other) => return other.into(),
+    };
+    let detail = if errors.is_empty() {
+        "The date of birth is not the one on the patient's record."
+    } else {
+        "Some answers are missing or not valid; every problem is listed in `errors`."
+    };
+    // A date the questionnaire refused itself (in the future, implausible) says so already.
+    if !errors.iter().any(|error| error.field == DATE_OF_BIRTH) {
+        // The birth date is the questionnaire's first item: its problem comes first.
+        errors.insert(0, problem);
+    }
+    ApiError::Validation {
+        detail: detail.into(),
+        errors,
+    }
 }
 
 /// Loads an intake `caller` may act on as `action`: one of `allowed` roles, and for a patient

@@ -9,6 +9,7 @@ mod calendar_feed;
 mod cli;
 mod clinic;
 mod database;
+mod date_of_birth;
 mod demo;
 mod docs;
 mod errors;
