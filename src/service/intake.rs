@@ -3,9 +3,12 @@
 //! stored with the versions that judged it in one transaction, together with its place in the
 //! review queue and the practitioners' alert ([`store_judged`], which follow-ups share).
 //!
-//! What each role sees of an intake ([`Visibility`]): the patient their own answers,
-//! disposition and advice (never the clinician rationale); the front desk the status and
-//! disposition only (no answers); practitioners everything. Admins see none of it.
+//! What each role sees of an intake or follow-up ([`Visibility`], the one place it is decided):
+//! the patient their own answers, disposition and advice (never the clinician rationale); the
+//! front desk the status, the disposition and its general advice, never the answers, scores,
+//! fired rules or the advice's reasons, which restate the answers (minimum necessary, also in
+//! the answer to a submission they make for a patient); practitioners everything. Admins see
+//! none of it.
 //!
 //! The date of birth is the patient record's (rules-v2.md): a new intake starts with it filled
 //! in, and a draft or submission whose `date_of_birth` differs from the record is refused
@@ -92,6 +95,51 @@ impl Visibility {
             Role::Staff | Role::Admin => Self::FrontDesk,
         }
     }
+
+    /// The answers, and the advice's reasons (which restate them).
+    fn sees_answers(self) -> bool {
+        self != Self::FrontDesk
+    }
+
+    /// Scores, derived facts, fired rules and the review status.
+    fn sees_clinical(self) -> bool {
+        self == Self::Clinical
+    }
+
+    /// `advice` as this role may read it: everyone the disposition's general advice, the
+    /// reasons only those who may see the answers.
+    pub fn advice(self, advice: PatientAdvice) -> Advice {
+        Advice {
+            headline: advice.headline,
+            paragraphs: advice.paragraphs,
+            reasons: self.sees_answers().then_some(advice.reasons),
+        }
+    }
+
+    /// A triage outcome as this role may read it.
+    pub fn outcome(self, view: PatientView) -> Outcome {
+        Outcome {
+            disposition: view.disposition,
+            advice: self.advice(view.advice),
+        }
+    }
+}
+
+/// The advice a patient was given, as much as the caller may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Advice {
+    pub headline: String,
+    /// The disposition's general advice, in order.
+    pub paragraphs: Vec<String>,
+    /// Why, in the patient's words: the patient and practitioners (they restate answers).
+    pub reasons: Option<Vec<String>>,
+}
+
+/// What to do next after a submission, as much as the caller may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub disposition: Disposition,
+    pub advice: Advice,
 }
 
 /// Scores, derived facts and fired rules: for practitioners only.
@@ -147,8 +195,8 @@ pub struct Intake {
     pub disposition: Option<Disposition>,
     /// The patient and practitioners.
     pub answers: Option<BTreeMap<String, Value>>,
-    /// The patient and practitioners.
-    pub advice: Option<PatientAdvice>,
+    /// Submitted: every role that may see the intake (the reasons as [`Visibility::advice`]).
+    pub advice: Option<Advice>,
     /// Practitioners.
     pub clinical: Option<Clinical>,
     /// Practitioners.
@@ -159,8 +207,8 @@ impl Intake {
     /// `row` as `visibility` lets it be seen.
     pub(crate) fn shown(row: intake::Model, visibility: Visibility) -> Self {
         let result = result_of(&row);
-        let sees_answers = visibility != Visibility::FrontDesk;
-        let clinical = visibility == Visibility::Clinical;
+        let sees_answers = visibility.sees_answers();
+        let clinical = visibility.sees_clinical();
         Self {
             id: row.id,
             patient_id: row.patient_id,
@@ -177,9 +225,9 @@ impl Intake {
             answers: sees_answers
                 .then(|| serde_json::from_str(&row.answers).ok())
                 .flatten(),
-            advice: sees_answers
-                .then(|| result.as_ref().map(|result| result.advice.clone()))
-                .flatten(),
+            advice: result
+                .as_ref()
+                .map(|result| visibility.advice(result.advice.clone())),
             review_status: clinical
                 .then(|| row.review_status.map(ReviewStatus::of))
                 .flatten(),
@@ -353,11 +401,11 @@ pub async fn save_draft(
     Ok(Intake::shown(saved, Visibility::of(caller.role())))
 }
 
-/// A submission, and what the patient is told to do next.
+/// A submission, and what the patient is told to do next (as much as the caller may see).
 #[derive(Debug, Clone)]
 pub struct Submitted {
     pub intake: Intake,
-    pub outcome: PatientView,
+    pub outcome: Outcome,
 }
 
 /// Submits a draft: every answer is checked (a safety question left unanswered is refused,
@@ -390,9 +438,10 @@ pub async fn submit(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Su
     let saved = intakes::find(&state.db, row.id)
         .await?
         .ok_or(ApiError::NotFound)?;
+    let visibility = Visibility::of(caller.role());
     Ok(Submitted {
-        intake: Intake::shown(saved, Visibility::of(caller.role())),
-        outcome: evaluation.patient_view(),
+        intake: Intake::shown(saved, visibility),
+        outcome: visibility.outcome(evaluation.patient_view()),
     })
 }
 

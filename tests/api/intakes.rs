@@ -358,9 +358,17 @@ async fn each_role_sees_only_its_part_of_an_intake() {
     );
     assert!(!patient.to_string().contains("rationale"));
 
+    // The front desk: the disposition and its general advice, never the answers, the clinical
+    // detail or the advice's reasons (which restate the answers).
     let staff = clinic.call(Method::GET, &path, &clinic.staff, None).await;
     assert_eq!(staff["disposition"], "urgent");
-    for hidden in ["answers", "advice", "clinical"] {
+    assert_eq!(staff["advice"]["headline"], patient["advice"]["headline"]);
+    assert_eq!(
+        staff["advice"]["paragraphs"],
+        patient["advice"]["paragraphs"]
+    );
+    assert!(staff["advice"].get("reasons").is_none());
+    for hidden in ["answers", "clinical", "review_status"] {
         assert!(staff.get(hidden).is_none(), "staff must not see {hidden}");
     }
 

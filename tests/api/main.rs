@@ -16,6 +16,7 @@ mod errors;
 mod health;
 mod helpers;
 mod intakes;
+mod minimum_necessary;
 mod outbox;
 mod patients;
 mod practitioners;
