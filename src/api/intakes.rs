@@ -411,7 +411,8 @@ pub struct IntakesApi;
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Intakes")]
 impl IntakesApi {
     /// Starts an intake questionnaire (a draft). A patient starts their own; the front desk one
-    /// for a patient.
+    /// for a patient. The draft starts with `date_of_birth` from the patient's record, and a
+    /// different date is refused when saved or submitted (422 naming `date_of_birth`).
     #[oai(path = "/intakes", method = "post", operation_id = "createIntake")]
     async fn create(
         &self,

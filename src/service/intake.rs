@@ -240,7 +240,7 @@ impl Intake {
 
 /// Starts an intake: for a patient their own (or `patient_id`, if it is theirs), for the
 /// front desk the patient it names. A correction starts from the answers of the submission it
-/// corrects, and replaces it when submitted.
+/// corrects, and replaces it when submitted. Either starts with the record's date of birth.
 #[derive(Debug, Clone, Default)]
 pub struct StartIntake {
     pub patient_id: Option<Uuid>,
