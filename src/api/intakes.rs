@@ -3,9 +3,11 @@
 //! red-flag rules in one transaction, and flagged cases wait in the practitioners' review queue.
 //! The use cases are `service::intake` and `service::review`; this is their JSON edge.
 //!
-//! What each role sees of an intake: the patient their own answers, disposition and advice
-//! (never the clinician rationale); the front desk the status and disposition only (no answers);
-//! practitioners everything. Admins see none of it.
+//! What each role sees of an intake is decided in `service::intake::Visibility`: the patient
+//! their own answers, disposition and advice (never the clinician rationale); the front desk the
+//! status, the disposition and its general advice (never the answers, scores, fired rules or the
+//! advice's reasons); practitioners everything. Admins see none of it. Fields a role does not
+//! see are left out of the JSON, so the schema marks them optional.
 
 use std::collections::BTreeMap;
 
@@ -24,10 +26,10 @@ use crate::{
     auth::BearerAuth,
     error::ApiResult,
     service::{
-        intake::{self, Clinical, Intake, ReviewStatus, StartIntake, Status},
+        intake::{self, Clinical, Intake, Outcome, ReviewStatus, StartIntake, Status, Visibility},
         review::{self, Decide, QueueEntry as Queued, RecordedDecision},
     },
-    triage::{Disposition, Finding, PatientAdvice, PatientView, review::Decision},
+    triage::{Disposition, Finding, PatientView, review::Decision},
 };
 
 /// How urgently the patient needs care.
@@ -71,12 +73,16 @@ pub enum ReviewStatusView {
 #[derive(Debug, Clone, Object)]
 pub struct Advice {
     pub headline: String,
+    /// The disposition's general advice.
     pub paragraphs: Vec<String>,
-    /// Why, in the patient's words; empty for routine.
-    pub reasons: Vec<String>,
+    /// Why, in the patient's words; empty for routine. The patient and practitioners only:
+    /// absent for the front desk, because the reasons restate the answers.
+    #[oai(skip_serializing_if_is_none)]
+    pub reasons: Option<Vec<String>>,
 }
 
-/// The triage result as the patient sees it.
+/// The triage result: what the patient is told to do next (the front desk sees it without
+/// the advice's reasons).
 #[derive(Debug, Clone, Object)]
 pub struct TriageOutcome {
     pub disposition: DispositionView,
@@ -106,8 +112,8 @@ pub struct ClinicalDetail {
     pub findings: Vec<FindingView>,
 }
 
-impl From<PatientAdvice> for Advice {
-    fn from(advice: PatientAdvice) -> Self {
+impl From<intake::Advice> for Advice {
+    fn from(advice: intake::Advice) -> Self {
         Self {
             headline: advice.headline,
             paragraphs: advice.paragraphs,
@@ -116,12 +122,20 @@ impl From<PatientAdvice> for Advice {
     }
 }
 
+impl From<Outcome> for TriageOutcome {
+    fn from(outcome: Outcome) -> Self {
+        Self {
+            disposition: outcome.disposition.into(),
+            advice: outcome.advice.into(),
+        }
+    }
+}
+
+/// The clinicians' what-if (`POST /triage/evaluate`), which judges answers that are no one's:
+/// shown whole, as to a practitioner.
 impl From<PatientView> for TriageOutcome {
     fn from(view: PatientView) -> Self {
-        Self {
-            disposition: view.disposition.into(),
-            advice: view.advice.into(),
-        }
+        Visibility::Clinical.outcome(view).into()
     }
 }
 
@@ -231,12 +245,14 @@ pub struct IntakeView {
     /// The answers (`linkId -> value`): the patient and practitioners, never the front desk.
     #[oai(skip_serializing_if_is_none)]
     pub answers: Option<BTreeMap<String, Value>>,
-    /// The advice the patient was given: the patient and practitioners.
+    /// Submitted intakes: the advice the patient was given (the front desk without its
+    /// reasons).
     #[oai(skip_serializing_if_is_none)]
     pub advice: Option<Advice>,
     /// Practitioners only.
     #[oai(skip_serializing_if_is_none)]
     pub clinical: Option<ClinicalDetail>,
+    /// Practitioners only, for flagged submissions.
     #[oai(skip_serializing_if_is_none)]
     pub review_status: Option<ReviewStatusView>,
 }
@@ -321,7 +337,8 @@ pub enum DecisionRecorded {
     Created(Json<DecisionView>),
 }
 
-/// The result of a submission.
+/// The result of a submission, as much as the submitter may see (the front desk submitting
+/// for a patient sees no answers, scores, fired rules or reasons).
 #[derive(Debug, Object)]
 pub struct Submitted {
     pub intake: IntakeView,
@@ -398,7 +415,8 @@ pub struct IntakesApi;
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Intakes")]
 impl IntakesApi {
     /// Starts an intake questionnaire (a draft). A patient starts their own; the front desk one
-    /// for a patient.
+    /// for a patient. The draft starts with `date_of_birth` from the patient's record, and a
+    /// different date is refused when saved or submitted (422 naming `date_of_birth`).
     #[oai(path = "/intakes", method = "post", operation_id = "createIntake")]
     async fn create(
         &self,

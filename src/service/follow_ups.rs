@@ -16,7 +16,7 @@ use crate::{
     service::{
         Caller, Work,
         access::{CLINIC_TEAM, PRACTITIONER},
-        intake::store_judged,
+        intake::{Outcome, Visibility, store_judged},
     },
     store::{
         account_tokens,
@@ -24,7 +24,7 @@ use crate::{
         patients,
     },
     triage::{
-        Answers, FOLLOW_UP_QUESTIONNAIRE, INTAKE_QUESTIONNAIRE, PatientView, Questionnaire,
+        Answers, FOLLOW_UP_QUESTIONNAIRE, INTAKE_QUESTIONNAIRE, Questionnaire,
         QuestionnaireDefinition, StandingFacts,
         scoring::{NRS_MEANINGFUL_CHANGE, ODI_MEANINGFUL_CHANGE_HUNDREDTHS, Trend},
         standing_answers,
@@ -96,14 +96,14 @@ pub async fn form(state: &AppState, context: AuditContext, token: &str) -> ApiRe
 
 /// Submits the answers behind an emailed link: judged and stored like an intake (a finding
 /// that alerts practitioners does so). The link works once; what the patient should do next
-/// comes back.
+/// comes back, as the patient sees it (the link is theirs: whoever holds it is answering as them).
 #[tracing::instrument(name = "service.follow_ups.submit", skip_all)]
 pub async fn submit(
     state: &AppState,
     context: AuditContext,
     token: &str,
     answers: Answers,
-) -> ApiResult<PatientView> {
+) -> ApiResult<Outcome> {
     let now = state.clock.now();
     // Judged before the link is spent: a patient who mistyped can correct and resend.
     let found = account_tokens::peek(&state.db, now, Purpose::FollowUp, token)
@@ -135,7 +135,7 @@ pub async fn submit(
     store_judged(state, &work, &row, answers, &evaluation).await?;
     work.allowed(Action::FollowUpSubmit, &row).await?;
     work.commit().await?;
-    Ok(evaluation.patient_view())
+    Ok(Visibility::Patient.outcome(evaluation.patient_view()))
 }
 
 /// The facts a follow-up does not ask again (rules-v2.md): the date of birth from the

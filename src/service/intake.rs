@@ -3,9 +3,18 @@
 //! stored with the versions that judged it in one transaction, together with its place in the
 //! review queue and the practitioners' alert ([`store_judged`], which follow-ups share).
 //!
-//! What each role sees of an intake ([`Visibility`]): the patient their own answers,
-//! disposition and advice (never the clinician rationale); the front desk the status and
-//! disposition only (no answers); practitioners everything. Admins see none of it.
+//! What each role sees of an intake or follow-up ([`Visibility`], the one place it is decided):
+//! the patient their own answers, disposition and advice (never the clinician rationale); the
+//! front desk the status, the disposition and its general advice, never the answers, scores,
+//! fired rules or the advice's reasons, which restate the answers (minimum necessary, also in
+//! the answer to a submission they make for a patient); practitioners everything. Admins see
+//! none of it.
+//!
+//! The date of birth is the patient record's (rules-v2.md): a new intake starts with it filled
+//! in, and a draft or submission whose `date_of_birth` differs from the record is refused
+//! ([`birth_date::check_against_record`]), so the age rules never read an age typed
+//! differently. (Records always carry a date of birth; without one the answer is taken as
+//! given, as the CLI does.)
 
 use std::collections::BTreeMap;
 
@@ -17,7 +26,7 @@ use uuid::Uuid;
 use crate::{
     app::AppState,
     audit::{Action, Record, Subject},
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, FieldError},
     notify::content::{EmailContent, ReviewNeeded},
     service::{
         Caller, Work,
@@ -30,8 +39,10 @@ use crate::{
         patients, scope, users,
     },
     triage::{
-        Answers, Disposition, Evaluation, EvaluationRecord, Finding, INTAKE_QUESTIONNAIRE,
-        PatientAdvice, PatientView, ValidationMode, review::queues_submission,
+        Answers, Disposition, EvaluateError, Evaluation, EvaluationRecord, Finding,
+        INTAKE_QUESTIONNAIRE, PatientAdvice, PatientView, ValidationMode,
+        birth_date::{self, DATE_OF_BIRTH},
+        review::queues_submission,
     },
 };
 
@@ -86,6 +97,51 @@ impl Visibility {
             Role::Staff | Role::Admin => Self::FrontDesk,
         }
     }
+
+    /// The answers, and the advice's reasons (which restate them).
+    fn sees_answers(self) -> bool {
+        self != Self::FrontDesk
+    }
+
+    /// Scores, derived facts, fired rules and the review status.
+    fn sees_clinical(self) -> bool {
+        self == Self::Clinical
+    }
+
+    /// `advice` as this role may read it: everyone the disposition's general advice, the
+    /// reasons only those who may see the answers.
+    pub fn advice(self, advice: PatientAdvice) -> Advice {
+        Advice {
+            headline: advice.headline,
+            paragraphs: advice.paragraphs,
+            reasons: self.sees_answers().then_some(advice.reasons),
+        }
+    }
+
+    /// A triage outcome as this role may read it.
+    pub fn outcome(self, view: PatientView) -> Outcome {
+        Outcome {
+            disposition: view.disposition,
+            advice: self.advice(view.advice),
+        }
+    }
+}
+
+/// The advice a patient was given, as much as the caller may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Advice {
+    pub headline: String,
+    /// The disposition's general advice, in order.
+    pub paragraphs: Vec<String>,
+    /// Why, in the patient's words: the patient and practitioners (they restate answers).
+    pub reasons: Option<Vec<String>>,
+}
+
+/// What to do next after a submission, as much as the caller may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub disposition: Disposition,
+    pub advice: Advice,
 }
 
 /// Scores, derived facts and fired rules: for practitioners only.
@@ -141,8 +197,8 @@ pub struct Intake {
     pub disposition: Option<Disposition>,
     /// The patient and practitioners.
     pub answers: Option<BTreeMap<String, Value>>,
-    /// The patient and practitioners.
-    pub advice: Option<PatientAdvice>,
+    /// Submitted: every role that may see the intake (the reasons as [`Visibility::advice`]).
+    pub advice: Option<Advice>,
     /// Practitioners.
     pub clinical: Option<Clinical>,
     /// Practitioners.
@@ -153,8 +209,8 @@ impl Intake {
     /// `row` as `visibility` lets it be seen.
     pub(crate) fn shown(row: intake::Model, visibility: Visibility) -> Self {
         let result = result_of(&row);
-        let sees_answers = visibility != Visibility::FrontDesk;
-        let clinical = visibility == Visibility::Clinical;
+        let sees_answers = visibility.sees_answers();
+        let clinical = visibility.sees_clinical();
         Self {
             id: row.id,
             patient_id: row.patient_id,
@@ -171,9 +227,9 @@ impl Intake {
             answers: sees_answers
                 .then(|| serde_json::from_str(&row.answers).ok())
                 .flatten(),
-            advice: sees_answers
-                .then(|| result.as_ref().map(|result| result.advice.clone()))
-                .flatten(),
+            advice: result
+                .as_ref()
+                .map(|result| visibility.advice(result.advice.clone())),
             review_status: clinical
                 .then(|| row.review_status.map(ReviewStatus::of))
                 .flatten(),
@@ -186,7 +242,7 @@ impl Intake {
 
 /// Starts an intake: for a patient their own (or `patient_id`, if it is theirs), for the
 /// front desk the patient it names. A correction starts from the answers of the submission it
-/// corrects, and replaces it when submitted.
+/// corrects, and replaces it when submitted. Either starts with the record's date of birth.
 #[derive(Debug, Clone, Default)]
 pub struct StartIntake {
     pub patient_id: Option<Uuid>,
@@ -202,10 +258,20 @@ pub async fn start(state: &AppState, caller: &Caller, command: StartIntake) -> A
         .triage
         .questionnaire(INTAKE_QUESTIONNAIRE)
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no intake questionnaire")))?;
-    let answers = match command.corrects {
-        Some(corrected) => correctable(state, &record, corrected).await?.answers,
-        None => "{}".to_owned(),
+    let mut answers = match command.corrects {
+        Some(corrected) => {
+            serde_json::from_str(&correctable(state, &record, corrected).await?.answers)
+                .map_err(ApiError::internal)?
+        }
+        None => Answers::new(),
     };
+    if questionnaire.question_ids().any(|id| id == DATE_OF_BIRTH) {
+        // The record's date is the intake's: a front end shows it filled in, and a correction
+        // takes the record as it is now (it may have been corrected since).
+        let on_record = Value::String(record.date_of_birth.to_string());
+        answers.insert(DATE_OF_BIRTH.into(), on_record);
+    }
+    let answers = Value::Object(answers).to_string();
     let work = Work::begin(state, caller).await?;
     let created = intakes::create(
         work.db(),
@@ -310,12 +376,20 @@ pub async fn save_draft(
     if row.status != intake::IntakeStatus::Draft {
         return Err(not_a_draft());
     }
-    state.triage.validate(
+    // A draft that carries a date of birth is held to the record too: a date that can never be
+    // submitted is best refused when it is typed, and no stored answer then contradicts the
+    // record (so nothing that reads a draft computes an age from it).
+    let on_record = record_date_of_birth(state, &row).await?;
+    let checked = state.triage.validate(
         &row.questionnaire_id,
         &answers,
         state.local_today(),
         ValidationMode::Draft,
-    )?;
+    );
+    if let Some(problem) = differs_from_record(caller, &answers, on_record) {
+        return Err(refused_birth_date(problem, checked));
+    }
+    checked?;
     let work = Work::begin(state, caller).await?;
     let text = Value::Object(answers).to_string();
     if !intakes::save_answers(work.db(), work.now(), row.id, text).await? {
@@ -329,11 +403,11 @@ pub async fn save_draft(
     Ok(Intake::shown(saved, Visibility::of(caller.role())))
 }
 
-/// A submission, and what the patient is told to do next.
+/// A submission, and what the patient is told to do next (as much as the caller may see).
 #[derive(Debug, Clone)]
 pub struct Submitted {
     pub intake: Intake,
-    pub outcome: PatientView,
+    pub outcome: Outcome,
 }
 
 /// Submits a draft: every answer is checked (a safety question left unanswered is refused,
@@ -345,18 +419,31 @@ pub async fn submit(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Su
         return Err(not_a_draft());
     }
     let answers: Answers = serde_json::from_str(&row.answers).map_err(ApiError::internal)?;
+    let on_record = record_date_of_birth(state, &row).await?;
+    let today = state.local_today();
+    if let Some(problem) = differs_from_record(caller, &answers, on_record) {
+        // Checked but never judged: no rule reads an age typed differently from the record.
+        let checked = state.triage.validate(
+            &row.questionnaire_id,
+            &answers,
+            today,
+            ValidationMode::Submit,
+        );
+        return Err(refused_birth_date(problem, checked));
+    }
     let evaluation = state
         .triage
-        .evaluate(&row.questionnaire_id, &answers, state.local_today())?;
+        .evaluate(&row.questionnaire_id, &answers, today)?;
     let work = Work::begin(state, caller).await?;
     store_judged(state, &work, &row, answers, &evaluation).await?;
     work.commit().await?;
     let saved = intakes::find(&state.db, row.id)
         .await?
         .ok_or(ApiError::NotFound)?;
+    let visibility = Visibility::of(caller.role());
     Ok(Submitted {
-        intake: Intake::shown(saved, Visibility::of(caller.role())),
-        outcome: evaluation.patient_view(),
+        intake: Intake::shown(saved, visibility),
+        outcome: visibility.outcome(evaluation.patient_view()),
     })
 }
 
@@ -386,6 +473,65 @@ pub async fn of_patient(
         .into_iter()
         .map(|row| Intake::shown(row, visibility))
         .collect())
+}
+
+/// The date of birth on the record of `row`'s patient (none if the record is gone: then the
+/// answer is taken as given, as for the CLI).
+async fn record_date_of_birth(
+    state: &AppState,
+    row: &intake::Model,
+) -> ApiResult<Option<NaiveDate>> {
+    Ok(patients::find(&state.db, row.patient_id)
+        .await?
+        .map(|record| record.date_of_birth))
+}
+
+/// The problem with `answers` when their `date_of_birth` is not the record's
+/// ([`birth_date::check_against_record`]), named like any answer problem.
+fn differs_from_record(
+    caller: &Caller,
+    answers: &Answers,
+    on_record: Option<NaiveDate>,
+) -> Option<FieldError> {
+    birth_date::check_against_record(answers, on_record).err()?;
+    let message = if caller.is_patient() {
+        "This is not the date of birth on your record. If your record is wrong, please ask the \
+         clinic to correct it."
+    } else {
+        "This is not the date of birth on the patient's record. If the record is wrong, correct \
+         the record first."
+    };
+    Some(FieldError {
+        field: DATE_OF_BIRTH.into(),
+        code: "differs_from_record".into(),
+        message: message.into(),
+    })
+}
+
+/// The 422 for a date of birth that is not the record's, listing `checked`'s other problems
+/// with the answers too, so the form shows them all at once.
+fn refused_birth_date(problem: FieldError, checked: Result<(), EvaluateError>) -> ApiError {
+    let mut errors: Vec<FieldError> = match checked {
+        Ok(()) => Vec::new(),
+        Err(EvaluateError::InvalidAnswers(errors)) => {
+            errors.into_iter().map(FieldError::from).collect()
+        }
+        Err(other) => return other.into(),
+    };
+    let detail = if errors.is_empty() {
+        "The date of birth is not the one on the patient's record."
+    } else {
+        "Some answers are missing or not valid; every problem is listed in `errors`."
+    };
+    // A date the questionnaire refused itself (in the future, implausible) says so already.
+    if !errors.iter().any(|error| error.field == DATE_OF_BIRTH) {
+        // The birth date is the questionnaire's first item: its problem comes first.
+        errors.insert(0, problem);
+    }
+    ApiError::Validation {
+        detail: detail.into(),
+        errors,
+    }
 }
 
 /// Loads an intake `caller` may act on as `action`: one of `allowed` roles, and for a patient

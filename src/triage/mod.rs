@@ -159,6 +159,7 @@
 //! rationale and sources are in [`Finding`]s, which the patient view never contains.
 
 pub mod answers;
+pub mod birth_date;
 mod condition;
 pub mod facts;
 pub mod questionnaire;

@@ -311,19 +311,12 @@ async fn fixture(app: &TestApp) -> Fixture {
     }
     let (_, other_patient) = app.add_patient(&unique_email("other")).await;
     let staff = app.access_token(Role::Staff).await;
-    // Over 50 with a new episode: flagged for review, and no red flag that closes booking.
-    let today = app.clock.now().date_naive();
+    // Non-mechanical pain: flagged for review, and no red flag that closes booking.
     let flagged = with(
-        routine_answers(today),
+        routine_answers(app.clock.now().date_naive()),
         &[
-            (
-                "date_of_birth",
-                json!(crate::intakes::years_before(today, 55)),
-            ),
-            (
-                "pain_started_on",
-                json!((today - chrono::Duration::days(49)).to_string()),
-            ),
+            ("night_pain_no_relief", json!(true)),
+            ("constant_pain", json!(true)),
         ],
     );
     let flagged_intake = draft_for(app, &staff, other_patient, Some(flagged)).await;

@@ -29,6 +29,10 @@ pub fn test_epoch() -> DateTime<Utc> {
         .to_utc()
 }
 
+/// The date of birth on [`TestApp::add_patient`]'s records: 40 years before [`test_epoch`], the
+/// date `intakes::routine_answers` gives for that day (an intake must match the record).
+pub const PATIENT_DATE_OF_BIRTH: &str = "1986-03-02";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TestBackend {
     Sqlite,
@@ -484,7 +488,7 @@ impl TestApp {
                 user_id: Some(user_id),
                 given_name: "Alex".into(),
                 family_name: "Morgan".into(),
-                date_of_birth: chrono::NaiveDate::from_ymd_opt(1980, 5, 17).unwrap(),
+                date_of_birth: PATIENT_DATE_OF_BIRTH.parse().unwrap(),
                 email: Some(email.into()),
                 phone: None,
                 created_by: None,

@@ -9,11 +9,11 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use crate::{
-    helpers::{TestApp, app_with_sink, expect_problem},
+    helpers::{PATIENT_DATE_OF_BIRTH, TestApp, app_with_sink, expect_problem},
     smtp_sink::SmtpSink,
 };
 
-pub(crate) fn years_before(today: NaiveDate, years: i32) -> String {
+fn years_before(today: NaiveDate, years: i32) -> String {
     today
         .with_year(today.year() - years)
         .unwrap_or(today)
@@ -356,9 +356,17 @@ async fn each_role_sees_only_its_part_of_an_intake() {
     );
     assert!(!patient.to_string().contains("rationale"));
 
+    // The front desk: the disposition and its general advice, never the answers, the clinical
+    // detail or the advice's reasons (which restate the answers).
     let staff = clinic.call(Method::GET, &path, &clinic.staff, None).await;
     assert_eq!(staff["disposition"], "urgent");
-    for hidden in ["answers", "advice", "clinical"] {
+    assert_eq!(staff["advice"]["headline"], patient["advice"]["headline"]);
+    assert_eq!(
+        staff["advice"]["paragraphs"],
+        patient["advice"]["paragraphs"]
+    );
+    assert!(staff["advice"].get("reasons").is_none());
+    for hidden in ["answers", "clinical", "review_status"] {
         assert!(staff.get(hidden).is_none(), "staff must not see {hidden}");
     }
 
@@ -547,17 +555,15 @@ async fn the_review_queue_puts_the_most_severe_and_oldest_first_and_takes_decisi
     // It checks what was queued, not what was delivered.
     clinic.app.expect_unsent_mail();
     let today = clinic.today();
-    let older = with(
+    // A review case that needs no other age: the date of birth must be the record's.
+    let non_mechanical = with(
         routine_answers(today),
         &[
-            ("date_of_birth", json!(years_before(today, 55))),
-            (
-                "pain_started_on",
-                json!((today - Duration::days(49)).to_string()),
-            ),
+            ("night_pain_no_relief", json!(true)),
+            ("constant_pain", json!(true)),
         ],
     );
-    let review = clinic.submit(older).await;
+    let review = clinic.submit(non_mechanical).await;
     assert_eq!(review["outcome"]["disposition"], "review");
     clinic.app.clock.advance(Duration::minutes(3));
     let urgent_first = clinic
@@ -628,7 +634,7 @@ async fn the_review_queue_puts_the_most_severe_and_oldest_first_and_takes_decisi
         "CANCER_HISTORY"
     );
     assert_eq!(case["earlier"].as_array().unwrap().len(), 4);
-    assert_eq!(case["date_of_birth"], "1980-05-17");
+    assert_eq!(case["date_of_birth"], PATIENT_DATE_OF_BIRTH);
 
     // Contacting the patient keeps the case open; clearing it closes it.
     let decide = |intake: String, decision: &'static str| {
