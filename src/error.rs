@@ -63,6 +63,24 @@ pub struct Problem {
     #[oai(default, skip_serializing_if_is_empty)]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub next_slots: Vec<SuggestedSlot>,
+    /// When a form that is not complete (or not valid) yet already holds answers that call
+    /// for emergency care: the advice to show at once (rule set v2's safety interrupt).
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub safety_advice: Option<Advice>,
+}
+
+/// What the patient reads: calm, clear next steps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Object)]
+pub struct Advice {
+    pub headline: String,
+    /// The disposition's general advice.
+    pub paragraphs: Vec<String>,
+    /// Why, in the patient's words; empty for routine. The patient and practitioners only:
+    /// absent for the front desk, because the reasons restate the answers.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasons: Option<Vec<String>>,
 }
 
 /// A free appointment time suggested instead of one that was not available.
@@ -89,6 +107,7 @@ impl Problem {
             request_id: None,
             errors: Vec::new(),
             next_slots: Vec::new(),
+            safety_advice: None,
         }
     }
 
@@ -128,6 +147,15 @@ pub enum ApiError {
     Validation {
         detail: String,
         errors: Vec<FieldError>,
+    },
+
+    /// A validation failure of a form whose answers already call for emergency care: the
+    /// problem carries the emergency advice as well (`validation_failed` all the same).
+    #[error("{detail}")]
+    ValidationWithSafetyAdvice {
+        detail: String,
+        errors: Vec<FieldError>,
+        advice: Advice,
     },
 
     /// Missing, wrong or expired credentials. The detail never says which.
@@ -187,6 +215,20 @@ impl ApiError {
         }
     }
 
+    /// This error with `advice` attached when it is a validation failure (the safety
+    /// interrupt: a form refused as incomplete still tells the patient to get help now).
+    /// Any other error is kept as it is.
+    pub fn with_safety_advice(self, advice: Advice) -> Self {
+        match self {
+            Self::Validation { detail, errors } => Self::ValidationWithSafetyAdvice {
+                detail,
+                errors,
+                advice,
+            },
+            other => other,
+        }
+    }
+
     /// A 422: the field names a record that does not exist.
     pub fn unknown_field(field: &str, message: &str) -> Self {
         Self::field(field, "unknown", message, message)
@@ -213,7 +255,9 @@ impl ApiError {
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation { .. } | Self::ValidationWithSafetyAdvice { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -231,7 +275,9 @@ impl ApiError {
             | Self::Conflict { code, .. }
             | Self::Unavailable { code, .. }
             | Self::Refused { code, .. } => code,
-            Self::Validation { .. } => "validation_failed",
+            Self::Validation { .. } | Self::ValidationWithSafetyAdvice { .. } => {
+                "validation_failed"
+            }
             Self::NotFound => "not_found",
             Self::Internal(_) => "internal_error",
         }
@@ -259,6 +305,15 @@ impl ApiError {
             ),
             Self::Validation { detail, errors } => Problem {
                 errors: errors.clone(),
+                ..Problem::new(status, self.code(), title, Some(detail.clone()))
+            },
+            Self::ValidationWithSafetyAdvice {
+                detail,
+                errors,
+                advice,
+            } => Problem {
+                errors: errors.clone(),
+                safety_advice: Some(advice.clone()),
                 ..Problem::new(status, self.code(), title, Some(detail.clone()))
             },
             Self::Refused {

@@ -69,17 +69,7 @@ pub enum ReviewStatusView {
     Decided,
 }
 
-/// What the patient reads: calm, clear next steps.
-#[derive(Debug, Clone, Object)]
-pub struct Advice {
-    pub headline: String,
-    /// The disposition's general advice.
-    pub paragraphs: Vec<String>,
-    /// Why, in the patient's words; empty for routine. The patient and practitioners only:
-    /// absent for the front desk, because the reasons restate the answers.
-    #[oai(skip_serializing_if_is_none)]
-    pub reasons: Option<Vec<String>>,
-}
+pub use crate::error::Advice;
 
 /// The triage result: what the patient is told to do next (the front desk sees it without
 /// the advice's reasons).
@@ -255,6 +245,10 @@ pub struct IntakeView {
     /// Practitioners only, for flagged submissions.
     #[oai(skip_serializing_if_is_none)]
     pub review_status: Option<ReviewStatusView>,
+    /// A draft just saved whose answers call for emergency care now (the safety interrupt):
+    /// the emergency advice to show at once, before the rest of the form.
+    #[oai(skip_serializing_if_is_none)]
+    pub safety_advice: Option<Advice>,
 }
 
 impl From<Status> for IntakeStatusView {
@@ -291,6 +285,7 @@ impl From<Intake> for IntakeView {
             disposition: shown.disposition.map(DispositionView::from),
             answers: shown.answers,
             advice: shown.advice.map(Advice::from),
+            safety_advice: shown.safety_advice.map(Advice::from),
             clinical: shown.clinical.map(ClinicalDetail::from),
             review_status: shown.review_status.map(ReviewStatusView::from),
         }
@@ -353,7 +348,11 @@ pub struct QueueEntry {
     pub patient_id: Uuid,
     pub patient_name: String,
     pub questionnaire_id: String,
+    /// Emergency answers in a draft the patient has not submitted yet (the safety interrupt):
+    /// practitioners decide on it like a submission.
+    pub unsubmitted: bool,
     pub disposition: DispositionView,
+    /// When it was submitted, or for an unsubmitted draft, when its answers interrupted it.
     pub submitted_at: DateTime<Utc>,
     /// Minutes since submission.
     pub waiting_minutes: i64,
@@ -371,6 +370,7 @@ impl From<Queued> for QueueEntry {
             patient_id: queued.patient_id,
             patient_name: queued.patient_name,
             questionnaire_id: queued.questionnaire_id,
+            unsubmitted: queued.unsubmitted,
             disposition: queued.disposition.into(),
             submitted_at: queued.submitted_at,
             waiting_minutes: queued.waiting_minutes,

@@ -203,6 +203,8 @@ pub struct Intake {
     pub clinical: Option<Clinical>,
     /// Practitioners.
     pub review_status: Option<ReviewStatus>,
+    /// Set on the answer to a draft save whose answers call for emergency care now.
+    pub safety_advice: Option<Advice>,
 }
 
 impl Intake {
@@ -234,6 +236,7 @@ impl Intake {
                 .then(|| row.review_status.map(ReviewStatus::of))
                 .flatten(),
             clinical: clinical.then(|| result.map(Clinical::from)).flatten(),
+            safety_advice: None,
             questionnaire_id: row.questionnaire_id,
             questionnaire_version: row.questionnaire_version,
         }
@@ -386,10 +389,18 @@ pub async fn save_draft(
         state.local_today(),
         ValidationMode::Draft,
     );
-    if let Some(problem) = differs_from_record(caller, &answers, on_record) {
-        return Err(refused_birth_date(problem, checked));
+    // The emergency answers are heeded even when the save is refused for another answer.
+    let safety_advice = safety_interrupt(state, caller, &row, &answers).await?;
+    let refused = match differs_from_record(caller, &answers, on_record) {
+        Some(problem) => Some(refused_birth_date(problem, checked)),
+        None => checked.err().map(ApiError::from),
+    };
+    if let Some(error) = refused {
+        return Err(match safety_advice {
+            Some(advice) => error.with_safety_advice(advice.into()),
+            None => error,
+        });
     }
-    checked?;
     let work = Work::begin(state, caller).await?;
     let text = Value::Object(answers).to_string();
     if !intakes::save_answers(work.db(), work.now(), row.id, text).await? {
@@ -400,7 +411,37 @@ pub async fn save_draft(
     let saved = intakes::find(&state.db, row.id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(Intake::shown(saved, Visibility::of(caller.role())))
+    Ok(Intake {
+        safety_advice,
+        ..Intake::shown(saved, Visibility::of(caller.role()))
+    })
+}
+
+/// The safety interrupt of rule set v2 for draft `row` with `answers` (being saved, or
+/// refused as incomplete): when they already fire an emergency rule, the draft becomes an
+/// emergency case in the review queue and an open flag, practitioners are alerted (once per
+/// draft: a later save or the submission does not alert again), and the emergency advice is
+/// returned to show at once.
+async fn safety_interrupt(
+    state: &AppState,
+    caller: &Caller,
+    row: &intake::Model,
+    answers: &Answers,
+) -> ApiResult<Option<Advice>> {
+    let Some(found) =
+        state
+            .triage
+            .safety_interrupt(&row.questionnaire_id, answers, state.local_today())?
+    else {
+        return Ok(None);
+    };
+    let work = Work::begin(state, caller).await?;
+    let severity = i16::from(Disposition::Emergency.severity());
+    if intakes::interrupt(work.db(), work.now(), row.id, severity).await? {
+        alert_practitioners(state, &work, row.id).await?;
+    }
+    work.commit().await?;
+    Ok(Some(Visibility::of(caller.role()).advice(found.advice)))
 }
 
 /// A submission, and what the patient is told to do next (as much as the caller may see).
@@ -431,9 +472,21 @@ pub async fn submit(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Su
         );
         return Err(refused_birth_date(problem, checked));
     }
-    let evaluation = state
+    let evaluation = match state
         .triage
-        .evaluate(&row.questionnaire_id, &answers, today)?;
+        .evaluate(&row.questionnaire_id, &answers, today)
+    {
+        Ok(evaluation) => evaluation,
+        Err(refused) => {
+            let error = ApiError::from(refused);
+            return Err(
+                match safety_interrupt(state, caller, &row, &answers).await? {
+                    Some(advice) => error.with_safety_advice(advice.into()),
+                    None => error,
+                },
+            );
+        }
+    };
     let work = Work::begin(state, caller).await?;
     store_judged(state, &work, &row, answers, &evaluation).await?;
     work.commit().await?;
@@ -562,7 +615,13 @@ pub(crate) async fn store_judged(
     evaluation: &Evaluation,
 ) -> ApiResult<()> {
     let open_flag = review::open_flag(work.db(), row.patient_id, work.now()).await?;
-    let judgement = judgement(evaluation, open_flag)?;
+    let mut judgement = judgement(evaluation, open_flag)?;
+    if row.safety_interrupted_at.is_some() {
+        // The case includes the emergency answers that interrupted the draft: it ranks so.
+        judgement.severity = judgement
+            .severity
+            .max(Some(i16::from(Disposition::Emergency.severity())));
+    }
     let text = Value::Object(answers).to_string();
     if !intakes::submit(work.db(), work.now(), row.id, text, judgement).await? {
         return Err(not_a_draft());

@@ -34,7 +34,10 @@ pub struct QueueEntry {
     pub patient_id: Uuid,
     pub patient_name: String,
     pub questionnaire_id: String,
+    /// Emergency answers in a draft not submitted yet (the safety interrupt).
+    pub unsubmitted: bool,
     pub disposition: Disposition,
+    /// When it was submitted, or for an unsubmitted draft, interrupted.
     pub submitted_at: DateTime<Utc>,
     /// Minutes since submission.
     pub waiting_minutes: i64,
@@ -69,21 +72,33 @@ pub async fn queue(
     let entries = rows
         .into_iter()
         .filter_map(|row| {
-            let result = result_of(&row)?;
-            let submitted_at = row.submitted_at.unwrap_or(row.created_at);
+            // An interrupted draft is queued before it has a result: its emergency answers.
+            let (disposition, rule_ids) = match result_of(&row) {
+                Some(result) => (
+                    result.disposition,
+                    result
+                        .findings
+                        .into_iter()
+                        .map(|finding| finding.rule_id)
+                        .collect(),
+                ),
+                None if row.safety_interrupted_at.is_some() => (Disposition::Emergency, Vec::new()),
+                None => return None,
+            };
+            let submitted_at = row
+                .submitted_at
+                .or(row.safety_interrupted_at)
+                .unwrap_or(row.created_at);
             Some(QueueEntry {
                 intake_id: row.id,
                 patient_id: row.patient_id,
                 patient_name: names.get(&row.patient_id).cloned().unwrap_or_default(),
+                unsubmitted: row.status == IntakeStatus::Draft,
                 questionnaire_id: row.questionnaire_id,
-                disposition: result.disposition,
+                disposition,
                 submitted_at,
                 waiting_minutes: (now - submitted_at).num_minutes().max(0),
-                rule_ids: result
-                    .findings
-                    .into_iter()
-                    .map(|finding| finding.rule_id)
-                    .collect(),
+                rule_ids,
                 open_flag: most_severe_open_flag(
                     cases
                         .iter()
@@ -185,10 +200,13 @@ pub async fn decide(
     command: Decide,
 ) -> ApiResult<RecordedDecision> {
     let row = intake::visible(state, caller, PRACTITIONER, id, Action::ReviewDecision).await?;
-    if row.review_status.is_none() || row.status == IntakeStatus::Draft {
+    let interrupted_draft = row.safety_interrupted_at.is_some();
+    if row.review_status.is_none() || (row.status == IntakeStatus::Draft && !interrupted_draft) {
         return Err(ApiError::Conflict {
             code: "not_in_review",
-            detail: "Only a submission that was flagged for review takes decisions.".into(),
+            detail: "Only a submission that was flagged for review, or a draft with emergency \
+                     answers, takes decisions."
+                .into(),
         });
     }
     let work = Work::begin(state, caller).await?;

@@ -140,6 +140,32 @@ pub async fn submit<C: ConnectionTrait>(
     Ok(submitted.rows_affected == 1)
 }
 
+/// Records a draft's safety interrupt, once: the draft becomes an emergency case in the review
+/// queue. `false` when it was interrupted already (or is no longer a draft), so practitioners
+/// are alerted once per draft however often it is saved.
+#[tracing::instrument(name = "store.intakes.interrupt", skip_all)]
+pub async fn interrupt<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    id: Uuid,
+    severity: i16,
+) -> Result<bool, DbErr> {
+    let marked = Entity::update_many()
+        .col_expr(Column::SafetyInterruptedAt, Expr::value(now))
+        .col_expr(
+            Column::ReviewStatus,
+            Expr::value(Some(ReviewStatus::Pending)),
+        )
+        .col_expr(Column::Severity, Expr::value(severity))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .filter(Column::Status.eq(IntakeStatus::Draft))
+        .filter(Column::SafetyInterruptedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(marked.rows_affected == 1)
+}
+
 /// Marks a submission as corrected by a later one. Its place in the review queue and any flag
 /// it holds stay: a correction supersedes the answers as the record of the patient's history
 /// and nothing else (rules-v2.md); only a practitioner's decision closes a case.
@@ -173,7 +199,8 @@ pub async fn for_patient<C: ConnectionTrait>(
         .await
 }
 
-/// The review queue: most severe first, then oldest first.
+/// The review queue: most severe first, then oldest first (interrupted drafts by their
+/// interrupt).
 #[tracing::instrument(name = "store.intakes.review_queue", skip_all)]
 pub async fn review_queue<C: ConnectionTrait>(
     db: &C,
@@ -182,7 +209,14 @@ pub async fn review_queue<C: ConnectionTrait>(
     Entity::find()
         .filter(Column::ReviewStatus.eq(status))
         .order_by_desc(Column::Severity)
-        .order_by_asc(Column::SubmittedAt)
+        // An interrupted draft waits from its interrupt (and NULLs sort alike on both backends).
+        .order_by(
+            Func::coalesce([
+                Expr::col(Column::SubmittedAt),
+                Expr::col(Column::SafetyInterruptedAt),
+            ]),
+            Order::Asc,
+        )
         .order_by_asc(Column::Id)
         .all(db)
         .await

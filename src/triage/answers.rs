@@ -201,6 +201,21 @@ pub(crate) fn read(
     (slots, found)
 }
 
+/// What a partly answered form already says, for the safety interrupt: every answer that
+/// reads, answers to questions the others hide dropped, everything else unknown. Problems are
+/// not reported here: a draft's own save reports them.
+pub(crate) fn read_partial(
+    form: &Form,
+    answers: &Answers,
+    today: NaiveDate,
+    capacity: usize,
+) -> Vec<Slot> {
+    let (mut slots, _) = read(form, answers, today, ValidationMode::Draft, capacity);
+    let mut ignored = Found { errors: Vec::new() };
+    check_presence(form, &mut slots, &mut ignored);
+    slots
+}
+
 /// Walks items in document order: hidden items must be unanswered (and then count as
 /// unanswered for later `enableWhen`), shown required ones answered, consents given.
 fn check_presence(form: &Form, slots: &mut [Slot], found: &mut Found) {

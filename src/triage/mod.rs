@@ -250,6 +250,15 @@ pub struct PatientAdvice {
     pub reasons: Vec<String>,
 }
 
+/// Emergency answers in a form that is not complete yet ([`Triage::safety_interrupt`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SafetyInterrupt {
+    /// The emergency advice, with the fired rules' patient lines.
+    pub advice: PatientAdvice,
+    /// The emergency rules that fired, for practitioners.
+    pub rule_ids: Vec<String>,
+}
+
 /// The patient's view of an evaluation: the disposition and advice only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PatientView {
@@ -512,6 +521,41 @@ impl Triage {
             findings: fired.iter().map(|rule| finding(rule)).collect(),
             standing_facts: standing,
         })
+    }
+
+    /// The safety interrupt of rule set v2: the emergency rules that a partly answered form
+    /// (a draft being saved, or a submission refused as incomplete) already fires, with the
+    /// emergency advice to show at once. A rule fires when the answers given make its
+    /// condition true whatever the rest will be (three-valued logic: every rule whose inputs
+    /// are all answered and hold, and one that an answered part settles, such as one side of an
+    /// `or`). Answers that do not read, and answers to hidden questions, count as unanswered.
+    /// `None` when no emergency rule fires.
+    pub fn safety_interrupt(
+        &self,
+        questionnaire_id: &str,
+        answers: &Answers,
+        today: NaiveDate,
+    ) -> Result<Option<SafetyInterrupt>, EvaluateError> {
+        let entry = self.entry(questionnaire_id)?;
+        let questionnaire = &entry.questionnaire;
+        let capacity = standing::slot(questionnaire.form.items.len(), STANDING_FACTS.len());
+        let mut slots = answers::read_partial(&questionnaire.form, answers, today, capacity);
+        let assessment = questionnaire.facts.assess(&slots, today);
+        slots.extend(assessment.fact_slots());
+        slots.extend([Slot::Absent; STANDING_FACTS.len()]);
+        let fired: Vec<&Rule> = entry
+            .rules
+            .fired(&slots)
+            .filter_map(|index| self.rules.rules().get(index))
+            .filter(|rule| rule.disposition == Disposition::Emergency)
+            .collect();
+        if fired.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(SafetyInterrupt {
+            advice: self.advice(questionnaire.id(), Disposition::Emergency, &fired),
+            rule_ids: fired.iter().map(|rule| rule.id.clone()).collect(),
+        }))
     }
 
     /// Always there (`new` checks it); an `Option` only because `entries` is a list.

@@ -1016,3 +1016,82 @@ fn questionnaire_advice_is_checked_and_optional() {
         rules.advice(Urgent)
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The safety interrupt: emergency answers in a form that is not complete yet
+// ---------------------------------------------------------------------------------------------
+
+fn partial(answers: &[(&str, Value)]) -> Answers {
+    answers
+        .iter()
+        .map(|(key, value)| ((*key).to_owned(), value.clone()))
+        .collect()
+}
+
+fn interrupt(answers: &Answers) -> Option<SafetyInterrupt> {
+    triage()
+        .safety_interrupt(INTAKE_QUESTIONNAIRE, answers, today())
+        .expect("the intake is known")
+}
+
+#[test]
+fn one_emergency_answer_in_an_empty_form_interrupts_it() {
+    let found = interrupt(&partial(&[("saddle_numbness", YES)])).expect("interrupted");
+    assert_eq!(found.rule_ids, ["CES_SADDLE"]);
+    assert_eq!(
+        found.advice.headline,
+        triage().rule_set().advice(Emergency).headline
+    );
+}
+
+#[test]
+fn nothing_interrupts_a_form_without_emergency_answers() {
+    assert_eq!(interrupt(&Answers::new()), None);
+    assert_eq!(interrupt(&partial(&[("saddle_numbness", NO)])), None);
+    // Urgent answers wait for the submission: the interrupt is for emergencies only.
+    assert_eq!(interrupt(&partial(&[("cancer_history", YES)])), None);
+    // The complete routine baseline fires nothing either.
+    assert_eq!(interrupt(&baseline()), None);
+}
+
+#[test]
+fn a_rule_whose_other_inputs_are_unanswered_does_not_fire_on_one_of_them() {
+    // Bilateral leg symptoms alone are not CES_BILATERAL_NEURO: it needs numbness or weakness.
+    assert_eq!(
+        interrupt(&partial(&[("leg_symptoms", json!("both_legs"))])),
+        None
+    );
+    let both = partial(&[("leg_symptoms", json!("both_legs")), ("leg_numbness", YES)]);
+    assert!(interrupt(&both).is_some());
+}
+
+#[test]
+fn an_answer_to_a_hidden_question_or_one_that_does_not_read_is_unanswered() {
+    // leg_numbness is asked only when there are leg symptoms.
+    let hidden = partial(&[("leg_symptoms", json!("none")), ("leg_numbness", YES)]);
+    assert_eq!(interrupt(&hidden), None);
+    // A malformed answer beside an emergency one does not hide it.
+    let mixed = partial(&[("saddle_numbness", YES), ("pain_now", json!("a lot"))]);
+    assert!(interrupt(&mixed).is_some());
+}
+
+#[test]
+fn every_emergency_answer_of_a_complete_submission_also_interrupts_its_draft() {
+    for (link_id, value) in [
+        ("saddle_numbness", YES),
+        ("urinary_retention", YES),
+        ("bowel_control_loss", YES),
+    ] {
+        let mut answers = baseline();
+        answers.insert(link_id.into(), value.clone());
+        let judged = triage()
+            .evaluate(INTAKE_QUESTIONNAIRE, &answers, today())
+            .expect("valid");
+        assert_eq!(judged.disposition, Emergency, "{link_id}");
+        assert!(interrupt(&answers).is_some(), "{link_id}");
+        assert!(
+            interrupt(&partial(&[(link_id, value)])).is_some(),
+            "{link_id}"
+        );
+    }
+}

@@ -294,3 +294,186 @@ async fn a_follow_up_reads_standing_facts_from_the_latest_intake() {
     assert_eq!(outcome["disposition"], "emergency", "{outcome}");
     clinic.app.worker().run_once().await.unwrap();
 }
+
+/// The mails that alerted practitioners to case `id`.
+fn alerts_about(sink: &SmtpSink, id: &str) -> usize {
+    sink.received()
+        .iter()
+        .filter(|mail| mail.text().contains(&format!("/reviews/{id}")))
+        .count()
+}
+
+/// Rule set v2's safety interrupt: an emergency answer saved in a draft is heeded at once
+/// (advice, alert, queue, open flag), before and without the rest of the form.
+#[tokio::test]
+async fn an_emergency_answer_in_a_draft_interrupts_it_at_once() {
+    let sink = SmtpSink::start().await;
+    let clinic = clinic(app_with_sink(&sink, &[]).await, "Europe/London").await;
+    let app = &clinic.app;
+    let draft = call_ok(
+        app,
+        Method::POST,
+        "/api/v1/intakes",
+        &clinic.patient,
+        Some(json!({})),
+    )
+    .await;
+    let id = draft["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/intakes/{id}");
+    assert!(draft.get("safety_advice").is_none(), "{draft}");
+
+    // One emergency answer, nothing else yet.
+    let saved = call_ok(
+        app,
+        Method::PUT,
+        &path,
+        &clinic.patient,
+        Some(json!({"answers": {"saddle_numbness": true}})),
+    )
+    .await;
+    let advice = &saved["safety_advice"];
+    assert!(
+        advice["headline"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("emergency"),
+        "{saved}"
+    );
+    app.worker().run_once().await.unwrap();
+    let alerted = alerts_about(&sink, &id);
+    assert!(alerted >= 1, "practitioners are told");
+
+    // It is in the queue as unsubmitted emergency answers, and it is an open flag, although
+    // the patient's earlier intake was routine.
+    let practitioner = app.access_token(Role::Practitioner).await;
+    let queue = call_ok(app, Method::GET, "/api/v1/reviews", &practitioner, None).await;
+    let entry = queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["intake_id"] == id.as_str())
+        .expect("the draft is queued")
+        .clone();
+    assert_eq!(entry["unsubmitted"], true);
+    assert_eq!(entry["disposition"], "emergency");
+    expect_problem(
+        patient_books(&clinic, "a", "2026-03-05T09:00:00Z").await,
+        403,
+        "intake_emergency",
+    )
+    .await;
+
+    // Saving again, and a submission refused as incomplete, repeat the advice but not the
+    // alert.
+    call_ok(
+        app,
+        Method::PUT,
+        &path,
+        &clinic.patient,
+        Some(json!({"answers": {"saddle_numbness": true, "pain_now": 7}})),
+    )
+    .await;
+    let refused = expect_problem(
+        app.send(
+            Method::POST,
+            &format!("{path}/submit"),
+            Some(&clinic.patient),
+            None,
+        )
+        .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        refused.body["safety_advice"]["headline"],
+        advice["headline"]
+    );
+    app.worker().run_once().await.unwrap();
+    assert_eq!(alerts_about(&sink, &id), alerted, "alerted once per draft");
+
+    // The front desk saving for a patient reads the advice without its reasons.
+    let for_patient = call_ok(
+        app,
+        Method::PUT,
+        &path,
+        &clinic.staff,
+        Some(json!({"answers": {"saddle_numbness": true}})),
+    )
+    .await;
+    assert!(for_patient["safety_advice"]["headline"].is_string());
+    assert!(for_patient["safety_advice"].get("reasons").is_none());
+
+    // A practitioner who has spoken to the patient decides on the draft itself.
+    call_ok(
+        app,
+        Method::POST,
+        &format!("{path}/review"),
+        &practitioner,
+        Some(json!({"decision": "cleared_for_care", "note": "Spoke to the patient: no numbness."})),
+    )
+    .await;
+    assert_eq!(
+        patient_books(&clinic, "b", "2026-03-05T09:00:00Z")
+            .await
+            .status(),
+        201
+    );
+    app.worker().run_once().await.unwrap();
+}
+
+/// Unticking the emergency answer before submitting does not lift what the patient told us:
+/// the submission is the case, queued and flagged until a practitioner decides.
+#[tokio::test]
+async fn a_draft_submitted_without_its_emergency_answer_keeps_the_flag() {
+    let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
+    clinic.app.expect_unsent_mail();
+    let app = &clinic.app;
+    let today = app.clock.now().date_naive();
+    let draft = call_ok(
+        app,
+        Method::POST,
+        "/api/v1/intakes",
+        &clinic.patient,
+        Some(json!({})),
+    )
+    .await;
+    let path = format!("/api/v1/intakes/{}", draft["id"].as_str().unwrap());
+    call_ok(
+        app,
+        Method::PUT,
+        &path,
+        &clinic.patient,
+        Some(json!({"answers": {"saddle_numbness": true}})),
+    )
+    .await;
+    call_ok(
+        app,
+        Method::PUT,
+        &path,
+        &clinic.patient,
+        Some(json!({"answers": routine_answers(today)})),
+    )
+    .await;
+    let submitted = call_ok(
+        app,
+        Method::POST,
+        &format!("{path}/submit"),
+        &clinic.patient,
+        None,
+    )
+    .await;
+    assert_eq!(submitted["outcome"]["disposition"], "routine");
+    expect_problem(
+        patient_books(&clinic, "a", "2026-03-05T09:00:00Z").await,
+        403,
+        "intake_emergency",
+    )
+    .await;
+    let practitioner = app.access_token(Role::Practitioner).await;
+    let queue = call_ok(app, Method::GET, "/api/v1/reviews", &practitioner, None).await;
+    assert_eq!(queue[0]["intake_id"], submitted["intake"]["id"]);
+    assert_eq!(queue[0]["unsubmitted"], false);
+    assert_eq!(queue[0]["open_flag"], "emergency");
+}
