@@ -477,3 +477,48 @@ async fn a_draft_submitted_without_its_emergency_answer_keeps_the_flag() {
     assert_eq!(queue[0]["unsubmitted"], false);
     assert_eq!(queue[0]["open_flag"], "emergency");
 }
+
+/// A referral and bookings racing each other: every booking is answered 201 or 403 (no 500),
+/// and once the referral is in, the gate is closed whatever won the race.
+#[tokio::test]
+async fn a_decision_racing_bookings_leaves_the_gate_closed() {
+    let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
+    clinic.app.expect_unsent_mail();
+    let today = clinic.app.clock.now().date_naive();
+    let urgent = submit_intake(
+        &clinic.app,
+        &clinic.patient,
+        with(routine_answers(today), &[("cancer_history", json!(true))]),
+    )
+    .await;
+    let practitioner = clinic.app.access_token(Role::Practitioner).await;
+    decide(&clinic, &practitioner, &urgent, "cleared_for_care").await;
+
+    let starts = [
+        "2026-03-05T09:00:00Z",
+        "2026-03-05T10:00:00Z",
+        "2026-03-05T11:00:00Z",
+        "2026-03-05T13:00:00Z",
+        "2026-03-05T14:00:00Z",
+        "2026-03-05T15:00:00Z",
+    ];
+    let bookings = starts
+        .iter()
+        .enumerate()
+        .map(|(n, start)| {
+            let clinic = &clinic;
+            async move { patient_books(clinic, &format!("race-{n}"), start).await.status() }
+        })
+        .collect::<Vec<_>>();
+    let referral = decide(&clinic, &practitioner, &urgent, "refer_to_gp");
+    let (statuses, ()) = tokio::join!(futures_util::future::join_all(bookings), referral);
+    for status in statuses {
+        assert!(status == 201 || status == 403, "{status}");
+    }
+    expect_problem(
+        patient_books(&clinic, "after", "2026-03-06T09:00:00Z").await,
+        403,
+        "intake_urgent_not_cleared",
+    )
+    .await;
+}
