@@ -507,7 +507,11 @@ async fn a_decision_racing_bookings_leaves_the_gate_closed() {
         .enumerate()
         .map(|(n, start)| {
             let clinic = &clinic;
-            async move { patient_books(clinic, &format!("race-{n}"), start).await.status() }
+            async move {
+                patient_books(clinic, &format!("race-{n}"), start)
+                    .await
+                    .status()
+            }
         })
         .collect::<Vec<_>>();
     let referral = decide(&clinic, &practitioner, &urgent, "refer_to_gp");

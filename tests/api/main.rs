@@ -22,4 +22,5 @@ mod outbox;
 mod patients;
 mod practitioners;
 mod probe;
+mod service;
 mod smtp_sink;
