@@ -104,10 +104,10 @@ fn setup() -> Option<Setup> {
     )
     .ok()?;
     let calendar = PractitionerCalendar {
-        practitioner_id: Uuid::from_u128(1),
+        practitioner_id: Uuid::from_u128(1).into(),
         discipline: Discipline::Physiotherapy,
         locations: vec![LocationHours {
-            location_id: Uuid::from_u128(10),
+            location_id: Uuid::from_u128(10).into(),
             zone,
             hours: hours(&policies)?,
         }],
@@ -143,7 +143,7 @@ fn bench_availability(c: &mut Criterion) {
         .retain(|busy| busy.interval.start() < window_end && busy.blocked_until() > window_start);
     let ten: Vec<_> = (0..10u128)
         .map(|index| PractitionerCalendar {
-            practitioner_id: Uuid::from_u128(100 + index),
+            practitioner_id: Uuid::from_u128(100 + index).into(),
             ..loaded.clone()
         })
         .collect();

@@ -267,14 +267,17 @@ pub async fn seed(
             let hours = WeeklyHours::new(&inputs, grid)
                 .map_err(|errors| anyhow::anyhow!("demo hours of {}: {errors}", plan.name))?;
             checked.push(LocationHours {
-                location_id,
+                location_id: location_id.into(),
                 zone,
                 hours,
             });
         }
         check_practitioner_hours(&checked, today)
             .map_err(|errors| anyhow::anyhow!("demo hours of {}: {errors}", plan.name))?;
-        let works_at: Vec<Uuid> = checked.iter().map(|hours| hours.location_id).collect();
+        let works_at: Vec<Uuid> = checked
+            .iter()
+            .map(|hours| hours.location_id.uuid())
+            .collect();
         let created = practitioners::create(
             &txn,
             now,

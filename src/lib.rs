@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod ids;
 pub mod middleware;
 pub mod notify;
 pub mod scheduling;

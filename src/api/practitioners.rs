@@ -240,7 +240,7 @@ impl From<Vec<LocationWeek>> for WeeklySchedule {
 impl From<LocationWorkingHours> for LocationHoursInput {
     fn from(entry: LocationWorkingHours) -> Self {
         Self {
-            location_id: entry.location_id,
+            location_id: entry.location_id.into(),
             intervals: entry
                 .intervals
                 .iter()

@@ -13,9 +13,9 @@
 //! All arithmetic is on instants, so a 60-minute slot is 60 real minutes on any day; see
 //! the module documentation for how wall-clock hours become instants on DST days.
 
+use crate::ids::{LocationId, PractitionerId};
 use chrono::{DateTime, Days, FixedOffset, NaiveDate, Offset, Utc};
 use serde::Serialize;
-use uuid::Uuid;
 
 use super::clinic::{
     Actor, AppointmentType, BookingWindow, ClinicPolicies, Discipline, add_saturating,
@@ -73,7 +73,7 @@ impl Busy {
 /// [`AvailabilityQuery::load_window`]); passing more is correct, only slower.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PractitionerCalendar {
-    pub practitioner_id: Uuid,
+    pub practitioner_id: PractitionerId,
     pub discipline: Discipline,
     /// Weekly hours at each location where the practitioner works.
     pub locations: Vec<LocationHours>,
@@ -85,8 +85,8 @@ pub struct PractitionerCalendar {
 /// One offered start.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Slot {
-    pub practitioner_id: Uuid,
-    pub location_id: Uuid,
+    pub practitioner_id: PractitionerId,
+    pub location_id: LocationId,
     pub start: DateTime<Utc>,
     /// `start` + duration: the appointment's end.
     pub end: DateTime<Utc>,
@@ -106,7 +106,7 @@ impl Slot {
         self.time_zone.wall_clock(self.start)
     }
 
-    fn key(&self) -> (DateTime<Utc>, Uuid, Uuid) {
+    fn key(&self) -> (DateTime<Utc>, PractitionerId, LocationId) {
         (self.start, self.practitioner_id, self.location_id)
     }
 }
@@ -139,8 +139,8 @@ impl Availability {
     /// The offered slot starting at `start` with this practitioner at this location.
     pub fn find(
         &self,
-        practitioner_id: Uuid,
-        location_id: Uuid,
+        practitioner_id: PractitionerId,
+        location_id: LocationId,
         start: DateTime<Utc>,
     ) -> Option<&Slot> {
         let first = self.slots.partition_point(|slot| slot.start < start);
@@ -151,7 +151,7 @@ impl Availability {
     }
 
     /// One practitioner's slots, in order.
-    pub fn for_practitioner(&self, practitioner_id: Uuid) -> impl Iterator<Item = &Slot> {
+    pub fn for_practitioner(&self, practitioner_id: PractitionerId) -> impl Iterator<Item = &Slot> {
         self.slots
             .iter()
             .filter(move |slot| slot.practitioner_id == practitioner_id)
@@ -162,7 +162,7 @@ impl Availability {
     pub fn next_after(
         &self,
         after: DateTime<Utc>,
-        practitioner_id: Option<Uuid>,
+        practitioner_id: Option<PractitionerId>,
         limit: usize,
     ) -> Vec<&Slot> {
         let first = self.slots.partition_point(|slot| slot.start <= after);
@@ -361,7 +361,7 @@ fn is_free(blocked: &[(i64, i64)], start: i64, end: i64) -> bool {
 
 /// What the slot search at one location of one practitioner works with.
 struct Search<'a> {
-    practitioner_id: Uuid,
+    practitioner_id: PractitionerId,
     location: &'a LocationHours,
     needs: &'a Needs,
     /// Sorted, disjoint.
@@ -370,7 +370,7 @@ struct Search<'a> {
 
 /// The offered slots of one practitioner at one location.
 fn location_slots(
-    practitioner_id: Uuid,
+    practitioner_id: PractitionerId,
     location: &LocationHours,
     needs: &Needs,
     blocked: &[(i64, i64)],

@@ -3,9 +3,9 @@
 
 use std::fmt;
 
+use crate::ids::{LocationId, PractitionerId};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::availability::{Availability, Slot};
 use super::clinic::{Actor, AppointmentType, Discipline};
@@ -275,9 +275,9 @@ fn gate_refusal(
 pub struct BookingRequest<'a> {
     pub actor: Actor,
     pub appointment_type: &'a AppointmentType,
-    pub practitioner_id: Uuid,
+    pub practitioner_id: PractitionerId,
     pub practitioner_discipline: Discipline,
-    pub location_id: Uuid,
+    pub location_id: LocationId,
     pub start: DateTime<Utc>,
     /// Whether the practitioner is active (an inactive one takes no new bookings).
     pub practitioner_active: bool,
@@ -379,8 +379,8 @@ pub fn check_booking(
 /// The requested start must be one of the offered slots of this practitioner and location.
 pub fn check_slot(
     offered: &Availability,
-    practitioner_id: Uuid,
-    location_id: Uuid,
+    practitioner_id: PractitionerId,
+    location_id: LocationId,
     start: DateTime<Utc>,
 ) -> Result<&Slot, BookingRefusal> {
     offered

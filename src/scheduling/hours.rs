@@ -3,9 +3,9 @@
 
 use std::collections::BTreeSet;
 
+use crate::ids::LocationId;
 use chrono::{Datelike, Days, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize, Serializer};
-use uuid::Uuid;
 
 use super::error::{ValidationCode, ValidationError, ValidationErrors};
 use super::time::{LocalTime, SlotGrid};
@@ -315,7 +315,7 @@ fn check_interval(
 /// availability needs to turn wall-clock hours into instants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LocationHours {
-    pub location_id: Uuid,
+    pub location_id: LocationId,
     pub zone: Zone,
     pub hours: WeeklyHours,
 }
@@ -446,14 +446,14 @@ pub fn check_practitioner_hours(
 /// A location a practitioner works at, with its zone: where their hours may be set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Workplace {
-    pub location_id: Uuid,
+    pub location_id: LocationId,
     pub zone: Zone,
 }
 
 /// One location's weekly hours as entered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocationHoursInput {
-    pub location_id: Uuid,
+    pub location_id: LocationId,
     pub intervals: Vec<WorkingIntervalInput>,
 }
 

@@ -16,7 +16,7 @@
 //!
 //! ```
 //! use chrono::{NaiveDate, TimeZone, Utc, Weekday};
-//! use lumbar::scheduling::*;
+//! use lumbar::{ids::{LocationId, PractitionerId}, scheduling::*};
 //! use uuid::Uuid;
 //!
 //! let policies = ClinicPolicies::default(); // 15-minute grid, 2 h notice, 90 days ahead
@@ -39,12 +39,12 @@
 //!     ],
 //!     grid,
 //! )?;
-//! let practitioner_id = Uuid::now_v7();
+//! let practitioner_id = PractitionerId::from(Uuid::now_v7());
 //! let calendar = PractitionerCalendar {
 //!     practitioner_id,
 //!     discipline: Discipline::Chiropractic,
 //!     locations: vec![LocationHours {
-//!         location_id: Uuid::now_v7(),
+//!         location_id: LocationId::from(Uuid::now_v7()),
 //!         zone: Zone::parse("Europe/London")?,
 //!         hours,
 //!     }],

@@ -5,11 +5,12 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, TimeZone, Timelike, Utc, 
 use uuid::Uuid;
 
 use super::*;
+use crate::ids::{LocationId, PractitionerId};
 
-pub(super) const PRACTITIONER: Uuid = Uuid::from_u128(1);
-pub(super) const OTHER_PRACTITIONER: Uuid = Uuid::from_u128(2);
-pub(super) const LOCATION: Uuid = Uuid::from_u128(10);
-pub(super) const OTHER_LOCATION: Uuid = Uuid::from_u128(11);
+pub(super) const PRACTITIONER: PractitionerId = PractitionerId::new(Uuid::from_u128(1));
+pub(super) const OTHER_PRACTITIONER: PractitionerId = PractitionerId::new(Uuid::from_u128(2));
+pub(super) const LOCATION: LocationId = LocationId::new(Uuid::from_u128(10));
+pub(super) const OTHER_LOCATION: LocationId = LocationId::new(Uuid::from_u128(11));
 
 pub(super) fn date(year: i32, month: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(year, month, day).expect("valid date")
@@ -542,7 +543,7 @@ fn weekly_hours_refuse_bad_intervals_with_field_names() {
     assert!(WeeklyHours::new(&[], grid).is_ok_and(|hours| hours.is_empty()));
 }
 
-fn location(id: Uuid, zone_name: &str, intervals: &[(Weekday, &str, &str)]) -> LocationHours {
+fn location(id: LocationId, zone_name: &str, intervals: &[(Weekday, &str, &str)]) -> LocationHours {
     LocationHours {
         location_id: id,
         zone: zone(zone_name),
@@ -645,7 +646,7 @@ fn hours_in_two_zones_are_compared_in_real_time_across_seasons() {
     assert_eq!(evening.check_against(&[london], date(2026, 1, 5)), Ok(()));
 }
 
-fn hours_input(location_id: Uuid, intervals: &[(Weekday, &str, &str)]) -> LocationHoursInput {
+fn hours_input(location_id: LocationId, intervals: &[(Weekday, &str, &str)]) -> LocationHoursInput {
     LocationHoursInput {
         location_id,
         intervals: intervals
@@ -669,7 +670,7 @@ fn a_weekly_schedule_lists_every_problem_with_its_location() {
     ];
     let grid = SlotGrid::default();
     let today = date(2026, 1, 5);
-    let elsewhere = Uuid::from_u128(99);
+    let elsewhere = LocationId::new(Uuid::from_u128(99));
 
     let errors = check_weekly_schedule(
         &[
@@ -720,7 +721,7 @@ fn a_weekly_schedule_lists_every_problem_with_its_location() {
         today,
     )
     .expect("valid week");
-    let ids: Vec<Uuid> = checked.iter().map(|hours| hours.location_id).collect();
+    let ids: Vec<LocationId> = checked.iter().map(|hours| hours.location_id).collect();
     assert_eq!(ids, [OTHER_LOCATION, LOCATION], "in input order");
     assert_eq!(checked[0].zone, zone("America/New_York"));
     assert_eq!(
@@ -969,7 +970,7 @@ fn results_are_sorted_by_start_then_practitioner_and_deterministic() {
         .map(|slot| {
             (
                 slot.local_start.format("%H:%M").to_string(),
-                slot.practitioner_id.as_u128(),
+                slot.practitioner_id.uuid().as_u128(),
             )
         })
         .collect();
@@ -1036,7 +1037,7 @@ fn a_practitioner_is_busy_at_every_location_at_once() {
     let left: Vec<_> = offered
         .slots()
         .iter()
-        .map(|slot| (slot.start, slot.location_id.as_u128()))
+        .map(|slot| (slot.start, slot.location_id.uuid().as_u128()))
         .collect();
     assert_eq!(
         left,

@@ -199,7 +199,12 @@ pub async fn reschedule(
         Some(row.id),
     )
     .await?;
-    let slot = match scheduling::check_slot(&offered, practitioner_id, location_id, command.start) {
+    let slot = match scheduling::check_slot(
+        &offered,
+        practitioner_id.into(),
+        location_id.into(),
+        command.start,
+    ) {
         Ok(slot) => slot.clone(),
         Err(refusal) => {
             work.rollback().await?;
@@ -217,8 +222,8 @@ pub async fn reschedule(
     };
     let old_sequence = row.sequence;
     let mut changed = row.into_active_model();
-    changed.practitioner_id = Set(slot.practitioner_id);
-    changed.location_id = Set(slot.location_id);
+    changed.practitioner_id = Set(slot.practitioner_id.uuid());
+    changed.location_id = Set(slot.location_id.uuid());
     changed.starts_at = Set(slot.start);
     changed.ends_at = Set(slot.end);
     changed.blocked_until = Set(slot.blocked_until);

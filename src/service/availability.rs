@@ -247,7 +247,7 @@ fn calendar(
                 .collect();
             match WeeklyHours::from_stored(&stored, policies.slot_grid()) {
                 Ok(hours) => Some(LocationHours {
-                    location_id,
+                    location_id: location_id.into(),
                     zone,
                     hours,
                 }),
@@ -278,7 +278,7 @@ fn calendar(
         })
         .collect();
     PractitionerCalendar {
-        practitioner_id: practitioner.id,
+        practitioner_id: practitioner.id.into(),
         discipline: discipline_of(practitioner.discipline),
         locations: hours,
         time_off,
@@ -314,11 +314,11 @@ pub async fn suggestions(
         return Ok(Vec::new());
     };
     Ok(offered
-        .next_after(after, Some(practitioner_id), SUGGESTIONS)
+        .next_after(after, Some(practitioner_id.into()), SUGGESTIONS)
         .into_iter()
         .map(|slot| SuggestedSlot {
-            practitioner_id: slot.practitioner_id,
-            location_id: slot.location_id,
+            practitioner_id: slot.practitioner_id.uuid(),
+            location_id: slot.location_id.uuid(),
             start: slot.start,
             local_start: slot.local_start.to_rfc3339(),
             abbreviation: slot.abbreviation.clone(),
@@ -364,7 +364,7 @@ pub async fn slot_taken(
         policies,
         kind,
         actor,
-        slot.practitioner_id,
+        slot.practitioner_id.uuid(),
         slot.start,
     )
     .await

@@ -10,6 +10,7 @@ use crate::{
     app::AppState,
     audit::{Action, Record, Subject},
     error::{ApiError, ApiResult},
+    ids::{AppointmentTypeId, LocationId, PatientId, PractitionerId},
     notify::{
         appointments::{AppointmentMail, AppointmentParts},
         calendar::CalendarMethod,
@@ -34,10 +35,10 @@ use crate::{
 /// front desk names the patient.
 #[derive(Debug, Clone)]
 pub struct BookAppointment {
-    pub patient_id: Option<Uuid>,
-    pub practitioner_id: Uuid,
-    pub location_id: Uuid,
-    pub appointment_type_id: Uuid,
+    pub patient_id: Option<PatientId>,
+    pub practitioner_id: PractitionerId,
+    pub location_id: LocationId,
+    pub appointment_type_id: AppointmentTypeId,
     pub start: DateTime<Utc>,
     /// Front desk only: book although the intake check refuses, for this reason (audited).
     pub override_reason: Option<String>,
@@ -132,10 +133,10 @@ pub async fn book(
         &BookingRequest {
             actor,
             appointment_type: &scheduling_type,
-            practitioner_id: practitioner.id,
+            practitioner_id: practitioner.id.into(),
             practitioner_active: practitioner.active,
             practitioner_discipline: discipline_of(practitioner.discipline),
-            location_id: location.id,
+            location_id: location.id.into(),
             start: command.start,
             held_by_discipline: &held,
             intake: gate_facts(&cases, now),
@@ -185,8 +186,8 @@ pub async fn book(
         now,
         NewAppointment {
             patient_id: record.id,
-            practitioner_id: slot.practitioner_id,
-            location_id: slot.location_id,
+            practitioner_id: slot.practitioner_id.uuid(),
+            location_id: slot.location_id.uuid(),
             appointment_type_id: kind.id,
             starts_at: slot.start,
             ends_at: slot.end,
@@ -273,7 +274,7 @@ fn fingerprint(command: &BookAppointment, patient_id: Uuid) -> serde_json::Value
 }
 
 /// Whose appointment this is: a patient's own record, or the one the front desk names.
-fn patient_key(caller: &Caller, requested: Option<Uuid>) -> ApiResult<PatientKey> {
+fn patient_key(caller: &Caller, requested: Option<PatientId>) -> ApiResult<PatientKey> {
     if caller.is_patient() {
         return Ok(PatientKey::Account(caller.user_id()));
     }
@@ -291,7 +292,7 @@ fn patient_key(caller: &Caller, requested: Option<Uuid>) -> ApiResult<PatientKey
 async fn booking_patient(
     state: &AppState,
     caller: &Caller,
-    requested: Option<Uuid>,
+    requested: Option<PatientId>,
     found: Option<entity::patient::Model>,
 ) -> ApiResult<entity::patient::Model> {
     if !caller.is_patient() {
@@ -299,10 +300,11 @@ async fn booking_patient(
             .ok_or_else(|| ApiError::unknown_field("patient_id", "There is no such patient."));
     }
     match found {
-        Some(own) if requested.is_none_or(|id| id == own.id) => Ok(own),
+        Some(own) if requested.is_none_or(|id| id.uuid() == own.id) => Ok(own),
         _ => {
-            let subject =
-                requested.map_or(Subject::NONE, |id| Subject::record(Record::Patient(id)));
+            let subject = requested.map_or(Subject::NONE, |id| {
+                Subject::record(Record::Patient(id.uuid()))
+            });
             caller
                 .audit(state)
                 .denied(&state.db, Action::AppointmentBook, subject)

@@ -179,7 +179,7 @@ pub async fn set_hours(
         .filter(|location| works_at.contains(&location.id))
         .map(|location| {
             Ok(Workplace {
-                location_id: location.id,
+                location_id: location.id.into(),
                 zone: zone_of(location)?,
             })
         })

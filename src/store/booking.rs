@@ -31,6 +31,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::ids::{AppointmentTypeId, LocationId, PatientId, PractitionerId};
+
 use super::{
     appointments::{
         CalendarRows, HOLDING_TIME, WriteError, calendar_rows, classify, holding_starts_after,
@@ -230,7 +232,8 @@ fn insert_selected<A: ActiveModelTrait>(
 /// Whose booking: a patient books by their account, the front desk names the record.
 #[derive(Debug, Clone, Copy)]
 pub enum PatientKey {
-    Record(Uuid),
+    Record(PatientId),
+    /// The patient's login account (`users.id`).
     Account(Uuid),
 }
 
@@ -238,9 +241,9 @@ pub enum PatientKey {
 #[derive(Debug, Clone, Copy)]
 pub struct FactsQuery {
     pub patient: PatientKey,
-    pub appointment_type_id: Uuid,
-    pub practitioner_id: Uuid,
-    pub location_id: Uuid,
+    pub appointment_type_id: AppointmentTypeId,
+    pub practitioner_id: PractitionerId,
+    pub location_id: LocationId,
     /// The practitioner's calendar is read over `[from, to)`.
     pub calendar_window: (DateTime<Utc>, DateTime<Utc>),
 }
@@ -280,13 +283,13 @@ pub async fn facts<C: ConnectionTrait>(db: &C, query: FactsQuery) -> Result<Book
         .ok_or_else(|| DbErr::Custom("the booking facts query returned no row".into()))?;
     let (calendar, cases) = if postgres {
         (
-            CalendarRows::from_arrays(&row, query.practitioner_id)?,
+            CalendarRows::from_arrays(&row, query.practitioner_id.uuid())?,
             intakes::cases_from_arrays(&row)?,
         )
     } else {
         let patient: Option<Uuid> = row.try_get("", "p_id")?;
         (
-            calendar_rows(db, &[query.practitioner_id], from, to).await?,
+            calendar_rows(db, &[query.practitioner_id.uuid()], from, to).await?,
             intakes::cases(db, patient.as_slice()).await?,
         )
     };
@@ -344,7 +347,8 @@ impl FactsInput {
     fn of(self, query: &FactsQuery) -> Value {
         match self {
             Self::Patient => match query.patient {
-                PatientKey::Record(id) | PatientKey::Account(id) => id.into(),
+                PatientKey::Record(id) => id.into(),
+                PatientKey::Account(id) => id.into(),
             },
             Self::AppointmentType => query.appointment_type_id.into(),
             Self::Practitioner => query.practitioner_id.into(),
@@ -377,13 +381,13 @@ impl FactsTemplate {
             let from = DateTime::from_timestamp(946_684_800 + 86_400 * n as i64, 0)?;
             Some(FactsQuery {
                 patient: if by_record {
-                    PatientKey::Record(id(1))
+                    PatientKey::Record(id(1).into())
                 } else {
                     PatientKey::Account(id(1))
                 },
-                appointment_type_id: id(2),
-                practitioner_id: id(3),
-                location_id: id(4),
+                appointment_type_id: id(2).into(),
+                practitioner_id: id(3).into(),
+                location_id: id(4).into(),
                 // Windows of different lengths too: a value derived from two inputs differs.
                 calendar_window: (from, from + chrono::Duration::hours(50 + 7 * n as i64)),
             })
@@ -435,7 +439,7 @@ fn facts_select(backend: DatabaseBackend, query: FactsQuery) -> SelectStatement 
     let mut select = facts_query(query);
     if backend == DatabaseBackend::Postgres {
         let (from, to) = query.calendar_window;
-        join_calendar_arrays(&mut select, query.practitioner_id, from, to);
+        join_calendar_arrays(&mut select, query.practitioner_id.uuid(), from, to);
         intakes::join_case_arrays(&mut select, cases_of(query.patient));
     }
     select
@@ -566,9 +570,9 @@ mod tests {
         let from = DateTime::from_timestamp(1_772_000_000 + 3_600 * seed as i64, 0).unwrap();
         FactsQuery {
             patient,
-            appointment_type_id: Uuid::from_u128(seed * 7 + 1),
-            practitioner_id: Uuid::from_u128(seed * 7 + 2),
-            location_id: Uuid::from_u128(seed * 7 + 3),
+            appointment_type_id: Uuid::from_u128(seed * 7 + 1).into(),
+            practitioner_id: Uuid::from_u128(seed * 7 + 2).into(),
+            location_id: Uuid::from_u128(seed * 7 + 3).into(),
             calendar_window: (from, from + chrono::Duration::hours(130)),
         }
     }
@@ -585,7 +589,7 @@ mod tests {
                 for seed in [3, 11, 40] {
                     let id = Uuid::from_u128(seed * 7);
                     let patient = if by_record {
-                        PatientKey::Record(id)
+                        PatientKey::Record(id.into())
                     } else {
                         PatientKey::Account(id)
                     };

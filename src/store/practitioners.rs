@@ -131,7 +131,7 @@ pub fn working_interval_rows(locations: &[LocationHours]) -> Vec<NewWorkingInter
                 .intervals()
                 .iter()
                 .map(|interval| NewWorkingInterval {
-                    location_id: location.location_id,
+                    location_id: location.location_id.uuid(),
                     // ISO weekday 1..=7 and minutes up to 1440 fit an i16.
                     weekday: interval.weekday.number_from_monday() as i16,
                     start_minute: interval.start.minutes() as i16,
@@ -415,7 +415,7 @@ mod tests {
         )
         .unwrap();
         let rows = working_interval_rows(&[LocationHours {
-            location_id,
+            location_id: location_id.into(),
             zone: Zone::parse("Europe/London").unwrap(),
             hours,
         }]);

@@ -66,11 +66,12 @@ async fn submitted(clinic: &Clinic, caller: &Caller, answers: Answers) -> intake
 }
 
 fn booking(clinic: &Clinic, patient_id: Option<Uuid>, start: &str, key: &str) -> BookAppointment {
+    let id = |text: &str| text.parse::<Uuid>().unwrap();
     BookAppointment {
-        patient_id,
-        practitioner_id: clinic.practitioner.parse().unwrap(),
-        location_id: clinic.location.parse().unwrap(),
-        appointment_type_id: clinic.new_visit.parse().unwrap(),
+        patient_id: patient_id.map(Into::into),
+        practitioner_id: id(&clinic.practitioner).into(),
+        location_id: id(&clinic.location).into(),
+        appointment_type_id: id(&clinic.new_visit).into(),
         start: start.parse::<DateTime<Utc>>().unwrap(),
         override_reason: None,
         idempotency_key: key.into(),

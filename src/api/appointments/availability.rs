@@ -32,8 +32,8 @@ pub struct SlotView {
 impl From<Slot> for SlotView {
     fn from(slot: Slot) -> Self {
         Self {
-            practitioner_id: slot.practitioner_id,
-            location_id: slot.location_id,
+            practitioner_id: slot.practitioner_id.uuid(),
+            location_id: slot.location_id.uuid(),
             start: slot.start,
             end: slot.end,
             local_start: slot.local_start.to_rfc3339(),

@@ -82,10 +82,10 @@ impl BookingApi {
     ) -> ApiResult<Booked> {
         let body = body.0;
         let command = BookAppointment {
-            patient_id: body.patient_id,
-            practitioner_id: body.practitioner_id,
-            location_id: body.location_id,
-            appointment_type_id: body.appointment_type_id,
+            patient_id: body.patient_id.map(Into::into),
+            practitioner_id: body.practitioner_id.into(),
+            location_id: body.location_id.into(),
+            appointment_type_id: body.appointment_type_id.into(),
             start: body.start,
             override_reason: body.override_reason.map(Text::into_string),
             idempotency_key: idempotency_key.0,
