@@ -231,7 +231,7 @@ pub async fn reschedule(
     changed.updated_at = Set(now);
     let saved = match appointments::save(work.db(), changed).await {
         Ok(saved) => saved,
-        Err(WriteError::Overlap) => {
+        Err(WriteError::Overlap | WriteError::Contended) => {
             work.rollback().await?;
             return Err(availability::slot_taken(state, &policies, &kind, actor, &slot).await);
         }
@@ -449,7 +449,7 @@ pub(crate) fn lifecycle_error(error: LifecycleError) -> ApiError {
 
 fn write_error(error: WriteError) -> ApiError {
     match error {
-        WriteError::Overlap => ApiError::Conflict {
+        WriteError::Overlap | WriteError::Contended => ApiError::Conflict {
             code: "slot_taken",
             detail: "That time overlaps another appointment.".into(),
         },

@@ -253,7 +253,8 @@ pub async fn book(
             KeyState::Proceed | KeyState::InFlight => Err(key_in_flight()),
         },
         // Lost a race the database settled: someone booked this time a moment ago.
-        Err(WriteError::Overlap) => {
+        // A collision that outlasted its retries is another booking of the same time winning.
+        Err(WriteError::Overlap | WriteError::Contended) => {
             Err(availability::slot_taken(state, &policies, &kind, actor, &slot).await)
         }
         Err(WriteError::Database(err)) => Err(err.into()),

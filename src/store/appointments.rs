@@ -8,8 +8,8 @@ use entity::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
-    IdenStatic, QueryFilter, QueryOrder, QueryResult, QuerySelect, RuntimeErr, TryGetError,
-    TryGetable,
+    IdenStatic, QueryFilter, QueryOrder, QueryResult, QuerySelect, RuntimeErr, TransactionSession,
+    TransactionTrait, TryGetError, TryGetable,
     sea_query::{Alias, Expr, ExprTrait, Func, JoinType, Query, SelectStatement, UnionType},
 };
 use uuid::Uuid;
@@ -452,25 +452,70 @@ pub enum WriteError {
     /// The exclusion constraint (Postgres) or trigger (SQLite): the time is taken.
     #[error("the time overlaps another appointment")]
     Overlap,
+    /// A deadlock or serialization failure (PostgreSQL) that outlasted
+    /// [`CONTENTION_RETRIES`]: writes to the same times kept colliding.
+    #[error("concurrent writes to the same time kept colliding")]
+    Contended,
     #[error(transparent)]
     Database(#[from] DbErr),
 }
 
 pub(crate) fn classify(err: DbErr) -> WriteError {
-    let overlap = match &err {
+    let (code, message) = match &err {
         DbErr::Exec(RuntimeErr::SqlxError(sqlx)) | DbErr::Query(RuntimeErr::SqlxError(sqlx)) => {
-            sqlx.as_database_error().is_some_and(|db| {
-                db.code().as_deref() == Some("23P01")
-                    || db.message().contains("appointment_overlap")
-            })
+            match sqlx.as_database_error() {
+                Some(db) => (
+                    db.code().map(|code| code.into_owned()),
+                    db.message().to_owned(),
+                ),
+                None => (None, String::new()),
+            }
         }
-        _ => false,
+        _ => (None, String::new()),
     };
-    if overlap {
-        WriteError::Overlap
-    } else {
-        WriteError::Database(err)
+    match code.as_deref() {
+        Some("23P01") => WriteError::Overlap,
+        // Deadlock detected; serialization failure.
+        Some("40P01" | "40001") => WriteError::Contended,
+        _ if message.contains("appointment_overlap") => WriteError::Overlap,
+        _ => WriteError::Database(err),
     }
+}
+
+/// How often a write that lost a deadlock or a serialization failure is tried again.
+pub const CONTENTION_RETRIES: u32 = 3;
+
+/// Runs `write` again when it loses a deadlock or a serialization failure, up to
+/// [`CONTENTION_RETRIES`] times after a short, jittered pause. PostgreSQL aborts the losing
+/// statement whole when exclusion constraints of overlapping bookings wait on each other; its
+/// retry then finds what the winner wrote (an overlap, so `409 slot_taken`) or a free time.
+pub(crate) async fn retry_contended<T, Fut>(mut write: impl FnMut() -> Fut) -> Result<T, WriteError>
+where
+    Fut: Future<Output = Result<T, WriteError>>,
+{
+    let mut retries = 0;
+    loop {
+        match write().await {
+            Err(WriteError::Contended) if retries < CONTENTION_RETRIES => {
+                retries += 1;
+                tracing::debug!(retries, "a write lost a deadlock; trying again");
+                tokio::time::sleep(contention_pause(retries)).await;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// 5, 10, 20 ms and up to as much again at random, so the writers that collided do not
+/// collide again in step.
+fn contention_pause(retries: u32) -> std::time::Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let base = 5u64 << Ord::min(retries.saturating_sub(1), 6);
+    let jitter = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+        % (base + 1);
+    std::time::Duration::from_millis(base + jitter)
 }
 
 /// The row a new booking stores (written by `store::booking::write`).
@@ -495,13 +540,31 @@ pub fn new_row(now: DateTime<Utc>, new: NewAppointment) -> appointment::Model {
     }
 }
 
-/// Saves a changed appointment (moved, cancelled, a status change).
+/// Saves a changed appointment (moved, cancelled, a status change). Inside the caller's
+/// transaction it runs in a savepoint, so a deadlock it loses is retried
+/// ([`retry_contended`]) without aborting the rest of the unit of work.
 #[tracing::instrument(name = "store.appointments.save", skip_all)]
-pub async fn save<C: ConnectionTrait>(
+pub async fn save<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     changed: appointment::ActiveModel,
 ) -> Result<appointment::Model, WriteError> {
-    changed.update(db).await.map_err(classify)
+    retry_contended(|| {
+        let changed = changed.clone();
+        async move {
+            let savepoint = db.begin().await?;
+            match changed.update(&savepoint).await {
+                Ok(saved) => {
+                    savepoint.commit().await?;
+                    Ok(saved)
+                }
+                Err(err) => {
+                    savepoint.rollback().await?;
+                    Err(classify(err))
+                }
+            }
+        }
+    })
+    .await
 }
 
 /// Which appointments a list shows.
@@ -589,6 +652,62 @@ mod status_tests {
         for (stored, lifecycle) in STATUSES {
             assert_eq!(lifecycle_status(stored), lifecycle);
             assert_eq!(stored_status(lifecycle), stored);
+        }
+    }
+}
+
+#[cfg(test)]
+mod contention_tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    /// Losing a deadlock `losses` times, then writing.
+    async fn attempts_until_written(losses: u32) -> (Result<&'static str, WriteError>, u32) {
+        let attempts = AtomicU32::new(0);
+        let outcome = retry_contended(|| {
+            let attempt = attempts.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if attempt < losses {
+                    Err(WriteError::Contended)
+                } else {
+                    Ok("written")
+                }
+            }
+        })
+        .await;
+        (outcome, attempts.load(Ordering::SeqCst))
+    }
+
+    #[tokio::test]
+    async fn a_lost_deadlock_is_retried_a_bounded_number_of_times() {
+        let (written, attempts) = attempts_until_written(CONTENTION_RETRIES).await;
+        assert_eq!(written.ok(), Some("written"));
+        assert_eq!(attempts, CONTENTION_RETRIES + 1);
+        let (gave_up, attempts) = attempts_until_written(CONTENTION_RETRIES + 1).await;
+        assert!(matches!(gave_up, Err(WriteError::Contended)));
+        assert_eq!(attempts, CONTENTION_RETRIES + 1);
+    }
+
+    #[tokio::test]
+    async fn an_overlap_is_not_retried() {
+        let attempts = AtomicU32::new(0);
+        let outcome: Result<(), WriteError> = retry_contended(|| {
+            attempts.fetch_add(1, Ordering::SeqCst);
+            async { Err(WriteError::Overlap) }
+        })
+        .await;
+        assert!(matches!(outcome, Err(WriteError::Overlap)));
+        assert_eq!(attempts.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn pauses_grow_and_stay_short() {
+        for retries in 1..=CONTENTION_RETRIES {
+            let pause = contention_pause(retries);
+            let base = 5u64 << (retries - 1);
+            assert!(pause.as_millis() >= u128::from(base), "{pause:?}");
+            assert!(pause.as_millis() <= u128::from(2 * base), "{pause:?}");
         }
     }
 }

@@ -36,7 +36,7 @@ use crate::ids::{AppointmentTypeId, LocationId, PatientId, PractitionerId};
 use super::{
     appointments::{
         CalendarRows, HOLDING_TIME, WriteError, calendar_rows, classify, holding_starts_after,
-        join_calendar_arrays,
+        join_calendar_arrays, retry_contended,
     },
     intakes::{self, CaseRow},
     outbox::Outbox,
@@ -62,13 +62,17 @@ pub enum Written {
     KeyTaken,
 }
 
-/// Writes the booking, or nothing. [`WriteError::Overlap`] when the time is taken.
+/// Writes the booking, or nothing. [`WriteError::Overlap`] when the time is taken; a deadlock
+/// with another booking is retried first (nothing of the losing attempt was written).
 #[tracing::instrument(name = "store.booking.write", skip_all)]
 pub async fn write(db: &DatabaseConnection, booking: &NewBooking) -> Result<Written, WriteError> {
-    match db.get_database_backend() {
-        DatabaseBackend::Postgres => write_in_one_statement(db, booking).await,
-        _ => write_in_one_transaction(db, booking).await,
-    }
+    retry_contended(|| async {
+        match db.get_database_backend() {
+            DatabaseBackend::Postgres => write_in_one_statement(db, booking).await,
+            _ => write_in_one_transaction(db, booking).await,
+        }
+    })
+    .await
 }
 
 const CLAIM: &str = "claim";

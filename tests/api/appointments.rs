@@ -85,7 +85,7 @@ pub async fn set_hours(
     .await;
 }
 
-const WEEKDAYS: [&str; 5] = ["monday", "tuesday", "wednesday", "thursday", "friday"];
+pub const WEEKDAYS: [&str; 5] = ["monday", "tuesday", "wednesday", "thursday", "friday"];
 
 pub async fn clinic(app: TestApp, zone: &str) -> Clinic {
     let staff = app.access_token(Role::Staff).await;

@@ -22,5 +22,6 @@ mod outbox;
 mod patients;
 mod practitioners;
 mod probe;
+mod races;
 mod service;
 mod smtp_sink;
