@@ -13,7 +13,7 @@ use poem::http::Method;
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use crate::{api::types::NOT_BLANK_PATTERN, error::FieldError};
+use crate::{api::types::TextRule, error::FieldError};
 
 /// Request body schemas by operation, resolved against the document's components.
 #[derive(Debug, Default)]
@@ -253,16 +253,19 @@ impl BodySchemas {
                 format!("expected at most {most} characters, not {length}"),
             ));
         }
-        if let Some(pattern) = schema["pattern"].as_str()
-            && let Some(Some(regex)) = self.patterns.get(pattern)
-            && !regex.is_match(text)
-        {
-            let message = if pattern == NOT_BLANK_PATTERN {
-                "expected some text, not only white space".to_owned()
-            } else {
-                format!("does not have the expected form ({pattern})")
-            };
-            found.push(problem(field, "invalid_format", message));
+        if let Some(pattern) = schema["pattern"].as_str() {
+            // The edge types' own patterns are explained as the edge type would: which character
+            // is refused, or that the text is blank.
+            if let Some(rule) = TextRule::for_pattern(pattern) {
+                if let Some((code, message)) = rule.problem(text) {
+                    found.push(problem(field, code, message));
+                }
+            } else if let Some(Some(regex)) = self.patterns.get(pattern)
+                && !regex.is_match(text)
+            {
+                let message = format!("does not have the expected form ({pattern})");
+                found.push(problem(field, "invalid_format", message));
+            }
         }
         if let Some(format) = schema["format"].as_str()
             && let Some(expected) = format_problem(format, text)
@@ -400,6 +403,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::api::types::SINGLE_LINE_NON_BLANK_PATTERN;
 
     fn schemas() -> BodySchemas {
         let spec = json!({
@@ -412,7 +416,7 @@ mod tests {
                     "additionalProperties": false,
                     "required": ["name", "kind", "start", "born"],
                     "properties": {
-                        "name": {"type": "string", "minLength": 1, "maxLength": 5, "pattern": NOT_BLANK_PATTERN},
+                        "name": {"type": "string", "minLength": 1, "maxLength": 5, "pattern": SINGLE_LINE_NON_BLANK_PATTERN},
                         "kind": {"$ref": "#/components/schemas/Kind"},
                         "start": {"type": "string", "format": "date-time"},
                         "born": {"type": "string", "format": "date"},

@@ -16,10 +16,12 @@ pub mod error;
 pub mod ids;
 pub mod middleware;
 pub mod notify;
+pub mod request_text;
 pub mod scheduling;
 pub mod service;
 pub mod store;
 pub mod telemetry;
+pub mod text;
 pub mod triage;
 
 pub use app::{AppState, Application};

@@ -22,6 +22,7 @@ use uuid::Uuid;
 use crate::{
     body_check::BodySchemas,
     error::{ApiError, FieldError, Problem},
+    request_text,
 };
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -230,6 +231,12 @@ impl<E: Endpoint> Endpoint for ProblemErrorsEndpoint<E> {
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
         let context = req.extensions().get::<RequestContext>().cloned();
+        // Text no field may hold is refused before routing, so no endpoint can forget it.
+        if let Some(context) = &context
+            && let Some(problem) = request_text::problem(req.uri(), &context.body)
+        {
+            return Ok(problem_response(problem, context));
+        }
         match self.inner.call(req).await {
             Ok(output) => Ok(output.into_response()),
             Err(err) => {

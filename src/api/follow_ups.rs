@@ -12,6 +12,7 @@ use crate::{
     api::{
         ApiTags, caller,
         intakes::{AnswersRequest, TriageOutcome},
+        types::Text,
     },
     app::AppState,
     audit::AuditContext,
@@ -148,10 +149,10 @@ impl FollowUpsApi {
         &self,
         request: &Request,
         state: Data<&AppState>,
-        #[oai(validator(min_length = 1, max_length = 128))] token: Path<String>,
+        #[oai(validator(min_length = 1, max_length = 128))] token: Path<Text>,
     ) -> ApiResult<Json<FollowUpForm>> {
         let context = AuditContext::from_request(request, None);
-        let form = follow_ups::form(&state, context, &token.0).await?;
+        let form = follow_ups::form(&state, context, token.0.as_str()).await?;
         Ok(Json(FollowUpForm {
             given_name: form.given_name,
             questionnaire: serde_json::to_value(form.questionnaire).map_err(ApiError::internal)?,
@@ -170,12 +171,12 @@ impl FollowUpsApi {
         &self,
         request: &Request,
         state: Data<&AppState>,
-        #[oai(validator(min_length = 1, max_length = 128))] token: Path<String>,
+        #[oai(validator(min_length = 1, max_length = 128))] token: Path<Text>,
         body: Json<AnswersRequest>,
     ) -> ApiResult<Json<TriageOutcome>> {
         let context = AuditContext::from_request(request, None);
         let answers = body.0.answers.into_iter().collect();
-        let outcome = follow_ups::submit(&state, context, &token.0, answers).await?;
+        let outcome = follow_ups::submit(&state, context, token.0.as_str(), answers).await?;
         Ok(Json(outcome.into()))
     }
 

@@ -20,7 +20,7 @@ use uuid::Uuid;
 use crate::{
     api::{
         ApiTags, caller,
-        types::{Date, NonBlank},
+        types::{Date, MultiLine},
     },
     app::AppState,
     auth::BearerAuth,
@@ -317,7 +317,7 @@ pub struct AnswersRequest {
 pub struct DecisionRequest {
     pub decision: DecisionKind,
     /// What was decided and why, for the record (1 to 4000 characters).
-    pub note: NonBlank<4000>,
+    pub note: MultiLine<4000>,
 }
 
 #[derive(ApiResponse)]

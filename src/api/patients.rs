@@ -187,7 +187,7 @@ impl PatientsApi {
         state: Data<&AppState>,
         /// Part of a name or email address.
         #[oai(validator(max_length = 100))]
-        q: Query<Option<String>>,
+        q: Query<Option<Text>>,
         /// At most this many patients (1–200, default 50).
         #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u32>>,
@@ -196,7 +196,7 @@ impl PatientsApi {
         offset: Query<Option<u32>>,
     ) -> ApiResult<Json<PatientPage>> {
         let search = Search {
-            text: q.0,
+            text: q.0.map(Text::into_string),
             limit: limit.0,
             offset: offset.0,
         };

@@ -456,9 +456,10 @@ impl PractitionersApi {
         state: Data<&AppState>,
         id: Path<Uuid>,
         /// The feed token.
-        token: Query<Option<String>>,
+        token: Query<Option<Text>>,
     ) -> ApiResult<CalendarFeed> {
-        let ics = practitioners::calendar_feed(&state, id.0, token.0.as_deref()).await?;
+        let ics =
+            practitioners::calendar_feed(&state, id.0, token.0.as_ref().map(Text::as_str)).await?;
         Ok(CalendarFeed::Ics(PlainText(ics), NO_STORE.to_owned()))
     }
 }

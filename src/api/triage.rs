@@ -81,8 +81,8 @@ impl TriageApi {
         method = "get",
         operation_id = "getQuestionnaire"
     )]
-    async fn get(&self, state: Data<&AppState>, id: Path<String>) -> ApiResult<Json<Value>> {
-        let definition = triage::questionnaire(&state, &id.0)?;
+    async fn get(&self, state: Data<&AppState>, id: Path<Text>) -> ApiResult<Json<Value>> {
+        let definition = triage::questionnaire(&state, id.0.as_str())?;
         serde_json::to_value(definition)
             .map(Json)
             .map_err(ApiError::internal)

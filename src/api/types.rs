@@ -9,19 +9,26 @@ use poem_openapi::{
 };
 use serde_json::Value;
 
-/// A JSON string, and only a string. poem-openapi's `String` also accepts numbers and booleans
-/// (turning `123` into `"123"`), which would let a body that breaks the schema through; every
-/// string field of a request body uses `Text` instead.
+use crate::text::Lines;
+
+/// A JSON string, and only a string, on one line. poem-openapi's `String` also accepts numbers
+/// and booleans (turning `123` into `"123"`), which would let a body that breaks the schema
+/// through; every string field of a request body uses `Text` (or [`NonBlank`]) instead.
 ///
-/// A field that must not be blank carries the pattern
-/// `[^ \t\n\x0B\f\r\x1C-\x1F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]`
-/// (some character that no regex engine calls white space) rather than `\S`: Rust's regex (which
-/// checks the request), ECMAScript and Python (which clients and fuzzers use to read the schema)
-/// disagree on what `\s` covers, e.g. U+0085, U+FEFF and U+001C.
+/// It holds no control character (see [`crate::text`]): emails, passwords, tokens, zone names
+/// and reasons never need one, and PostgreSQL cannot store U+0000. The schema says so with
+/// [`SINGLE_LINE_PATTERN`], unless the field states a stricter pattern of its own.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Text(pub String);
 
 impl Text {
+    fn parse(text: String) -> ParseResult<Self> {
+        match Lines::Single.problem(&text) {
+            Some(problem) => Err(ParseError::custom(problem)),
+            None => Ok(Self(text)),
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -41,7 +48,9 @@ impl Type for Text {
     }
 
     fn schema_ref() -> MetaSchemaRef {
-        String::schema_ref()
+        let mut schema = MetaSchema::new("string");
+        schema.pattern = Some(SINGLE_LINE_PATTERN.to_owned());
+        MetaSchemaRef::Inline(Box::new(schema))
     }
 
     fn as_raw_value(&self) -> Option<&String> {
@@ -60,9 +69,15 @@ impl Type for Text {
 impl ParseFromJSON for Text {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
         match value {
-            Some(Value::String(text)) => Ok(Self(text)),
+            Some(Value::String(text)) => Self::parse(text),
             other => Err(ParseError::expected_type(other.unwrap_or_default())),
         }
+    }
+}
+
+impl ParseFromParameter for Text {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        Self::parse(value.to_owned())
     }
 }
 
@@ -72,7 +87,7 @@ impl ToJSON for Text {
     }
 }
 
-/// Characters no regex engine disagrees about being white space (see [`Text`]).
+/// Characters no regex engine disagrees about being white space (see [`NonBlank`]).
 const BLANK: &[char] = &[
     ' ', '\t', '\n', '\x0B', '\x0C', '\r', '\x1C', '\x1D', '\x1E', '\x1F', '\u{0085}', '\u{00A0}',
     '\u{1680}', '\u{2000}', '\u{2001}', '\u{2002}', '\u{2003}', '\u{2004}', '\u{2005}', '\u{2006}',
@@ -80,17 +95,100 @@ const BLANK: &[char] = &[
     '\u{3000}', '\u{FEFF}',
 ];
 
-/// The schema's pattern for "some character that is not [`BLANK`]".
-pub const NOT_BLANK_PATTERN: &str =
-    r"[^ \t\n\x0B\f\r\x1C-\x1F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]";
+// The schema's patterns, spelled with `\xHH` and `\uHHHH` only: Rust's regex (which checks the
+// request), ECMAScript and Python (which clients and fuzzers use to read the schema) read those
+// the same way, where they disagree on what `\s` or `\S` cover (U+0085, U+FEFF, U+001C).
+macro_rules! single_line_char {
+    () => {
+        r"[^\x00-\x1F\x7F-\x9F]"
+    };
+}
+macro_rules! multi_line_char {
+    () => {
+        r"[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]"
+    };
+}
+/// Neither [`BLANK`] nor a control character.
+macro_rules! visible_char {
+    () => {
+        r"[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]"
+    };
+}
 
-/// A JSON string of 1 to `MAX` characters that is not blank: names, addresses, reasons and
-/// notes. The schema says so (`minLength`, `maxLength` and a `pattern` every engine reads the
-/// same way), and parsing checks the same without a regex.
+/// Any text on one line: no control character.
+pub const SINGLE_LINE_PATTERN: &str = concat!("^", single_line_char!(), "*$");
+/// One line with something visible on it.
+pub const SINGLE_LINE_NON_BLANK_PATTERN: &str = concat!(
+    "^",
+    single_line_char!(),
+    "*",
+    visible_char!(),
+    single_line_char!(),
+    "*$"
+);
+/// Lines (tabs allowed) with something visible on them.
+pub const MULTI_LINE_NON_BLANK_PATTERN: &str = concat!(
+    "^",
+    multi_line_char!(),
+    "*",
+    visible_char!(),
+    multi_line_char!(),
+    "*$"
+);
+
+/// What one of the patterns above asks of a string, for the body check to explain a refusal the
+/// way the edge type would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextRule {
+    pub lines: Lines,
+    pub non_blank: bool,
+}
+
+impl TextRule {
+    pub fn for_pattern(pattern: &str) -> Option<Self> {
+        let rule = |lines, non_blank| Some(Self { lines, non_blank });
+        match pattern {
+            SINGLE_LINE_PATTERN => rule(Lines::Single, false),
+            SINGLE_LINE_NON_BLANK_PATTERN => rule(Lines::Single, true),
+            MULTI_LINE_NON_BLANK_PATTERN => rule(Lines::Multi, true),
+            _ => None,
+        }
+    }
+
+    /// The problem code and message for `text`, or `None` when it follows the rule.
+    pub fn problem(self, text: &str) -> Option<(&'static str, String)> {
+        if let Some(problem) = self.lines.problem(text) {
+            return Some(("invalid_character", problem));
+        }
+        (self.non_blank && text.chars().all(|c| BLANK.contains(&c))).then(|| {
+            (
+                "invalid_format",
+                "expected some text, not only white space".to_owned(),
+            )
+        })
+    }
+}
+
+/// A JSON string of 1 to `MAX` characters that is not blank: names, addresses and reasons on
+/// one line, or (`MULTI_LINE`, see [`MultiLine`]) a note that may break lines. The schema says
+/// so (`minLength`, `maxLength` and a `pattern` every engine reads the same way), and parsing
+/// checks the same without a regex.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NonBlank<const MAX: usize>(String);
+pub struct NonBlank<const MAX: usize, const MULTI_LINE: bool = false>(String);
 
-impl<const MAX: usize> NonBlank<MAX> {
+/// Non-blank text that may hold line breaks and tabs: notes.
+pub type MultiLine<const MAX: usize> = NonBlank<MAX, true>;
+
+impl<const MAX: usize, const MULTI_LINE: bool> NonBlank<MAX, MULTI_LINE> {
+    const RULE: TextRule = TextRule {
+        lines: if MULTI_LINE {
+            Lines::Multi
+        } else {
+            Lines::Single
+        },
+        non_blank: true,
+    };
+
     fn parse(text: String) -> ParseResult<Self> {
         let length = text.chars().count();
         if length == 0 || length > MAX {
@@ -98,12 +196,10 @@ impl<const MAX: usize> NonBlank<MAX> {
                 "expected 1 to {MAX} characters, not {length}"
             )));
         }
-        if text.chars().all(|c| BLANK.contains(&c)) {
-            return Err(ParseError::custom(
-                "expected some text, not only white space",
-            ));
+        match Self::RULE.problem(&text) {
+            Some((_, problem)) => Err(ParseError::custom(problem)),
+            None => Ok(Self(text)),
         }
-        Ok(Self(text))
     }
 
     pub fn as_str(&self) -> &str {
@@ -120,20 +216,31 @@ impl<const MAX: usize> NonBlank<MAX> {
     }
 }
 
-impl<const MAX: usize> Type for NonBlank<MAX> {
+impl<const MAX: usize, const MULTI_LINE: bool> Type for NonBlank<MAX, MULTI_LINE> {
     const IS_REQUIRED: bool = true;
     type RawValueType = String;
     type RawElementValueType = String;
 
     fn name() -> Cow<'static, str> {
-        format!("string_non_blank_{MAX}").into()
+        if MULTI_LINE {
+            format!("string_non_blank_multi_line_{MAX}").into()
+        } else {
+            format!("string_non_blank_{MAX}").into()
+        }
     }
 
     fn schema_ref() -> MetaSchemaRef {
         let mut schema = MetaSchema::new("string");
         schema.min_length = Some(1);
         schema.max_length = Some(MAX);
-        schema.pattern = Some(NOT_BLANK_PATTERN.to_owned());
+        schema.pattern = Some(
+            if MULTI_LINE {
+                MULTI_LINE_NON_BLANK_PATTERN
+            } else {
+                SINGLE_LINE_NON_BLANK_PATTERN
+            }
+            .to_owned(),
+        );
         MetaSchemaRef::Inline(Box::new(schema))
     }
 
@@ -146,7 +253,7 @@ impl<const MAX: usize> Type for NonBlank<MAX> {
     }
 }
 
-impl<const MAX: usize> ParseFromJSON for NonBlank<MAX> {
+impl<const MAX: usize, const MULTI_LINE: bool> ParseFromJSON for NonBlank<MAX, MULTI_LINE> {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
         match value {
             Some(Value::String(text)) => Self::parse(text),
@@ -155,7 +262,7 @@ impl<const MAX: usize> ParseFromJSON for NonBlank<MAX> {
     }
 }
 
-impl<const MAX: usize> ToJSON for NonBlank<MAX> {
+impl<const MAX: usize, const MULTI_LINE: bool> ToJSON for NonBlank<MAX, MULTI_LINE> {
     fn to_json(&self) -> Option<Value> {
         Some(Value::String(self.0.clone()))
     }
@@ -298,42 +405,50 @@ mod tests {
         assert!(parse(Value::Null).is_err());
     }
 
-    /// The schema's pattern and the parser agree on every character the parser calls blank.
+    /// The schema's patterns and the parsers agree on every character of the Basic
+    /// Multilingual Plane, alone and between visible text.
     #[test]
-    fn the_pattern_names_exactly_the_blank_characters() {
-        let class = NOT_BLANK_PATTERN
-            .strip_prefix("[^")
-            .and_then(|rest| rest.strip_suffix(']'))
-            .unwrap();
-        let mut listed = Vec::new();
-        let escaped = |code: &str| char::from_u32(u32::from_str_radix(code, 16).unwrap()).unwrap();
-        let mut rest = class;
-        while !rest.is_empty() {
-            let (c, tail) = match rest.as_bytes() {
-                [b'\\', b'u', ..] => (escaped(&rest[2..6]), &rest[6..]),
-                [b'\\', b'x', ..] => (escaped(&rest[2..4]), &rest[4..]),
-                [b'\\', b't', ..] => ('\t', &rest[2..]),
-                [b'\\', b'n', ..] => ('\n', &rest[2..]),
-                [b'\\', b'f', ..] => ('\x0C', &rest[2..]),
-                [b'\\', b'r', ..] => ('\r', &rest[2..]),
-                _ => (rest.chars().next().unwrap(), &rest[1..]),
-            };
-            if let Some(range_end) = tail.strip_prefix('-') {
-                let (end, after) = match range_end.as_bytes() {
-                    [b'\\', b'u', ..] => (escaped(&range_end[2..6]), &range_end[6..]),
-                    _ => (escaped(&range_end[2..4]), &range_end[4..]),
-                };
-                listed.extend(c..=end);
-                rest = after;
-            } else {
-                listed.push(c);
-                rest = tail;
+    fn the_patterns_say_what_the_parsers_accept() {
+        for pattern in [
+            SINGLE_LINE_PATTERN,
+            SINGLE_LINE_NON_BLANK_PATTERN,
+            MULTI_LINE_NON_BLANK_PATTERN,
+        ] {
+            let regex = regex::Regex::new(pattern).unwrap();
+            let rule = TextRule::for_pattern(pattern).unwrap();
+            for c in (0..=0xFFFF).filter_map(char::from_u32) {
+                for text in [c.to_string(), format!("a{c}b")] {
+                    assert_eq!(
+                        regex.is_match(&text),
+                        rule.problem(&text).is_none(),
+                        "{pattern} and {c:?} (U+{:04X})",
+                        u32::from(c)
+                    );
+                }
             }
+            assert_eq!(regex.is_match(""), !rule.non_blank);
         }
-        listed.sort_unstable();
-        let mut blank = BLANK.to_vec();
-        blank.sort_unstable();
-        assert_eq!(listed, blank);
+    }
+
+    #[test]
+    fn text_is_one_line_without_control_characters() {
+        let parse = |text: &str| Text::parse_from_json(Some(Value::from(text)));
+        assert!(parse("sam@clinic.example").is_ok());
+        for bad in ["a\u{0}", "a\r\nb", "\t", "\u{7f}", "\u{9b}"] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+            assert!(Text::parse_from_parameter(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_note_may_break_lines_and_a_name_may_not() {
+        let note = |text: &str| MultiLine::<50>::parse_from_json(Some(Value::from(text)));
+        let name = |text: &str| NonBlank::<50>::parse_from_json(Some(Value::from(text)));
+        assert!(note("Seen.\r\n\tCleared.").is_ok());
+        assert!(name("Seen.\r\n\tCleared.").is_err());
+        for bad in ["a\u{0}", "a\u{8}", "\r\n\t"] {
+            assert!(note(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -72,16 +72,16 @@ pub fn invite(event: &AppointmentEvent<'_>, method: CalendarMethod) -> CalendarI
         .timestamp(event.stamped_at)
         .starts((local(event.starts_at), event.time_zone))
         .ends((local(event.ends_at), event.time_zone))
-        .summary(event.summary)
-        .location(event.location)
+        .summary(&text(event.summary))
+        .location(&text(event.location))
         .append_property(
-            Property::new("ORGANIZER", format!("mailto:{}", event.organizer_email))
-                .add_parameter("CN", event.organizer_name)
+            Property::new("ORGANIZER", mailto(event.organizer_email))
+                .add_parameter("CN", &parameter(event.organizer_name))
                 .done(),
         )
         .append_property(
-            Property::new("ATTENDEE", format!("mailto:{}", event.attendee_email))
-                .add_parameter("CN", event.attendee_name)
+            Property::new("ATTENDEE", mailto(event.attendee_email))
+                .add_parameter("CN", &parameter(event.attendee_name))
                 .add_parameter("ROLE", "REQ-PARTICIPANT")
                 .done(),
         );
@@ -97,6 +97,62 @@ pub fn invite(event: &AppointmentEvent<'_>, method: CalendarMethod) -> CalendarI
         method,
         ics: calendar.done().to_string(),
     }
+}
+
+// What icalendar 0.17 does with what we give it: TEXT values of the properties it knows
+// (SUMMARY, LOCATION, X-*) get RFC 5545 section 3.3.11 escaping of `\`, `;`, `,` and LF, and
+// every content line is folded at 75 octets on a character boundary (section 3.1). It passes a
+// CR and other control characters through, escapes nothing in NAME (RFC 7986, unknown to it),
+// and quotes a parameter value without encoding a DQUOTE or a line break inside the quotes. The
+// edge refuses such characters in single-line fields; these close the rest, for values stored
+// before it did and for fields added later.
+
+/// A TEXT value for the crate to escape: any line break as LF (written `\n`), no other control.
+fn text(value: &str) -> String {
+    value
+        .replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .chars()
+        .filter(|&c| c == '\n' || !c.is_control())
+        .collect()
+}
+
+/// A TEXT value escaped here, for a property the crate writes as it is (NAME).
+fn escaped_text(value: &str) -> String {
+    let mut escaped = String::with_capacity(value.len());
+    for c in text(value).chars() {
+        match c {
+            '\\' | ';' | ',' => {
+                escaped.push('\\');
+                escaped.push(c);
+            }
+            '\n' => escaped.push_str("\\n"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// A parameter value (CN) with RFC 6868 caret encoding of `^`, DQUOTE and line breaks, so the
+/// quotes the crate adds around it hold.
+fn parameter(value: &str) -> String {
+    let mut encoded = String::with_capacity(value.len());
+    for c in text(value).chars() {
+        match c {
+            '^' => encoded.push_str("^^"),
+            '"' => encoded.push_str("^'"),
+            '\n' => encoded.push_str("^n"),
+            c => encoded.push(c),
+        }
+    }
+    encoded
+}
+
+/// A `mailto:` address (written as it is): addresses are validated where they enter, so this
+/// only keeps a line break or a control character from ever reaching the line.
+fn mailto(address: &str) -> String {
+    let address: String = address.chars().filter(|c| !c.is_control()).collect();
+    format!("mailto:{address}")
 }
 
 /// One appointment in a practitioner's feed. The names are only read for their initials.
@@ -130,7 +186,9 @@ pub fn feed(calendar_name: &str, events: &[FeedEvent<'_>], stamped_at: DateTime<
     let mut calendar = Calendar::new();
     calendar
         .append_property(Property::new("METHOD", "PUBLISH"))
-        .name(calendar_name);
+        // What `Calendar::name` writes, with NAME escaped (the crate escapes X-WR-CALNAME only).
+        .append_property(Property::new("NAME", escaped_text(calendar_name)))
+        .append_property(Property::new("X-WR-CALNAME", text(calendar_name)));
     for event in events {
         let local = |instant: DateTime<Utc>| instant.with_timezone(&event.time_zone).naive_local();
         let who = initials(event.patient_given_name, event.patient_family_name);
@@ -146,8 +204,8 @@ pub fn feed(calendar_name: &str, events: &[FeedEvent<'_>], stamped_at: DateTime<
                 .timestamp(stamped_at)
                 .starts((local(event.starts_at), event.time_zone))
                 .ends((local(event.ends_at), event.time_zone))
-                .summary(&summary)
-                .location(event.location)
+                .summary(&text(&summary))
+                .location(&text(event.location))
                 .status(EventStatus::Confirmed)
                 .done(),
         );
@@ -311,6 +369,90 @@ mod tests {
         assert_eq!(initials("Élodie", "d'Arcy"), "É.D.");
         assert_eq!(initials("", "Roberts"), "R.");
         assert_eq!(initials("-", ""), "");
+    }
+
+    /// Every physical line of `ics` is at most 75 octets and ends in CRLF.
+    fn assert_folded(ics: &str) {
+        assert!(ics.ends_with("\r\n"));
+        for line in ics.trim_end_matches("\r\n").split("\r\n") {
+            assert!(line.len() <= 75, "{} octets: {line:?}", line.len());
+            assert!(!line.contains(['\r', '\n']), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn hostile_text_stays_inside_its_own_value() {
+        let mut hostile = event(0);
+        hostile.attendee_name = "Eve\r\nATTENDEE:mailto:evil@x.com\r\n\"Boss\" ^ x";
+        hostile.summary = "Visit; with\\ Dr, Lee\rX-EVIL:1\u{7}";
+        hostile.location = "1 River St\nATTENDEE:mailto:evil2@x.com";
+        hostile.attendee_email = "alex@example.org\r\nX-EVIL:2";
+        let ics = invite(&hostile, CalendarMethod::Request).ics;
+        assert_folded(&ics);
+        let ics = unfolded(&ics);
+        let attendees: Vec<&str> = ics
+            .split("\r\n")
+            .filter(|line| line.starts_with("ATTENDEE"))
+            .collect();
+        assert_eq!(
+            attendees,
+            [
+                "ATTENDEE;CN=\"Eve^nATTENDEE:mailto:evil@x.com^n^'Boss^' ^^ x\";\
+                 ROLE=REQ-PARTICIPANT:mailto:alex@example.orgX-EVIL:2"
+            ],
+            "{ics}"
+        );
+        assert!(
+            ics.contains("\r\nSUMMARY:Visit\\; with\\\\ Dr\\, Lee\\nX-EVIL:1\r\n"),
+            "{ics}"
+        );
+        assert!(
+            ics.contains("\r\nLOCATION:1 River St\\nATTENDEE:mailto:evil2@x.com\r\n"),
+            "{ics}"
+        );
+        assert!(!ics.contains("\r\nX-EVIL"), "{ics}");
+        // A reader gets the values back as they were, less the control characters.
+        let calendar: Calendar = ics.parse().unwrap();
+        let parsed = calendar.components[0].as_event().unwrap();
+        assert_eq!(
+            parsed.get_summary(),
+            Some("Visit; with\\ Dr, Lee\nX-EVIL:1")
+        );
+    }
+
+    #[test]
+    fn long_values_fold_at_75_octets_on_character_boundaries() {
+        let name = "Zoë Åsa Ødegård-Ñúñez ".repeat(8);
+        let location = "Ünïcödé Street, 😀 Building, ".repeat(6);
+        let mut long = event(0);
+        long.attendee_name = &name;
+        long.location = &location;
+        let ics = invite(&long, CalendarMethod::Request).ics;
+        assert_folded(&ics);
+        let ics = unfolded(&ics);
+        assert!(ics.contains(&format!("CN={}", name)), "{ics}");
+        assert!(
+            ics.contains(&"Ünïcödé Street\\, 😀 Building\\, ".repeat(6)),
+            "{ics}"
+        );
+    }
+
+    #[test]
+    fn a_feed_name_is_escaped_in_both_properties() {
+        let ics = unfolded(&feed(
+            "Lee, Sam; PT\r\nX-EVIL:1",
+            &[],
+            "2026-07-01T12:00:00Z".parse().unwrap(),
+        ));
+        assert!(
+            ics.contains("\r\nNAME:Lee\\, Sam\\; PT\\nX-EVIL:1\r\n"),
+            "{ics}"
+        );
+        assert!(
+            ics.contains("\r\nX-WR-CALNAME:Lee\\, Sam\\; PT\\nX-EVIL:1\r\n"),
+            "{ics}"
+        );
+        assert!(!ics.contains("\r\nX-EVIL"), "{ics}");
     }
 
     #[test]

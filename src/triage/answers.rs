@@ -5,7 +5,8 @@
 //! engine then use by index, without touching JSON or strings again.
 //!
 //! JSON shapes per item type: boolean `true`/`false`; integer a JSON integer (`3`, not `3.0`);
-//! decimal any JSON number; date a `"YYYY-MM-DD"` string; string/text a string; choice the
+//! decimal any JSON number; date a `"YYYY-MM-DD"` string; string/text a string (free text may break lines, but holds no other control
+//! character); choice the
 //! option's code as a string, or for a repeating choice an array of distinct codes. `null` is
 //! the same as leaving the item out, so a front end may clear an answer by sending `null`.
 
@@ -14,6 +15,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::questionnaire::{EnableTest, Form, Item, Kind};
+use crate::text::Lines;
 
 /// Answers as submitted: linkId to JSON value.
 pub type Answers = serde_json::Map<String, Value>;
@@ -55,6 +57,8 @@ pub enum AnswerErrorCode {
     Implausible,
     /// Text longer than the item's maxLength.
     TooLong,
+    /// Text with a control character other than a line break or a tab.
+    InvalidCharacter,
     /// A consent answered "no": the form cannot be submitted without it.
     ConsentRequired,
 }
@@ -74,6 +78,7 @@ impl AnswerErrorCode {
             Self::InFuture => "in_future",
             Self::Implausible => "implausible",
             Self::TooLong => "too_long",
+            Self::InvalidCharacter => "invalid_character",
             Self::ConsentRequired => "consent_required",
         }
     }
@@ -444,6 +449,17 @@ fn read_text(value: &Value, max_chars: usize) -> Result<Slot, ValueError> {
         return Err((
             AnswerErrorCode::TooLong,
             format!("Please use at most {max_chars} characters (this has {length})."),
+        ));
+    }
+    // Free text may run over lines, but nothing else invisible: it is stored and shown again.
+    if let Some(c) = Lines::Multi.refused(text) {
+        return Err((
+            AnswerErrorCode::InvalidCharacter,
+            format!(
+                "Please use only letters, digits, punctuation, line breaks and tabs \
+                 (this has the control character U+{:04X}).",
+                u32::from(c)
+            ),
         ));
     }
     Ok(Slot::Text)

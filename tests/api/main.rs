@@ -16,6 +16,7 @@ mod errors;
 mod gate;
 mod health;
 mod helpers;
+mod input_hygiene;
 mod intakes;
 mod minimum_necessary;
 mod outbox;
