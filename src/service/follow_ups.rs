@@ -5,7 +5,10 @@
 //! patient's latest intake.
 
 use chrono::{DateTime, Duration, Utc};
-use entity::{account_token::Purpose, intake::IntakeStatus};
+use entity::{
+    account_token::{self, Purpose},
+    intake::IntakeStatus,
+};
 use uuid::Uuid;
 
 use crate::{
@@ -16,7 +19,7 @@ use crate::{
     service::{
         Caller, Work,
         access::{CLINIC_TEAM, PRACTITIONER},
-        intake::{Outcome, Visibility, store_judged},
+        intake::{Advice, Outcome, Visibility, interrupt_draft, store_judged},
     },
     store::{
         account_tokens,
@@ -111,31 +114,103 @@ pub async fn submit(
         .ok_or_else(link_not_valid)?;
     let patient_id = found.patient_id.ok_or_else(link_not_valid)?;
     let standing = standing_facts(state, patient_id).await?;
-    let evaluation = state
-        .triage
-        .evaluate_follow_up(&answers, &standing, state.local_today())?;
-    let questionnaire = questionnaire(state)?;
+    let today = state.local_today();
+    let evaluation = match state.triage.evaluate_follow_up(&answers, &standing, today) {
+        Ok(evaluation) => evaluation,
+        Err(refused) => {
+            let error = ApiError::from(refused);
+            return Err(match interrupt(state, context, &found, &answers).await? {
+                Some(advice) => error.with_safety_advice(advice.into()),
+                None => error,
+            });
+        }
+    };
     let work = Work::begin_anonymous(state, context).await?;
     account_tokens::consume(work.db(), work.now(), Purpose::FollowUp, token)
         .await?
         .ok_or_else(link_not_valid)?;
-    let row = intakes::create(
+    // A follow-up refused earlier with emergency answers is already a case: this is its
+    // submission.
+    let row = match interrupted_draft(work.db(), &found).await? {
+        Some(draft) => draft,
+        None => new_follow_up(state, &work, patient_id, "{}".into()).await?,
+    };
+    store_judged(state, &work, &row, answers, &evaluation).await?;
+    work.allowed(Action::FollowUpSubmit, &row).await?;
+    work.commit().await?;
+    Ok(Visibility::Patient.outcome(evaluation.patient_view()))
+}
+
+/// The safety interrupt for a follow-up refused as incomplete (it has no draft of its own): its
+/// emergency answers are kept as a draft of the link's follow-up, queued as an open flag, with
+/// practitioners alerted once; the emergency advice is returned to show at once. Rules that
+/// need standing facts wait for the submission.
+async fn interrupt(
+    state: &AppState,
+    context: AuditContext,
+    link: &account_token::Model,
+    answers: &Answers,
+) -> ApiResult<Option<Advice>> {
+    let Some(found) =
+        state
+            .triage
+            .safety_interrupt(FOLLOW_UP_QUESTIONNAIRE, answers, state.local_today())?
+    else {
+        return Ok(None);
+    };
+    let patient_id = link.patient_id.ok_or_else(link_not_valid)?;
+    let text = serde_json::Value::Object(answers.clone()).to_string();
+    let work = Work::begin_anonymous(state, context).await?;
+    let draft = match interrupted_draft(work.db(), link).await? {
+        Some(draft) => {
+            intakes::save_answers(work.db(), work.now(), draft.id, text).await?;
+            draft
+        }
+        None => new_follow_up(state, &work, patient_id, text).await?,
+    };
+    interrupt_draft(state, &work, draft.id).await?;
+    work.commit().await?;
+    Ok(Some(Visibility::Patient.advice(found.advice)))
+}
+
+/// The draft an earlier refused submission of `link` left (follow-ups have drafts only so).
+async fn interrupted_draft<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    link: &account_token::Model,
+) -> ApiResult<Option<entity::intake::Model>> {
+    let Some(patient_id) = link.patient_id else {
+        return Ok(None);
+    };
+    Ok(intakes::for_patient(db, patient_id)
+        .await?
+        .into_iter()
+        .find(|row| {
+            row.questionnaire_id == FOLLOW_UP_QUESTIONNAIRE
+                && row.status == IntakeStatus::Draft
+                && row.created_at >= link.created_at
+        }))
+}
+
+async fn new_follow_up(
+    state: &AppState,
+    work: &Work,
+    patient_id: Uuid,
+    answers: String,
+) -> ApiResult<entity::intake::Model> {
+    let questionnaire = questionnaire(state)?;
+    Ok(intakes::create(
         work.db(),
         work.now(),
         NewIntake {
             patient_id,
             questionnaire_id: FOLLOW_UP_QUESTIONNAIRE.into(),
             questionnaire_version: questionnaire.version().to_owned(),
-            answers: "{}".into(),
+            answers,
             created_by: None,
             supersedes: None,
         },
     )
-    .await?;
-    store_judged(state, &work, &row, answers, &evaluation).await?;
-    work.allowed(Action::FollowUpSubmit, &row).await?;
-    work.commit().await?;
-    Ok(Visibility::Patient.outcome(evaluation.patient_view()))
+    .await?)
 }
 
 /// The facts a follow-up does not ask again (rules-v2.md): the date of birth from the

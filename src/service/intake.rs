@@ -436,12 +436,19 @@ async fn safety_interrupt(
         return Ok(None);
     };
     let work = Work::begin(state, caller).await?;
-    let severity = i16::from(Disposition::Emergency.severity());
-    if intakes::interrupt(work.db(), work.now(), row.id, severity).await? {
-        alert_practitioners(state, &work, row.id).await?;
-    }
+    interrupt_draft(state, &work, row.id).await?;
     work.commit().await?;
     Ok(Some(Visibility::of(caller.role()).advice(found.advice)))
+}
+
+/// Makes draft `id` an interrupted emergency case in `work` (queued, an open flag) and alerts
+/// practitioners the first time only.
+pub(crate) async fn interrupt_draft(state: &AppState, work: &Work, id: Uuid) -> ApiResult<()> {
+    let severity = i16::from(Disposition::Emergency.severity());
+    if intakes::interrupt(work.db(), work.now(), id, severity).await? {
+        alert_practitioners(state, work, id).await?;
+    }
+    Ok(())
 }
 
 /// A submission, and what the patient is told to do next (as much as the caller may see).

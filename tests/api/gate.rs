@@ -526,3 +526,73 @@ async fn a_decision_racing_bookings_leaves_the_gate_closed() {
     )
     .await;
 }
+
+/// A follow-up has no draft: one refused as incomplete with an emergency answer is kept as a
+/// case at once (advice, alert once, queue), and its later submission is that case.
+#[tokio::test]
+async fn an_incomplete_follow_up_with_an_emergency_answer_interrupts_it() {
+    let sink = SmtpSink::start().await;
+    let clinic = clinic(app_with_sink(&sink, &[]).await, "Europe/London").await;
+    let app = &clinic.app;
+    let send = format!("/api/v1/patients/{}/follow-ups", clinic.patient_id);
+    call_ok(app, Method::POST, &send, &clinic.staff, None).await;
+    app.worker().run_once().await.unwrap();
+    let token = sink.received()[0].token_after("/follow-ups/");
+    let path = format!("/api/v1/follow-ups/{token}");
+    let practitioner = app.access_token(Role::Practitioner).await;
+    let incomplete = json!({"answers": {"saddle_numbness": true}});
+    for _ in 0..2 {
+        let refused = expect_problem(
+            app.send(Method::POST, &path, None, Some(incomplete.clone()))
+                .await,
+            422,
+            "validation_failed",
+        )
+        .await;
+        assert!(
+            refused.body["safety_advice"]["headline"]
+                .as_str()
+                .unwrap()
+                .to_lowercase()
+                .contains("emergency"),
+            "{}",
+            refused.body
+        );
+    }
+    app.worker().run_once().await.unwrap();
+    let queue = call_ok(app, Method::GET, "/api/v1/reviews", &practitioner, None).await;
+    let entry = queue[0].clone();
+    assert_eq!(entry["questionnaire_id"], "follow-up", "{queue}");
+    assert_eq!(entry["unsubmitted"], true);
+    let id = entry["intake_id"].as_str().unwrap().to_owned();
+    // Once per practitioner (the clinic's two), however often it was refused.
+    let alerted = alerts_about(&sink, &id);
+    assert_eq!(alerted, 2, "alerted once for the draft");
+    expect_problem(
+        patient_books(&clinic, "a", "2026-03-05T09:00:00Z").await,
+        403,
+        "intake_emergency",
+    )
+    .await;
+
+    // The complete follow-up is the same case, submitted.
+    let outcome = app
+        .send(
+            Method::POST,
+            &path,
+            None,
+            Some(json!({"answers": follow_up_answers(5, true)})),
+        )
+        .await;
+    assert_eq!(outcome.status(), 200);
+    app.worker().run_once().await.unwrap();
+    let queue = call_ok(app, Method::GET, "/api/v1/reviews", &practitioner, None).await;
+    assert_eq!(queue.as_array().unwrap().len(), 1, "{queue}");
+    assert_eq!(queue[0]["intake_id"], id.as_str());
+    assert_eq!(queue[0]["unsubmitted"], false);
+    assert_eq!(
+        alerts_about(&sink, &id),
+        alerted,
+        "the submission does not alert again"
+    );
+}
