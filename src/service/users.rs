@@ -10,7 +10,7 @@ use crate::{
     error::{ApiError, ApiResult},
     service::{Caller, Work, access::ADMIN, accounts::Account},
     store::{
-        refresh_tokens,
+        practitioners, refresh_tokens,
         users::{self, CreateUserError, NewUser},
     },
 };
@@ -80,8 +80,9 @@ pub async fn list(state: &AppState, caller: &Caller) -> ApiResult<Vec<Account>> 
     Ok(accounts.into_iter().map(Account::from).collect())
 }
 
-/// Disables an account and revokes its refresh tokens, together. An administrator cannot
-/// disable their own (nobody might be left to undo it).
+/// Disables an account and revokes its refresh tokens, together; a practitioner's account takes
+/// the practitioner off the booking list with it (their appointments stay, for the front desk
+/// to move). An administrator cannot disable their own (nobody might be left to undo it).
 #[tracing::instrument(name = "service.users.disable", skip_all)]
 pub async fn disable(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Account> {
     caller.require(state, ADMIN).await?;
@@ -96,6 +97,7 @@ pub async fn disable(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<A
         .await?
         .ok_or(ApiError::NotFound)?;
     refresh_tokens::revoke_all_of_user(work.db(), work.now(), account.id).await?;
+    practitioners::deactivate_for_user(work.db(), work.now(), account.id).await?;
     work.commit().await?;
     Ok(account.into())
 }

@@ -69,6 +69,25 @@ pub async fn find_by_user<C: ConnectionTrait>(
         .await
 }
 
+/// Takes the practitioner whose account is `user_id` (if the account is a practitioner's) off
+/// the booking list: availability offers none of their times and a booking is refused. Their
+/// appointments stay, for the front desk to move.
+#[tracing::instrument(name = "store.practitioners.deactivate_for_user", skip_all)]
+pub async fn deactivate_for_user<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    user_id: Uuid,
+) -> Result<(), DbErr> {
+    practitioner::Entity::update_many()
+        .col_expr(practitioner::Column::Active, Expr::value(false))
+        .col_expr(practitioner::Column::UpdatedAt, Expr::value(now))
+        .filter(practitioner::Column::UserId.eq(user_id))
+        .filter(practitioner::Column::Active.eq(true))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 #[tracing::instrument(name = "store.practitioners.list", skip_all)]
 pub async fn list<C: ConnectionTrait>(db: &C) -> Result<Vec<practitioner::Model>, DbErr> {
     practitioner::Entity::find()

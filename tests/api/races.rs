@@ -215,3 +215,93 @@ async fn two_reschedules_into_one_slot_move_one() {
         .count();
     assert_eq!(at_ten, 10);
 }
+
+/// Disabling a practitioner's account takes them off the booking list: they show inactive,
+/// availability offers none of their times, and a booking naming them is refused; their
+/// appointments stay for the front desk to move.
+#[tokio::test]
+async fn a_disabled_practitioner_is_not_bookable_and_keeps_their_appointments() {
+    let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
+    clinic.app.expect_unsent_mail();
+    let app = &clinic.app;
+    let booked = clinic
+        .book(
+            &clinic.patient,
+            "before",
+            clinic.booking(&clinic.new_visit, "2026-03-04T09:00:00Z"),
+        )
+        .await;
+    assert_eq!(booked.status(), 201);
+    let booked: Value = booked.json().await.unwrap();
+
+    let listed = crate::intakes::call_ok(
+        app,
+        Method::GET,
+        "/api/v1/practitioners",
+        &clinic.staff,
+        None,
+    )
+    .await;
+    let user_id = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == clinic.practitioner.as_str())
+        .unwrap()["user_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let admin = app.access_token(entity::user::Role::Admin).await;
+    crate::intakes::call_ok(
+        app,
+        Method::POST,
+        &format!("/api/v1/users/{user_id}/disable"),
+        &admin,
+        None,
+    )
+    .await;
+
+    let listed = crate::intakes::call_ok(
+        app,
+        Method::GET,
+        "/api/v1/practitioners",
+        &clinic.staff,
+        None,
+    )
+    .await;
+    let shown = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == clinic.practitioner.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(shown["active"], false);
+    let slots = clinic
+        .slots(&clinic.staff, &clinic.new_visit, "2026-03-05", "2026-03-06")
+        .await;
+    assert!(slots.is_empty(), "{slots:?}");
+    let refused = crate::helpers::expect_problem(
+        clinic
+            .book(
+                &clinic.patient,
+                "after",
+                clinic.booking(&clinic.new_visit, "2026-03-05T09:00:00Z"),
+            )
+            .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(refused.body["errors"][0]["field"], "practitioner_id");
+    // The appointment made before stays, for the front desk to move.
+    let kept = crate::intakes::call_ok(
+        app,
+        Method::GET,
+        &format!("/api/v1/appointments/{}", booked["id"].as_str().unwrap()),
+        &clinic.staff,
+        None,
+    )
+    .await;
+    assert_eq!(kept["status"], "booked");
+}
