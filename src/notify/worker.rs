@@ -54,6 +54,18 @@ impl WorkerSettings {
         }
     }
 
+    /// How much of the lease a send may need, with its outcome recorded: sends are not started
+    /// later than this before the lease ends. Two SMTP timeouts (connecting, then the data),
+    /// or half the lease when it is shorter than twice that.
+    pub fn send_allowance(&self) -> Duration {
+        let two_timeouts = Duration::seconds(60);
+        if self.lease >= two_timeouts * 2 {
+            two_timeouts
+        } else {
+            self.lease / 2
+        }
+    }
+
     /// Exponential backoff with "equal jitter": half the delay fixed, half random, so many
     /// messages failing together do not all come back at the same instant.
     pub fn retry_delay(&self, attempts: u32) -> Duration {
@@ -86,6 +98,28 @@ enum Outcome {
     Sent,
     Failed(Failure),
     NotStarted,
+}
+
+/// What a pass counts of an outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tally {
+    Sent,
+    Retried,
+    Dead,
+    Expired,
+    Released,
+}
+
+impl Tally {
+    fn of(outcome: &Outcome) -> Self {
+        match outcome {
+            Outcome::Sent => Self::Sent,
+            Outcome::NotStarted => Self::Released,
+            Outcome::Failed(Failure::Retry { .. }) => Self::Retried,
+            Outcome::Failed(Failure::Dead { .. }) => Self::Dead,
+            Outcome::Failed(Failure::Expired) => Self::Expired,
+        }
+    }
 }
 
 pub struct Worker {
@@ -167,54 +201,80 @@ impl Worker {
             return Ok(report);
         }
 
-        let outcomes: Vec<(Uuid, Outcome)> = stream::iter(claim.rows)
+        // A send is started only while there is time left in the lease to finish it and
+        // record its outcome: a batch never outlives its lease, so no other worker takes a
+        // row while it is being sent.
+        let start_by = now + self.settings.lease - self.settings.send_allowance();
+        let token = claim.token.as_str();
+        let recorded: Vec<(Tally, bool)> = stream::iter(claim.rows)
             .map(|row| async move {
-                let outcome = if shutdown.is_cancelled() {
+                let outcome = if shutdown.is_cancelled() || self.clock.now() >= start_by {
                     Outcome::NotStarted
                 } else {
                     self.deliver(&row).await
                 };
-                (row.id, outcome)
+                let tally = Tally::of(&outcome);
+                // Recorded as soon as it is known: a crash or a database blip later in the
+                // batch cannot make a delivered message look unsent.
+                let kept = self.record(token, row.id, outcome).await;
+                (tally, kept)
             })
             .buffer_unordered(self.settings.concurrency.max(1))
             .collect()
             .await;
-
-        let mut sent = Vec::new();
-        let mut unstarted = Vec::new();
-        let done_at = self.clock.now();
-        for (id, outcome) in outcomes {
-            match outcome {
-                Outcome::Sent => sent.push(id),
-                Outcome::NotStarted => unstarted.push(id),
-                Outcome::Failed(failure) => {
-                    match &failure {
-                        Failure::Retry { .. } => report.retried += 1,
-                        Failure::Dead { .. } => report.dead += 1,
-                        Failure::Expired => report.expired += 1,
-                    }
-                    if !outbox::record_failure(&self.db, done_at, &claim.token, id, failure).await?
-                    {
-                        report.lost_leases += 1;
-                    }
-                }
+        for (tally, kept) in recorded {
+            match tally {
+                Tally::Sent => report.sent += 1,
+                Tally::Retried => report.retried += 1,
+                Tally::Dead => report.dead += 1,
+                Tally::Expired => report.expired += 1,
+                Tally::Released if kept => report.released += 1,
+                Tally::Released => {}
+            }
+            if !kept && tally != Tally::Released {
+                report.lost_leases += 1;
             }
         }
-        let recorded = outbox::complete_sent(&self.db, done_at, &claim.token, &sent).await?;
-        report.sent = sent.len();
-        report.lost_leases += sent
-            .len()
-            .saturating_sub(usize::try_from(recorded).unwrap_or(0));
-        report.released =
-            usize::try_from(outbox::release(&self.db, done_at, &claim.token, &unstarted).await?)
-                .unwrap_or(0);
         if report.lost_leases > 0 {
             tracing::warn!(
                 lost = report.lost_leases,
-                "lease ran out before outcomes were recorded; another worker owns those messages"
+                "outcomes not recorded: the lease ran out or the database stayed away; those \
+                 messages will be sent again by whoever claims them"
             );
         }
         Ok(report)
+    }
+
+    /// Records one outcome under the lease, trying again through a short database outage
+    /// (a few attempts, pausing 0.2, 0.4, 0.8, 1.6 s). `false` when it could not be recorded:
+    /// the lease had run out (another worker owns the row) or the database stayed away.
+    async fn record(&self, token: &str, id: Uuid, outcome: Outcome) -> bool {
+        const ATTEMPTS: u32 = 5;
+        for attempt in 1..=ATTEMPTS {
+            let now = self.clock.now();
+            let written = match &outcome {
+                Outcome::Sent => outbox::complete_sent(&self.db, now, token, &[id])
+                    .await
+                    .map(|rows| rows == 1),
+                Outcome::NotStarted => outbox::release(&self.db, now, token, &[id])
+                    .await
+                    .map(|rows| rows == 1),
+                Outcome::Failed(failure) => {
+                    outbox::record_failure(&self.db, now, token, id, failure.clone()).await
+                }
+            };
+            match written {
+                Ok(kept) => return kept,
+                Err(err) if attempt < ATTEMPTS => {
+                    tracing::warn!(message = %id, attempt, error = %err, "recording an outcome failed; trying again");
+                    tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+                }
+                Err(err) => {
+                    tracing::warn!(message = %id, error = %err, "recording an outcome failed; giving up");
+                }
+            }
+        }
+        false
     }
 
     async fn deliver(&self, row: &outbox_message::Model) -> Outcome {
@@ -308,6 +368,28 @@ mod tests {
             retry_base: Duration::seconds(30),
             retry_max: Duration::seconds(3600),
             poll_interval: std::time::Duration::from_millis(100),
+        }
+    }
+
+    #[test]
+    fn sends_start_only_while_the_lease_leaves_time_to_finish_them() {
+        let short = settings();
+        assert_eq!(
+            short.send_allowance(),
+            Duration::seconds(30),
+            "half a short lease"
+        );
+        let long = WorkerSettings {
+            lease: Duration::seconds(300),
+            ..settings()
+        };
+        assert_eq!(
+            long.send_allowance(),
+            Duration::seconds(60),
+            "two SMTP timeouts"
+        );
+        for settings in [short, long] {
+            assert!(settings.send_allowance() < settings.lease);
         }
     }
 

@@ -676,6 +676,34 @@ async fn a_crashed_workers_messages_are_delivered_by_another_after_its_lease() {
     );
 }
 
+/// Each outcome is recorded as soon as it is known: a worker killed in the middle of its batch
+/// leaves the messages it delivered marked sent, so only those in flight can go twice.
+#[tokio::test]
+async fn a_worker_killed_mid_batch_has_recorded_what_it_delivered() {
+    let sink = SmtpSink::start().await;
+    let app = app_with_sink(&sink, &["--outbox-concurrency", "1"]).await;
+    let now = app.clock.now();
+    for _ in 0..5 {
+        enqueue(&app, message(MessageKind::AppointmentReminder, now)).await;
+    }
+    sink.script([Reply::Accept, Reply::Accept]);
+    sink.always(Reply::Hang);
+    let worker = app.worker();
+    let pass = tokio::spawn(async move { worker.run_once().await });
+    sink.wait_for(2, std::time::Duration::from_secs(10)).await;
+    // The third send hangs; the worker is killed there.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    pass.abort();
+    let _ = pass.await;
+    let sent = all_rows(&app)
+        .await
+        .into_iter()
+        .filter(|row| row.status == OutboxStatus::Sent)
+        .count();
+    assert_eq!(sent, 2, "the two delivered are recorded");
+    app.expect_unsent_mail();
+}
+
 #[tokio::test]
 async fn released_claims_go_back_to_the_queue_without_using_an_attempt() {
     let sink = SmtpSink::start().await;

@@ -26,6 +26,8 @@ pub enum Reply {
     Transient,
     /// 554: never.
     Permanent,
+    /// No reply at all: the sender waits (until its timeout, or until it is killed).
+    Hang,
 }
 
 #[derive(Debug, Clone)]
@@ -257,6 +259,7 @@ async fn session(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> 
                     }
                     Reply::Transient => b"451 4.3.0 Temporary failure, try again later\r\n",
                     Reply::Permanent => b"554 5.7.1 Message rejected\r\n",
+                    Reply::Hang => std::future::pending().await,
                 }
             }
             "QUIT" => {
