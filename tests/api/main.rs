@@ -17,6 +17,7 @@ mod gate;
 mod health;
 mod helpers;
 mod intakes;
+mod load;
 mod minimum_necessary;
 mod outbox;
 mod patients;
