@@ -25,7 +25,7 @@ use crate::{
         patients::PatientsApi, practitioners::PractitionersApi, triage::TriageApi,
         types::close_request_schemas, users::UsersApi,
     },
-    auth::{keys::KeyRing, tokens::TokenService},
+    auth::{keys::KeyRing, password::Hasher, tokens::TokenService},
     body_check::BodySchemas,
     clinical,
     clock::SharedClock,
@@ -50,6 +50,8 @@ pub struct AppState {
     pub tokens: Arc<TokenService>,
     /// Questionnaires, scoring and the red-flag rule set.
     pub triage: Arc<Triage>,
+    /// Bounds password hashing (memory and queueing) across all requests.
+    pub hasher: Arc<Hasher>,
 }
 
 impl AppState {
@@ -199,7 +201,9 @@ impl Application {
             ring,
             config.public_base_url().to_string(),
         ));
+        let (workers, queue) = config.password_hashing();
         let state = AppState {
+            hasher: Arc::new(Hasher::new(workers, queue)),
             db,
             backend: database.backend(),
             clock,

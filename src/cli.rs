@@ -191,6 +191,12 @@ pub fn run_from(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> 
         Err(err) => return report_usage_error(err),
     };
     let command = cli.command.clone().unwrap_or(Command::Serve);
+    if command == Command::Serve
+        && let Err(line) = cli.config.check_public_base_url()
+    {
+        eprintln!("lumbar: {line}");
+        return ExitCode::from(2);
+    }
     // These need neither a database nor logging (which would go to stdout, among the JSON).
     match &command {
         Command::Openapi => {

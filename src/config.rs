@@ -132,6 +132,15 @@ pub struct Config {
     #[arg(long, env = "LUMBAR_MAX_BODY_BYTES", default_value_t = 1024 * 1024, value_parser = clap::value_parser!(u64).range(1024..=64 * 1024 * 1024), value_name = "BYTES", global = true)]
     pub max_body_bytes: u64,
 
+    /// Password hashes computed at once (each holds 19 MiB while it runs). Default: one per core.
+    #[arg(long, env = "LUMBAR_PASSWORD_WORKERS", value_parser = clap::value_parser!(u32).range(1..=256), value_name = "N", global = true)]
+    pub password_workers: Option<u32>,
+
+    /// Password hashes that may wait for a worker; beyond that, logins and registrations answer
+    /// 503 `busy` with `Retry-After`. Default: 16 per worker.
+    #[arg(long, env = "LUMBAR_PASSWORD_QUEUE", value_parser = clap::value_parser!(u32).range(0..=100_000), value_name = "N", global = true)]
+    pub password_queue: Option<u32>,
+
     /// Seconds that in-flight requests get to finish after SIGINT or SIGTERM.
     #[arg(long, env = "LUMBAR_SHUTDOWN_GRACE_SECONDS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(0..=600), value_name = "SECONDS", global = true)]
     pub shutdown_grace_seconds: u64,
@@ -156,6 +165,35 @@ impl Config {
             Url::parse(&format!("http://{}/", self.listen))
                 .expect("a socket address forms a valid URL")
         })
+    }
+
+    /// A `serve` on PostgreSQL is one of possibly several instances, which must agree on the
+    /// public base URL: it is the access tokens' issuer, so an instance refuses tokens another
+    /// issued under a different one. The default (the listen address) cannot be agreed on, so
+    /// it must be set, except on loopback (one machine, a developer's or a test's).
+    pub fn check_public_base_url(&self) -> Result<(), String> {
+        let postgres = self
+            .database_url
+            .as_ref()
+            .is_some_and(|url| url.backend() == Backend::Postgres);
+        if postgres && self.public_base_url.is_none() && !self.listen.ip().is_loopback() {
+            return Err(format!(
+                "LUMBAR_PUBLIC_BASE_URL (--public-base-url) is required to serve on {} with \
+                 PostgreSQL: it is the issuer of access tokens, and every instance sharing the \
+                 database must use the same one (the address clients use, such as \
+                 https://clinic.example/), or each refuses the others' tokens",
+                self.listen
+            ));
+        }
+        Ok(())
+    }
+
+    /// The bound on password hashing: workers, and how many may wait for one.
+    pub fn password_hashing(&self) -> (usize, usize) {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let workers = self.password_workers.map_or(cores, |n| n as usize);
+        let queue = self.password_queue.map_or(workers * 16, |n| n as usize);
+        (workers, queue)
     }
 
     pub fn shutdown_grace(&self) -> Duration {

@@ -119,10 +119,15 @@ impl Problem {
         let body = serde_json::to_vec(&self).unwrap_or_else(|_| {
             br#"{"type":"urn:lumbar:problem:internal_error","title":"Internal server error","status":500,"code":"internal_error"}"#.to_vec()
         });
-        Response::builder()
+        let mut response = Response::builder()
             .status(self.status())
-            .header(header::CONTENT_TYPE, PROBLEM_JSON)
-            .body(body)
+            .header(header::CONTENT_TYPE, PROBLEM_JSON);
+        // A 503 is temporary by definition: say when to come back (RFC 9110 §10.2.3).
+        if self.status == 503 {
+            let seconds = if self.code == "busy" { 1 } else { 5 };
+            response = response.header(header::RETRY_AFTER, seconds);
+        }
+        response.body(body)
     }
 }
 
@@ -337,7 +342,7 @@ impl ApiError {
 impl From<sea_orm::DbErr> for ApiError {
     fn from(err: sea_orm::DbErr) -> Self {
         if is_connection_error(&err) {
-            tracing::warn!(error = %err, "database unavailable");
+            crate::store::availability::lost(&err);
             return Self::database_unavailable();
         }
         Self::Internal(in_operation(err.into()))
@@ -359,17 +364,30 @@ fn is_connection_error(err: &sea_orm::DbErr) -> bool {
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
         DbErr::Exec(RuntimeErr::SqlxError(sqlx)) | DbErr::Query(RuntimeErr::SqlxError(sqlx)) => {
-            matches!(
-                sqlx.as_ref(),
+            match sqlx.as_ref() {
                 Sqlx::Io(_)
-                    | Sqlx::PoolTimedOut
-                    | Sqlx::PoolClosed
-                    | Sqlx::WorkerCrashed
-                    | Sqlx::Tls(_)
-            )
+                | Sqlx::PoolTimedOut
+                | Sqlx::PoolClosed
+                | Sqlx::WorkerCrashed
+                | Sqlx::Tls(_)
+                | Sqlx::Protocol(_) => true,
+                Sqlx::Database(db) => db.code().is_some_and(|code| server_unavailable(&code)),
+                _ => false,
+            }
         }
         _ => false,
     }
+}
+
+/// SQLSTATEs of a server that is going away or cannot serve: a connection exception (class 08),
+/// shutdown or restart (57P01–57P03, what every open connection gets when PostgreSQL stops),
+/// too many connections (53300); SQLite's "cannot open" and I/O errors (the file is gone).
+fn server_unavailable(code: &str) -> bool {
+    code.starts_with("08")
+        || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
+        || code
+            .parse::<i32>()
+            .is_ok_and(|sqlite| matches!(sqlite & 0xff, 10 | 14))
 }
 
 /// The scheduling module's problems as the problem document's per-field errors.
@@ -419,7 +437,26 @@ impl From<crate::triage::EvaluateError> for ApiError {
 /// A message the code itself built was refused by the outbox: a bug, not the caller's fault.
 impl From<crate::store::outbox::OutboxError> for ApiError {
     fn from(err: crate::store::outbox::OutboxError) -> Self {
-        Self::Internal(in_operation(err.into()))
+        match err {
+            // A lost database while queueing is an outage like any other.
+            crate::store::outbox::OutboxError::Database(err) => err.into(),
+            err => Self::Internal(in_operation(err.into())),
+        }
+    }
+}
+
+/// Password hashing at capacity is a 503 `busy` (come back in a moment), never a wait without end.
+impl From<crate::auth::password::HashError> for ApiError {
+    fn from(err: crate::auth::password::HashError) -> Self {
+        match err {
+            crate::auth::password::HashError::Busy => Self::Unavailable {
+                code: "busy",
+                detail: "The service is handling many sign-ins right now; please try again in a \
+                         moment."
+                    .into(),
+            },
+            crate::auth::password::HashError::Failed(err) => Self::Internal(err),
+        }
     }
 }
 

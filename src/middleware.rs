@@ -115,7 +115,8 @@ impl<E: Endpoint> Endpoint for RequestEdgeEndpoint<E> {
             }
             let status = response.status().as_u16();
             let latency_ms = (started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0;
-            if status >= 500 {
+            // A 503 (database gone, hashing at capacity) is logged where it is detected, once.
+            if status >= 500 && status != 503 {
                 tracing::error!(status, latency_ms, "request failed");
             } else {
                 tracing::info!(status, latency_ms, "request completed");

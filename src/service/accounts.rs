@@ -119,11 +119,24 @@ pub async fn login(
     let account = throttle::account_key(&users::normalize_email(&credentials.email));
     let address =
         throttle::address_key(audit.context.source_address.as_deref().unwrap_or_default());
-    let keys = [account.clone(), address.clone()];
-    if throttle::blocked_until(&state.db, &keys, now)
-        .await?
-        .is_some()
-    {
+    // Counted before the password is checked, so concurrent guesses cannot outrun the limit.
+    let reservation = throttle::reserve(
+        &state.db,
+        vec![
+            throttle::Limit {
+                key: account.clone(),
+                policy: throttle::ACCOUNT,
+            },
+            throttle::Limit {
+                key: address,
+                policy: throttle::ADDRESS,
+            },
+        ],
+        now,
+    )
+    .await?;
+    if !reservation.admitted() {
+        throttle::release(&state.db, &reservation).await?;
         audit
             .denied(&state.db, Action::Login, Subject::NONE)
             .await?;
@@ -133,20 +146,19 @@ pub async fn login(
             detail: "Too many failed logins. Please wait a little and try again.".into(),
         });
     }
-    let user = users::find_by_email(&state.db, &credentials.email).await?;
-    // Unknown accounts cost a verification too, so timing does not reveal which emails exist.
-    let stored = user
-        .as_ref()
-        .and_then(|user| user.password_hash.clone())
-        .unwrap_or_else(|| password::decoy_hash().to_owned());
-    let matches = password::verify(credentials.password, stored)
-        .await
-        .map_err(ApiError::internal)?;
+    let checked = check_password(state, credentials).await;
+    let (user, matches) = match checked {
+        Ok(checked) => checked,
+        Err(err) => {
+            // Not checked (busy, or the database failed): the attempt is given back.
+            throttle::release(&state.db, &reservation).await.ok();
+            return Err(err);
+        }
+    };
     let user = match user {
         Some(user) if matches && user.disabled_at.is_none() && user.password_hash.is_some() => user,
         known => {
-            throttle::record_failure(&state.db, &account, &throttle::ACCOUNT, now).await?;
-            throttle::record_failure(&state.db, &address, &throttle::ADDRESS, now).await?;
+            throttle::failed(&state.db, &reservation, state.clock.now()).await?;
             match &known {
                 Some(user) => {
                     acting_as(&audit, user)
@@ -162,7 +174,9 @@ pub async fn login(
             return Err(invalid_credentials());
         }
     };
+    // The right password: the account's count is cleared, and the address gets its attempt back.
     throttle::clear(&state.db, &account).await?;
+    throttle::release(&state.db, &reservation).await?;
     let audit = acting_as(&audit, &user);
     if user.email_verified_at.is_none() {
         audit
@@ -182,6 +196,21 @@ pub async fn login(
         .await?;
     txn.commit().await?;
     tokens(state, &user, refresh_token, now)
+}
+
+/// The account of `credentials` and whether the password matches it.
+async fn check_password(
+    state: &AppState,
+    credentials: Credentials,
+) -> ApiResult<(Option<user::Model>, bool)> {
+    let user = users::find_by_email(&state.db, &credentials.email).await?;
+    // Unknown accounts cost a verification too, so timing does not reveal which emails exist.
+    let stored = user
+        .as_ref()
+        .and_then(|user| user.password_hash.clone())
+        .unwrap_or_else(|| password::decoy_hash().to_owned());
+    let matches = state.hasher.verify(credentials.password, stored).await?;
+    Ok((user, matches))
 }
 
 /// Spends a refresh token for new tokens. A token presented twice revokes every token of its
@@ -274,9 +303,7 @@ pub async fn register(
 ) -> ApiResult<()> {
     plausible_birth_date(registration.date_of_birth, state.local_today())?;
     // Hashed before anything is looked up, so a known email costs the same time.
-    let password_hash = password::hash(registration.password)
-        .await
-        .map_err(ApiError::internal)?;
+    let password_hash = state.hasher.hash(registration.password).await?;
     let email = users::normalize_email(&registration.email);
     let audit = Audit::new(context, state.clock.now());
     let now = audit.now;
@@ -413,9 +440,7 @@ pub async fn accept_invitation(
     context: AuditContext,
     acceptance: Acceptance,
 ) -> ApiResult<()> {
-    let password_hash = password::hash(acceptance.password)
-        .await
-        .map_err(ApiError::internal)?;
+    let password_hash = state.hasher.hash(acceptance.password).await?;
     let audit = Audit::new(context, state.clock.now());
     let now = audit.now;
     let txn = store::begin_write(&state.db).await?;

@@ -8,11 +8,17 @@ use crate::{
 
 /// Ready when the database answers; a 503 `database_unavailable` otherwise.
 pub async fn ready(state: &AppState) -> ApiResult<()> {
-    store::ping(&state.db).await.map_err(|err| {
-        tracing::warn!(error = %err, "readiness check: database unreachable");
-        ApiError::Unavailable {
-            code: "database_unavailable",
-            detail: "The database is not reachable.".into(),
+    match store::ping(&state.db).await {
+        Ok(()) => {
+            store::availability::reachable();
+            Ok(())
         }
-    })
+        Err(err) => {
+            store::availability::lost(&err);
+            Err(ApiError::Unavailable {
+                code: "database_unavailable",
+                detail: "The database is not reachable.".into(),
+            })
+        }
+    }
 }

@@ -6,7 +6,6 @@ use uuid::Uuid;
 
 use crate::{
     app::AppState,
-    auth::password,
     error::{ApiError, ApiResult},
     service::{Caller, Work, access::ADMIN, accounts::Account},
     store::{
@@ -47,9 +46,7 @@ pub struct NewAccount {
 #[tracing::instrument(name = "service.users.create", skip_all)]
 pub async fn create(state: &AppState, caller: &Caller, command: NewAccount) -> ApiResult<Account> {
     caller.require(state, ADMIN).await?;
-    let password_hash = password::hash(command.password)
-        .await
-        .map_err(ApiError::internal)?;
+    let password_hash = state.hasher.hash(command.password).await?;
     let created = users::create(
         &state.db,
         state.clock.now(),

@@ -3,6 +3,7 @@
 pub mod account_tokens;
 pub mod appointments;
 pub mod audit;
+pub mod availability;
 pub mod booking;
 pub mod clinic;
 pub mod idempotency;
@@ -69,11 +70,14 @@ pub async fn connect(
 /// Taking the lock up front makes concurrent writers wait their turn instead. Postgres ignores it.
 #[tracing::instrument(name = "store.db.begin_write", skip_all)]
 pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..TransactionOptions::default()
-    })
-    .await
+    let txn = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await?;
+    availability::reachable();
+    Ok(txn)
 }
 
 /// Applies every pending migration.

@@ -71,6 +71,46 @@ fn a_bad_setting_stops_startup_with_one_line_naming_it() {
     assert!(!line.contains("hunter2"), "secrets are not echoed: {line}");
 }
 
+/// Instances sharing a PostgreSQL database must agree on the token issuer, so `serve` there
+/// needs an explicit public base URL unless it listens on loopback only.
+#[test]
+fn serve_on_postgres_needs_a_public_base_url_off_loopback() {
+    // Nothing listens on port 1: a start that passes the check fails later, connecting.
+    let database = "postgres://lumbar@127.0.0.1:1/lumbar";
+    let line = refused_setting(lumbar().args([
+        "serve",
+        "--database-url",
+        database,
+        "--listen",
+        "0.0.0.0:8080",
+    ]));
+    assert!(line.contains("LUMBAR_PUBLIC_BASE_URL"), "{line}");
+    assert!(line.contains("issuer"), "says why: {line}");
+
+    for allowed in [
+        vec!["--listen", "127.0.0.1:0"],
+        vec![
+            "--listen",
+            "0.0.0.0:0",
+            "--public-base-url",
+            "https://clinic.example/",
+        ],
+    ] {
+        let output = lumbar()
+            .args(["serve", "--database-url", database, "--data-dir"])
+            .arg(tempfile::tempdir().unwrap().path())
+            .args(allowed)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("LUMBAR_PUBLIC_BASE_URL"), "{stderr}");
+        assert!(
+            stderr.contains("cannot connect to the database"),
+            "{stderr}"
+        );
+    }
+}
+
 #[test]
 fn help_describes_every_command() {
     let output = lumbar().arg("--help").output().unwrap();

@@ -250,6 +250,20 @@ impl TestApp {
         Self::builder().spawn().await
     }
 
+    /// On PostgreSQL: the name of this test's database.
+    pub fn database_name(&self) -> Option<String> {
+        self._database
+            .postgres
+            .as_ref()
+            .map(|(_, name)| name.clone())
+    }
+
+    /// On PostgreSQL: the server's administrative URL, to do to the test's database what an
+    /// operator could (cut it off, end its connections).
+    pub fn postgres_admin_url(&self) -> Option<String> {
+        self._database.postgres.as_ref().map(|(url, _)| url.clone())
+    }
+
     /// A delivery worker on the server's database and clock; `run_once` is one pass.
     pub fn worker(&self) -> lumbar::notify::Worker {
         self.state.worker()

@@ -18,6 +18,7 @@ mod health;
 mod helpers;
 mod input_hygiene;
 mod intakes;
+mod load;
 mod minimum_necessary;
 mod outbox;
 mod patients;
