@@ -22,6 +22,8 @@ pub enum Action {
     RefreshTokenReuse,
     Register,
     VerifyEmail,
+    /// A patient confirmed the new address they asked for.
+    ConfirmEmailChange,
     AcceptInvitation,
     /// A signed-in caller asked for something their role may not do.
     AccessDenied,
@@ -63,6 +65,7 @@ impl Action {
             Self::RefreshTokenReuse => "refresh_token.reuse",
             Self::Register => "register",
             Self::VerifyEmail => "verify_email",
+            Self::ConfirmEmailChange => "confirm_email_change",
             Self::AcceptInvitation => "accept_invitation",
             Self::AccessDenied => "access_denied",
             Self::PatientCreate => "patient.create",

@@ -15,6 +15,9 @@ pub enum Purpose {
     /// Opens one follow-up questionnaire, without logging in.
     #[sea_orm(string_value = "follow_up")]
     FollowUp,
+    /// Confirms the new address a patient with a login asked to use.
+    #[sea_orm(string_value = "change_email")]
+    ChangeEmail,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

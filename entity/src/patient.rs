@@ -15,6 +15,9 @@ pub struct Model {
     pub date_of_birth: Date,
     /// Contact address, lower case.
     pub email: Option<String>,
+    /// A new address waiting for its owner to confirm the link sent to it (patients with a
+    /// login); mail goes to `email` until then.
+    pub pending_email: Option<String>,
     pub phone: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

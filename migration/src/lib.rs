@@ -11,6 +11,7 @@ mod m20261122_000005_create_patients_account_tokens_audit;
 mod m20261122_000006_create_intakes_and_reviews;
 mod m20261122_000007_create_scheduling;
 mod m20261202_000008_intake_safety_interrupt;
+mod m20261202_000009_patient_pending_email;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_create_intakes_and_reviews::Migration),
             Box::new(m20261122_000007_create_scheduling::Migration),
             Box::new(m20261202_000008_intake_safety_interrupt::Migration),
+            Box::new(m20261202_000009_patient_pending_email::Migration),
         ]
     }
 }

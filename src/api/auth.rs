@@ -297,6 +297,24 @@ impl AuthApi {
         Ok(Done::NoContent)
     }
 
+    /// Confirms the new email address a patient asked for, with the token from the link sent to
+    /// it. From then on they log in with it and every email goes there.
+    #[oai(
+        path = "/api/v1/auth/confirm-email",
+        method = "post",
+        operation_id = "confirmEmailChange"
+    )]
+    async fn confirm_email_change(
+        &self,
+        request: &Request,
+        state: Data<&AppState>,
+        body: Json<EmailedToken>,
+    ) -> ApiResult<Done> {
+        let context = AuditContext::from_request(request, None);
+        accounts::confirm_email_change(&state, context, body.token.as_str()).await?;
+        Ok(Done::NoContent)
+    }
+
     /// Gives a patient the front desk registered a login: the token from the invitation email
     /// and the password they choose. They log in with their email address afterwards.
     #[oai(

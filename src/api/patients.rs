@@ -34,6 +34,10 @@ pub struct PatientView {
     pub date_of_birth: Date,
     #[oai(skip_serializing_if_is_none)]
     pub email: Option<String>,
+    /// A new address the patient has not confirmed yet; `email` stays in use (for login and
+    /// mail) until the link sent to it is opened.
+    #[oai(skip_serializing_if_is_none)]
+    pub pending_email: Option<String>,
     #[oai(skip_serializing_if_is_none)]
     pub phone: Option<String>,
     /// Whether the patient can log in (registered, or accepted an invitation).
@@ -50,6 +54,7 @@ impl From<Patient> for PatientView {
             family_name: shown.family_name,
             date_of_birth: Date(shown.date_of_birth),
             email: shown.email,
+            pending_email: shown.pending_email,
             phone: shown.phone,
             has_login: shown.has_login,
             created_at: shown.created_at,
@@ -75,7 +80,9 @@ pub struct NewPatientRecord {
 }
 
 /// Changes to a patient's demographics; absent fields stay as they are, and `null` removes an
-/// email address or phone number.
+/// email address or phone number. A new address for a patient who logs in is not used until
+/// they confirm the link emailed to it (it shows as `pending_email` until then); their address
+/// cannot be removed.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct PatientChangesRequest {

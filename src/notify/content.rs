@@ -18,10 +18,12 @@ pub enum MessageKind {
     AppointmentReminder,
     FollowUpInvitation,
     ReviewNeeded,
+    EmailChangeConfirmation,
+    EmailChangeRequested,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 8] = [
+    pub const ALL: [MessageKind; 10] = [
         MessageKind::AccountVerification,
         MessageKind::PatientInvitation,
         MessageKind::AppointmentConfirmed,
@@ -30,6 +32,8 @@ impl MessageKind {
         MessageKind::AppointmentReminder,
         MessageKind::FollowUpInvitation,
         MessageKind::ReviewNeeded,
+        MessageKind::EmailChangeConfirmation,
+        MessageKind::EmailChangeRequested,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +46,8 @@ impl MessageKind {
             Self::AppointmentReminder => "appointment_reminder",
             Self::FollowUpInvitation => "follow_up_invitation",
             Self::ReviewNeeded => "review_needed",
+            Self::EmailChangeConfirmation => "email_change_confirmation",
+            Self::EmailChangeRequested => "email_change_requested",
         }
     }
 
@@ -62,6 +68,8 @@ pub enum EmailContent {
     AppointmentReminder(AppointmentDetails),
     FollowUpInvitation(FollowUpInvitation),
     ReviewNeeded(ReviewNeeded),
+    EmailChangeConfirmation(EmailChangeConfirmation),
+    EmailChangeRequested(EmailChangeRequested),
 }
 
 /// A link to confirm a new account's address.
@@ -110,6 +118,23 @@ pub struct ReviewNeeded {
     pub review_url: String,
 }
 
+/// To the new address a patient asked for: a link that proves they read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailChangeConfirmation {
+    pub recipient_name: String,
+    pub confirm_url: String,
+    pub expires_in_hours: u32,
+}
+
+/// To the address in use: someone asked to change it, and nothing changes until the new one is
+/// confirmed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailChangeRequested {
+    pub recipient_name: String,
+    /// Where the patient can see their details (and set the address back).
+    pub account_url: String,
+}
+
 impl EmailContent {
     pub fn kind(&self) -> MessageKind {
         match self {
@@ -121,6 +146,8 @@ impl EmailContent {
             Self::AppointmentReminder(_) => MessageKind::AppointmentReminder,
             Self::FollowUpInvitation(_) => MessageKind::FollowUpInvitation,
             Self::ReviewNeeded(_) => MessageKind::ReviewNeeded,
+            Self::EmailChangeConfirmation(_) => MessageKind::EmailChangeConfirmation,
+            Self::EmailChangeRequested(_) => MessageKind::EmailChangeRequested,
         }
     }
 
@@ -139,6 +166,12 @@ impl EmailContent {
             }
             Self::FollowUpInvitation(data) => minijinja::Value::from(minijinja::value::Serde(data)),
             Self::ReviewNeeded(data) => minijinja::Value::from(minijinja::value::Serde(data)),
+            Self::EmailChangeConfirmation(data) => {
+                minijinja::Value::from(minijinja::value::Serde(data))
+            }
+            Self::EmailChangeRequested(data) => {
+                minijinja::Value::from(minijinja::value::Serde(data))
+            }
         }
     }
 
@@ -176,6 +209,17 @@ impl EmailContent {
             MessageKind::ReviewNeeded => Self::ReviewNeeded(ReviewNeeded {
                 practitioner_name: "Dr Sam Taylor".into(),
                 review_url: "https://clinic.example/reviews".into(),
+            }),
+            MessageKind::EmailChangeConfirmation => {
+                Self::EmailChangeConfirmation(EmailChangeConfirmation {
+                    recipient_name: "Alex".into(),
+                    confirm_url: "https://clinic.example/confirm-email?token=sample".into(),
+                    expires_in_hours: 24,
+                })
+            }
+            MessageKind::EmailChangeRequested => Self::EmailChangeRequested(EmailChangeRequested {
+                recipient_name: "Alex".into(),
+                account_url: "https://clinic.example/account".into(),
             }),
         }
     }

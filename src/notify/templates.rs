@@ -45,6 +45,12 @@ const EMBEDDED: &[(&str, &str)] = embedded![
     "review_needed.subject",
     "review_needed.txt",
     "review_needed.html",
+    "email_change_confirmation.subject",
+    "email_change_confirmation.txt",
+    "email_change_confirmation.html",
+    "email_change_requested.subject",
+    "email_change_requested.txt",
+    "email_change_requested.html",
 ];
 
 /// A rendered email, ready to be put in a multipart message.
@@ -184,6 +190,8 @@ mod tests {
                 | EmailContent::AppointmentReminder(data) => data.manage_url.clone(),
                 EmailContent::FollowUpInvitation(data) => data.questionnaire_url.clone(),
                 EmailContent::ReviewNeeded(data) => data.review_url.clone(),
+                EmailContent::EmailChangeConfirmation(data) => data.confirm_url.clone(),
+                EmailContent::EmailChangeRequested(data) => data.account_url.clone(),
             };
             let email = templates.render(&content).unwrap();
             assert!(email.text.contains(&link), "{kind:?} text");

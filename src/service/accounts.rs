@@ -425,6 +425,48 @@ pub async fn verify_email(state: &AppState, context: AuditContext, token: &str) 
     Ok(())
 }
 
+/// Makes the new address a patient asked for their address, for login and for mail, with the
+/// token from the link sent to it.
+#[tracing::instrument(name = "service.accounts.confirm_email_change", skip_all)]
+pub async fn confirm_email_change(
+    state: &AppState,
+    context: AuditContext,
+    token: &str,
+) -> ApiResult<()> {
+    let audit = Audit::new(context, state.clock.now());
+    let txn = store::begin_write(&state.db).await?;
+    let token = account_tokens::consume(&txn, audit.now, Purpose::ChangeEmail, token)
+        .await?
+        .ok_or_else(invalid_link)?;
+    let record = match token.patient_id {
+        Some(patient_id) => patients::find(&txn, patient_id).await?,
+        None => None,
+    }
+    .ok_or_else(invalid_link)?;
+    let (Some(user_id), Some(new_email)) = (record.user_id, record.pending_email.clone()) else {
+        return Err(invalid_link());
+    };
+    let user = users::find(&txn, user_id).await?.ok_or_else(invalid_link)?;
+    users::change_email(&txn, audit.now, user.id, &new_email)
+        .await
+        .map_err(|err| match err {
+            CreateUserError::EmailTaken => ApiError::Conflict {
+                code: "email_taken",
+                detail: "Another account uses this email address; please contact the clinic."
+                    .into(),
+            },
+            CreateUserError::Database(err) => err.into(),
+        })?;
+    if !patients::confirm_pending_email(&txn, audit.now, record.id, &new_email).await? {
+        return Err(invalid_link());
+    }
+    acting_as(&audit, &user)
+        .allowed(&txn, Action::ConfirmEmailChange, &record)
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
 /// An invitation's token and the password the patient chooses.
 #[derive(Debug, Clone)]
 pub struct Acceptance {

@@ -10,13 +10,16 @@ use crate::{
     app::AppState,
     audit::{Action, Record, Subject},
     error::{ApiError, ApiResult, FieldError},
-    notify::content::{EmailContent, PatientInvitation},
+    notify::content::{
+        EmailChangeConfirmation, EmailChangeRequested, EmailContent, PatientInvitation,
+    },
     service::{
         Caller, Work,
         access::{CLINIC_TEAM, DEMOGRAPHICS_EDITORS, DEMOGRAPHICS_READERS, FRONT_DESK, PATIENT},
     },
     store::{
-        account_tokens::INVITATION_TTL,
+        account_tokens::{EMAIL_CHANGE_TTL, INVITATION_TTL},
+        outbox::NewMessage,
         patients::{self, NewPatient, PatientChanges},
         scope, users,
     },
@@ -33,6 +36,9 @@ pub struct Patient {
     pub family_name: String,
     pub date_of_birth: NaiveDate,
     pub email: Option<String>,
+    /// A new address waiting for the patient to confirm the link sent to it; `email` is used
+    /// until then.
+    pub pending_email: Option<String>,
     pub phone: Option<String>,
     /// Whether the patient can log in (registered, or accepted an invitation).
     pub has_login: bool,
@@ -48,6 +54,7 @@ impl From<patient::Model> for Patient {
             family_name: row.family_name,
             date_of_birth: row.date_of_birth,
             email: row.email,
+            pending_email: row.pending_email,
             phone: row.phone,
             has_login: row.user_id.is_some(),
             created_at: row.created_at,
@@ -259,8 +266,54 @@ pub fn changes(edit: PatientEdit, today: NaiveDate) -> Result<PatientChanges, Ve
         family_name: family_name.as_deref().map(stored_text),
         date_of_birth,
         email: nullable(edit.email, |email| email),
+        pending_email: None,
         phone: nullable(edit.phone, |phone| stored_text(&phone)),
     })
+}
+
+/// What a requested change of address does to a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmailChange {
+    /// Nothing asked, or the address it has already: any address waiting is dropped.
+    Unchanged { drop_pending: bool },
+    /// A record without a login takes the address at once: the front desk heard it from the
+    /// patient, and nobody logs in with it.
+    Direct(Option<String>),
+    /// A patient who logs in keeps their address, for login and for mail, until the new one
+    /// confirms a link sent to it; so a typo or someone else's change cannot divert their mail.
+    Confirm(String),
+}
+
+/// Decides [`EmailChange`] for a record with `current` address (lower case) and a login or not.
+/// A patient who logs in cannot be left without an address.
+pub fn email_change(
+    current: Option<&str>,
+    has_login: bool,
+    requested: Option<Option<String>>,
+) -> Result<EmailChange, FieldError> {
+    let requested = match requested {
+        None => {
+            return Ok(EmailChange::Unchanged {
+                drop_pending: false,
+            });
+        }
+        Some(requested) => requested.map(|email| users::normalize_email(&email)),
+    };
+    if !has_login {
+        return Ok(EmailChange::Direct(requested));
+    }
+    match requested {
+        None => Err(FieldError {
+            field: "email".into(),
+            code: "required_for_login".into(),
+            message: "A patient who logs in needs an email address; give the new one instead."
+                .into(),
+        }),
+        Some(email) if Some(email.as_str()) == current => {
+            Ok(EmailChange::Unchanged { drop_pending: true })
+        }
+        Some(email) => Ok(EmailChange::Confirm(email)),
+    }
 }
 
 /// A field that may be left out but, when given, may not be removed.
@@ -304,12 +357,67 @@ pub async fn update(
         Action::PatientUpdate,
     )
     .await?;
-    let changes = changes(edit, state.local_today()).map_err(invalid)?;
+    let requested_email = edit.email.clone();
+    let mut changes = changes(edit, state.local_today()).map_err(invalid)?;
+    let has_login = record.user_id.is_some();
+    let email = email_change(record.email.as_deref(), has_login, changes.email.take())
+        .map_err(|error| invalid(vec![error]))?;
+    let mut confirm = None;
+    match email {
+        EmailChange::Unchanged { drop_pending } => {
+            if drop_pending && record.pending_email.is_some() {
+                changes.pending_email = Some(None);
+            }
+        }
+        EmailChange::Direct(email) => {
+            if !matches!(requested_email, Edit::Keep) {
+                changes.email = Some(email);
+            }
+        }
+        EmailChange::Confirm(email) => {
+            changes.pending_email = Some(Some(email.clone()));
+            confirm = Some(email);
+        }
+    }
     let work = Work::begin(state, caller).await?;
+    let previous_email = record.email.clone();
     let updated = patients::update(work.db(), work.now(), record, changes).await?;
+    if let Some(new_email) = confirm {
+        send_email_change_links(state, &work, &updated, previous_email, new_email).await?;
+    }
     work.allowed(Action::PatientUpdate, &updated).await?;
     work.commit().await?;
     Ok(updated.into())
+}
+
+/// Emails the new address a link to confirm it, and tells the old one a change was asked for
+/// (so its owner can act if it was not them). Only the newest link works.
+async fn send_email_change_links(
+    state: &AppState,
+    work: &Work,
+    record: &patient::Model,
+    previous_email: Option<String>,
+    new_email: String,
+) -> ApiResult<()> {
+    let link = (Purpose::ChangeEmail, EMAIL_CHANGE_TTL);
+    work.email_patient_link(state, record.id, new_email, link, |secret| {
+        EmailContent::EmailChangeConfirmation(EmailChangeConfirmation {
+            recipient_name: record.given_name.clone(),
+            confirm_url: state.link("confirm-email", secret),
+            expires_in_hours: EMAIL_CHANGE_TTL.num_hours() as u32,
+        })
+    })
+    .await?;
+    if let Some(previous_email) = previous_email {
+        let notice = EmailContent::EmailChangeRequested(EmailChangeRequested {
+            recipient_name: record.given_name.clone(),
+            account_url: state.page_url("account"),
+        });
+        let now = work.now();
+        let message = NewMessage::immediate(previous_email, notice, now);
+        state.outbox.enqueue(work.db(), now, message).await?;
+    }
+    Ok(())
 }
 
 /// An invitation on its way.
@@ -370,6 +478,54 @@ mod tests {
 
     fn code(result: Result<(), FieldError>) -> Option<String> {
         result.err().map(|error| error.code)
+    }
+
+    #[test]
+    fn a_login_keeps_its_address_until_the_new_one_is_confirmed() {
+        let current = Some("kim@example.org");
+        let asked = |email: Option<&str>| Some(email.map(str::to_owned));
+        assert_eq!(
+            email_change(current, true, None),
+            Ok(EmailChange::Unchanged {
+                drop_pending: false
+            })
+        );
+        assert_eq!(
+            email_change(current, true, asked(Some(" Kim.New@Example.org "))),
+            Ok(EmailChange::Confirm("kim.new@example.org".into()))
+        );
+        assert_eq!(
+            email_change(current, true, asked(Some("KIM@example.org"))),
+            Ok(EmailChange::Unchanged { drop_pending: true }),
+            "the address it has, in other case, withdraws a change"
+        );
+        let removed = email_change(current, true, asked(None)).unwrap_err();
+        assert_eq!(
+            (removed.field.as_str(), removed.code.as_str()),
+            ("email", "required_for_login")
+        );
+        // A login whose record lost its address (older data) gets one only by confirming.
+        assert_eq!(
+            email_change(None, true, asked(Some("kim@example.org"))),
+            Ok(EmailChange::Confirm("kim@example.org".into()))
+        );
+    }
+
+    #[test]
+    fn a_record_without_a_login_changes_its_address_at_once() {
+        let asked = |email: Option<&str>| Some(email.map(str::to_owned));
+        assert_eq!(
+            email_change(
+                Some("lou@example.org"),
+                false,
+                asked(Some("Lou.Park@example.org"))
+            ),
+            Ok(EmailChange::Direct(Some("lou.park@example.org".into())))
+        );
+        assert_eq!(
+            email_change(Some("lou@example.org"), false, asked(None)),
+            Ok(EmailChange::Direct(None))
+        );
     }
 
     #[test]

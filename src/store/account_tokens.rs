@@ -13,6 +13,8 @@ use super::secrets::{hash, new_secret};
 
 /// How long an emailed verification link works.
 pub const VERIFY_EMAIL_TTL: Duration = Duration::hours(24);
+/// How long a link confirming a patient's new address works.
+pub const EMAIL_CHANGE_TTL: Duration = Duration::hours(24);
 /// How long an invitation to set a password works.
 pub const INVITATION_TTL: Duration = Duration::days(7);
 

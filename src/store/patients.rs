@@ -39,6 +39,7 @@ pub async fn create<C: ConnectionTrait>(
         family_name: Set(new.family_name),
         date_of_birth: Set(new.date_of_birth),
         email: Set(new.email.as_deref().map(normalize_email)),
+        pending_email: Set(None),
         phone: Set(new.phone),
         created_at: Set(now),
         updated_at: Set(now),
@@ -126,6 +127,8 @@ pub struct PatientChanges {
     pub family_name: Option<String>,
     pub date_of_birth: Option<NaiveDate>,
     pub email: Option<Option<String>>,
+    /// A new address waiting for confirmation, or `Some(None)` to drop the one waiting.
+    pub pending_email: Option<Option<String>>,
     pub phone: Option<Option<String>>,
 }
 
@@ -149,11 +152,34 @@ pub async fn update<C: ConnectionTrait>(
     if let Some(value) = changes.email {
         row.email = Set(value.as_deref().map(normalize_email));
     }
+    if let Some(value) = changes.pending_email {
+        row.pending_email = Set(value.as_deref().map(normalize_email));
+    }
     if let Some(value) = changes.phone {
         row.phone = Set(value);
     }
     row.updated_at = Set(now);
     row.update(db).await
+}
+
+/// Makes the record's waiting address its address. `false` when nothing was waiting (confirmed
+/// a moment ago by a concurrent request, or replaced by a newer change since).
+#[tracing::instrument(name = "store.patients.confirm_pending_email", skip_all)]
+pub async fn confirm_pending_email<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    id: Uuid,
+    pending_email: &str,
+) -> Result<bool, DbErr> {
+    let confirmed = Entity::update_many()
+        .col_expr(Column::Email, Expr::value(pending_email))
+        .col_expr(Column::PendingEmail, Expr::value(Option::<String>::None))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .filter(Column::PendingEmail.eq(pending_email))
+        .exec(db)
+        .await?;
+    Ok(confirmed.rows_affected == 1)
 }
 
 /// Links a record to the login its patient just created, unless it has one already.

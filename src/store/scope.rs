@@ -156,6 +156,7 @@ mod tests {
             family_name: "Lovelace".into(),
             date_of_birth: NaiveDate::from_ymd_opt(1980, 1, 1).unwrap(),
             email: None,
+            pending_email: None,
             phone: None,
             created_at: now,
             updated_at: now,

@@ -3,8 +3,11 @@
 use chrono::{DateTime, Utc};
 use entity::user::{self, Column, Entity, Role};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, SqlErr, sea_query::Expr,
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    SqlErr,
+    sea_query::{Expr, Func},
 };
 use uuid::Uuid;
 
@@ -114,6 +117,34 @@ pub async fn mark_email_verified<C: ConnectionTrait>(
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Moves the account to the address its owner just proved they read (and counts it as
+/// verified). `EmailTaken` when another account uses it.
+#[tracing::instrument(name = "store.users.change_email", skip_all)]
+pub async fn change_email<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    id: Uuid,
+    email: &str,
+) -> Result<(), CreateUserError> {
+    let changed = Entity::update_many()
+        .col_expr(Column::Email, Expr::value(normalize_email(email)))
+        .col_expr(
+            Column::EmailVerifiedAt,
+            Func::if_null(Expr::col(Column::EmailVerifiedAt), Expr::value(now)).into(),
+        )
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await;
+    match changed {
+        Ok(_) => Ok(()),
+        Err(err) => Err(match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => CreateUserError::EmailTaken,
+            _ => CreateUserError::Database(err),
+        }),
+    }
 }
 
 /// Active accounts with `role`, by name (practitioners to alert, for example).

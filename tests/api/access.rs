@@ -42,6 +42,11 @@ const MATRIX: &[(&str, &str, [u16; 5])] = &[
     ),
     (
         "post",
+        "/api/v1/auth/confirm-email",
+        [400, 400, 400, 400, 400],
+    ),
+    (
+        "post",
         "/api/v1/auth/accept-invitation",
         [400, 400, 400, 400, 400],
     ),
@@ -459,7 +464,7 @@ async fn call(
                 "date_of_birth": "1985-02-03", "password": "a long password",
             })),
         ),
-        ("post", "/api/v1/auth/verify-email") => (
+        ("post", "/api/v1/auth/verify-email" | "/api/v1/auth/confirm-email") => (
             Method::POST,
             path.into(),
             Some(json!({"token": "never-issued"})),

@@ -12,6 +12,7 @@ mod database;
 mod date_of_birth;
 mod demo;
 mod docs;
+mod email_change;
 mod errors;
 mod gate;
 mod health;
