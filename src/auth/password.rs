@@ -3,11 +3,15 @@
 //!
 //! Each check holds 19 MiB while it runs, so the server bounds them with a [`Hasher`]: as many
 //! at once as there are cores, a bounded queue behind them, and [`HashError::Busy`] beyond it.
-//! The memory is returned to the system when a check ends (see [`return_freed_memory`]).
+//! The memory is returned to the system when a check ends (see [`return_freed_memory`]), and
+//! what a burst of requests left in the heap when the hasher falls idle (see [`Hasher`]).
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicUsize, Ordering},
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::Duration,
 };
 
 use argon2::{
@@ -81,20 +85,49 @@ pub enum HashError {
 /// Bounds the server's password hashing: `workers` at once (each holds 19 MiB), at most `queue`
 /// waiting for one, and [`HashError::Busy`] for the rest, so a storm of logins costs a fixed
 /// amount of memory and a client is told to come back instead of waiting without end.
+///
+/// A storm of logins also leaves the heap fragmented by the requests around the hashing (their
+/// connections, bodies and queries, on every thread's arena): glibc keeps those free pages. So
+/// when the hasher falls idle it asks glibc to hand free pages back, once, shortly after
+/// ([`TRIM_DELAY`]), whatever the number of requests that ended together.
 #[derive(Debug)]
 pub struct Hasher {
     workers: Arc<Semaphore>,
+    worker_count: usize,
     waiting: AtomicUsize,
     queue: usize,
+    trim_scheduled: Arc<AtomicBool>,
 }
+
+/// How long after the hasher falls idle free heap pages are handed back (a burst's stragglers
+/// finish first; later requests are not slowed by it).
+const TRIM_DELAY: Duration = Duration::from_secs(2);
 
 impl Hasher {
     pub fn new(workers: usize, queue: usize) -> Self {
+        let worker_count = workers.max(1);
         Self {
-            workers: Arc::new(Semaphore::new(workers.max(1))),
+            workers: Arc::new(Semaphore::new(worker_count)),
+            worker_count,
             waiting: AtomicUsize::new(0),
             queue,
+            trim_scheduled: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Schedules one heap trim if nothing is hashing or waiting now.
+    fn trim_when_idle(&self) {
+        let idle = self.workers.available_permits() == self.worker_count
+            && self.waiting.load(Ordering::Acquire) == 0;
+        if !idle || self.trim_scheduled.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let scheduled = self.trim_scheduled.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(TRIM_DELAY).await;
+            scheduled.store(false, Ordering::Release);
+            let _ = tokio::task::spawn_blocking(release_free_heap).await;
+        });
     }
 
     /// The PHC string to store.
@@ -105,7 +138,9 @@ impl Hasher {
             let _worker = worker;
             hash_now(&password)
         });
-        Ok(hashed.await.map_err(anyhow::Error::from)??)
+        let hashed = hashed.await.map_err(anyhow::Error::from);
+        self.trim_when_idle();
+        Ok(hashed??)
     }
 
     /// Whether `password` matches `stored`. A malformed stored hash never matches.
@@ -115,7 +150,9 @@ impl Hasher {
             let _worker = worker;
             verify_now(&password, &stored)
         });
-        Ok(checked.await.map_err(anyhow::Error::from)?)
+        let checked = checked.await.map_err(anyhow::Error::from);
+        self.trim_when_idle();
+        Ok(checked?)
     }
 
     async fn worker(&self) -> Result<OwnedSemaphorePermit, HashError> {
@@ -159,6 +196,17 @@ fn return_freed_memory() {
                 libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
             }
         });
+    }
+}
+
+/// Hands the heap's free pages back to the system (glibc keeps them otherwise).
+fn release_free_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: malloc_trim only returns free memory; it is safe to call at any time.
+        unsafe {
+            libc::malloc_trim(0);
+        }
     }
 }
 
