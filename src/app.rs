@@ -5,7 +5,7 @@ use std::{collections::HashMap, future::Future, net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
 use poem::{
-    EndpointExt, Route, Server,
+    Endpoint, EndpointExt, Request, Response, Route, Server,
     endpoint::BoxEndpoint,
     http::Method,
     listener::{Acceptor, TcpAcceptor},
@@ -34,6 +34,7 @@ use crate::{
     notify::{Mailer, Worker, WorkerSettings},
     store::{self, outbox::Outbox},
     triage::Triage,
+    web::{self, Pages},
 };
 
 /// What every handler may use. Cheap to clone.
@@ -52,6 +53,8 @@ pub struct AppState {
     pub triage: Arc<Triage>,
     /// Bounds password hashing (memory and queueing) across all requests.
     pub hasher: Arc<Hasher>,
+    /// The pages' templates and form key.
+    pub pages: Arc<Pages>,
 }
 
 impl AppState {
@@ -168,6 +171,7 @@ impl Application {
         // broken template, an unusable SMTP_URL or a bad key stops startup here.
         let mailer = Mailer::from_config(&config)?;
         let ring = KeyRing::load_or_create(&config.jwt_keys_dir())?;
+        let pages = Arc::new(Pages::load(&config.clinic_name(), &ring)?);
         let triage = Arc::new(clinical::load(
             config.questionnaire_dir.as_deref(),
             config.rules_file.as_deref(),
@@ -204,6 +208,7 @@ impl Application {
         let (workers, queue) = config.password_hashing();
         let state = AppState {
             hasher: Arc::new(Hasher::new(workers, queue)),
+            pages,
             db,
             backend: database.backend(),
             clock,
@@ -285,16 +290,49 @@ fn routes<A: OpenApi + 'static>(state: &AppState, extra: A) -> BoxEndpoint<'stat
             .body(spec_json.clone())
     });
     let docs = api.swagger_ui();
-    let routes = Route::new()
+    let api_routes = Route::new()
         .at("/openapi.json", poem::get(spec))
         .nest("/docs", docs)
         .nest("/", api)
         .with(ProblemErrors::new(route_methods, body_schemas))
         .data(state.clone());
+    let api_routes = match cors(&config.cors_origins) {
+        Some(cors) => api_routes.with(cors).boxed(),
+        None => api_routes.boxed(),
+    };
     let max_body = usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX);
-    match cors(&config.cors_origins) {
-        Some(cors) => routes.with(cors).with(RequestEdge::new(max_body)).boxed(),
-        None => routes.with(RequestEdge::new(max_body)).boxed(),
+    Split {
+        api: api_routes,
+        pages: web::routes(state),
+    }
+    .with(RequestEdge::new(max_body))
+    .boxed()
+}
+
+/// Sends the JSON API's paths (`/api/…`, the docs, the spec, the ops endpoints) to the API and
+/// its problem+json errors, and everything else to the pages and their HTML.
+struct Split {
+    api: BoxEndpoint<'static>,
+    pages: BoxEndpoint<'static>,
+}
+
+impl Split {
+    fn is_api(path: &str) -> bool {
+        const EXACT: [&str; 4] = ["/openapi.json", "/healthz", "/readyz", "/docs"];
+        const PREFIXES: [&str; 3] = ["/api/", "/docs/", "/.well-known/"];
+        EXACT.contains(&path) || PREFIXES.iter().any(|prefix| path.starts_with(prefix))
+    }
+}
+
+impl Endpoint for Split {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        if Self::is_api(req.uri().path()) || req.uri().path() == "/api" {
+            self.api.call(req).await
+        } else {
+            self.pages.call(req).await
+        }
     }
 }
 

@@ -159,6 +159,14 @@ impl Config {
         self.data_dir.join("lumbar.db")
     }
 
+    /// The clinic's name as patients read it: the display name of the sender address.
+    pub fn clinic_name(&self) -> String {
+        self.mail_from
+            .name
+            .clone()
+            .unwrap_or_else(|| "Lumbar".to_owned())
+    }
+
     /// The base of every link Lumbar puts in an email.
     pub fn public_base_url(&self) -> Url {
         self.public_base_url.clone().unwrap_or_else(|| {

@@ -23,6 +23,7 @@ pub mod store;
 pub mod telemetry;
 pub mod text;
 pub mod triage;
+pub mod web;
 
 pub use app::{AppState, Application};
 pub use config::Config;

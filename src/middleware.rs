@@ -38,6 +38,13 @@ pub struct RequestContext {
     body: Bytes,
 }
 
+impl RequestContext {
+    /// The request's body as read (and bounded) at the edge.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+}
+
 /// Outermost layer: request id, span, access log, body limit, panic catching.
 pub struct RequestEdge {
     max_body_bytes: usize,

@@ -18,4 +18,5 @@ pub mod refresh_token;
 pub mod review_decision;
 pub mod time_off;
 pub mod user;
+pub mod web_session;
 pub mod working_hours;

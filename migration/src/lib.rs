@@ -12,6 +12,7 @@ mod m20261122_000006_create_intakes_and_reviews;
 mod m20261122_000007_create_scheduling;
 mod m20261202_000008_intake_safety_interrupt;
 mod m20261202_000009_patient_pending_email;
+mod m20261202_000010_create_web_sessions;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000007_create_scheduling::Migration),
             Box::new(m20261202_000008_intake_safety_interrupt::Migration),
             Box::new(m20261202_000009_patient_pending_email::Migration),
+            Box::new(m20261202_000010_create_web_sessions::Migration),
         ]
     }
 }

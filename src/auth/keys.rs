@@ -20,6 +20,9 @@ pub struct RingKey {
     pub public_x: String,
     pub encoding: EncodingKey,
     pub decoding: DecodingKey,
+    /// A secret for other uses (the pages' form tokens), derived from the private key so that
+    /// instances sharing the keys share it, and never the key itself.
+    pub derived_secret: [u8; 32],
 }
 
 pub struct KeyRing {
@@ -122,8 +125,12 @@ fn ring_key(pem: &str) -> anyhow::Result<RingKey> {
         .take(8)
         .map(|byte| format!("{byte:02x}"))
         .collect();
+    let mut derived = Sha256::new();
+    derived.update(b"lumbar derived secret v1");
+    derived.update(signing.to_bytes());
     Ok(RingKey {
         kid,
+        derived_secret: derived.finalize().into(),
         encoding: EncodingKey::from_ed_pem(pem.as_bytes())?,
         decoding: DecodingKey::from_ed_components(&public_x)?,
         public_x,

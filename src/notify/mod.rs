@@ -28,11 +28,7 @@ impl Mailer {
     /// Loads and checks the templates and sets up the configured transport; an error here stops
     /// startup.
     pub fn from_config(config: &Config) -> anyhow::Result<Arc<Self>> {
-        let clinic_name = config
-            .mail_from
-            .name
-            .clone()
-            .unwrap_or_else(|| "Lumbar".to_owned());
+        let clinic_name = config.clinic_name();
         let templates = templates::Templates::load(config.template_dir.as_deref(), &clinic_name)?;
         let transport = transport::Transport::from_config(config)?;
         Ok(Arc::new(Self {

@@ -16,12 +16,12 @@ use uuid::Uuid;
 use crate::{
     app::AppState,
     audit::{Action, Audit, AuditContext, Record, Subject},
-    auth::password,
-    error::{ApiError, ApiResult},
+    auth::{password, tokens::Principal},
+    error::{ApiError, ApiResult, FieldError},
     notify::content::{AccountVerification, EmailContent},
     service::{
         Caller,
-        patients::{plausible_birth_date, stored_text},
+        patients::{check_date_of_birth, stored_text},
     },
     store::{
         self,
@@ -32,6 +32,7 @@ use crate::{
         throttle,
         users::{self, CreateUserError, NewUser},
     },
+    text::Lines,
 };
 
 /// An account as its owner and administrators see it.
@@ -114,6 +115,43 @@ pub async fn login(
     context: AuditContext,
     credentials: Credentials,
 ) -> ApiResult<Tokens> {
+    let (user, audit) = authenticate(state, context, credentials).await?;
+    let now = audit.now;
+    let txn = store::begin_write(&state.db).await?;
+    let refresh_token = refresh_tokens::issue(&txn, now, user.id, Uuid::now_v7()).await?;
+    audit
+        .allowed(&txn, Action::Login, Record::User(user.id))
+        .await?;
+    txn.commit().await?;
+    tokens(state, &user, refresh_token, now)
+}
+
+/// Checks an email and password for a page sign-in: the same throttling, checks and audit
+/// trail as [`login`], without tokens (the page session is the browser's credential).
+#[tracing::instrument(name = "service.accounts.sign_in", skip_all)]
+pub async fn sign_in(
+    state: &AppState,
+    context: AuditContext,
+    credentials: Credentials,
+) -> ApiResult<Principal> {
+    let (user, audit) = authenticate(state, context, credentials).await?;
+    audit
+        .allowed(&state.db, Action::Login, Record::User(user.id))
+        .await?;
+    Ok(Principal {
+        user_id: user.id,
+        role: user.role,
+    })
+}
+
+/// The account `credentials` open, once the throttle admits the attempt, the password matches,
+/// the account is enabled and its address confirmed; with the audit trail acting as it. Every
+/// refusal is recorded.
+async fn authenticate(
+    state: &AppState,
+    context: AuditContext,
+    credentials: Credentials,
+) -> ApiResult<(user::Model, Audit)> {
     let now = state.clock.now();
     let audit = Audit::new(context, now);
     let account = throttle::account_key(&users::normalize_email(&credentials.email));
@@ -189,13 +227,7 @@ pub async fn login(
                 .into(),
         });
     }
-    let txn = store::begin_write(&state.db).await?;
-    let refresh_token = refresh_tokens::issue(&txn, now, user.id, Uuid::now_v7()).await?;
-    audit
-        .allowed(&txn, Action::Login, Record::User(user.id))
-        .await?;
-    txn.commit().await?;
-    tokens(state, &user, refresh_token, now)
+    Ok((user, audit))
 }
 
 /// The account of `credentials` and whether the password matches it.
@@ -292,6 +324,92 @@ pub struct Registration {
     pub password: String,
 }
 
+/// Every problem with a registration as a person typed it. The API's edge types hold the same
+/// rules; the pages send what was typed, so the use case checks them itself.
+pub fn registration_problems(registration: &Registration, today: NaiveDate) -> Vec<FieldError> {
+    let mut problems: Vec<FieldError> = [
+        name_problem("given_name", "first name", &registration.given_name),
+        name_problem("family_name", "last name", &registration.family_name),
+        email_problem("email", &registration.email),
+        check_date_of_birth("date_of_birth", registration.date_of_birth, today).err(),
+        password_problem("password", &registration.password),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    problems.dedup_by(|a, b| a.field == b.field);
+    problems
+}
+
+/// What is wrong with a name (`label` names it for a person): required, one line, 100 characters.
+pub fn name_problem(field: &str, label: &str, name: &str) -> Option<FieldError> {
+    let name = name.trim();
+    let problem = |code: &str, message: String| {
+        Some(FieldError {
+            field: field.into(),
+            code: code.into(),
+            message,
+        })
+    };
+    if name.is_empty() {
+        return problem("required", format!("Enter your {label}."));
+    }
+    if name.chars().count() > 100 {
+        return problem(
+            "too_long",
+            format!("Your {label} can have at most 100 characters."),
+        );
+    }
+    if Lines::Single.refused(name).is_some() {
+        return problem(
+            "invalid_character",
+            format!("Your {label} can only be one line of ordinary text."),
+        );
+    }
+    None
+}
+
+/// What is wrong with an email address: required, well-formed, at most 320 characters.
+pub fn email_problem(field: &str, email: &str) -> Option<FieldError> {
+    let email = email.trim();
+    let (code, message) = if email.is_empty() {
+        ("required", "Enter your email address.")
+    } else if email.chars().count() > 320 || !email_address::EmailAddress::is_valid(email) {
+        (
+            "invalid_email",
+            "Enter an email address in the right form, like name@example.org.",
+        )
+    } else {
+        return None;
+    };
+    Some(FieldError {
+        field: field.into(),
+        code: code.into(),
+        message: message.into(),
+    })
+}
+
+/// What is wrong with a new password: 10 to 256 characters.
+pub fn password_problem(field: &str, new_password: &str) -> Option<FieldError> {
+    password::check_strength(new_password)
+        .err()
+        .map(|reason| FieldError {
+            field: field.into(),
+            code: "weak_password".into(),
+            message: format!("{}{}.", reason[..1].to_uppercase(), &reason[1..]),
+        })
+}
+
+fn invalid_fields(errors: Vec<FieldError>) -> ApiResult<()> {
+    if errors.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::Validation {
+        detail: "Some fields are not valid.".into(),
+        errors,
+    })
+}
+
 /// Creates a patient account and its record, and emails a link to confirm the address. Whether
 /// the email was known is never told: an unconfirmed account gets a fresh link, a confirmed
 /// one nothing (an audited refusal).
@@ -301,7 +419,7 @@ pub async fn register(
     context: AuditContext,
     registration: Registration,
 ) -> ApiResult<()> {
-    plausible_birth_date(registration.date_of_birth, state.local_today())?;
+    invalid_fields(registration_problems(&registration, state.local_today()))?;
     // Hashed before anything is looked up, so a known email costs the same time.
     let password_hash = state.hasher.hash(registration.password).await?;
     let email = users::normalize_email(&registration.email);
@@ -482,6 +600,11 @@ pub async fn accept_invitation(
     context: AuditContext,
     acceptance: Acceptance,
 ) -> ApiResult<()> {
+    invalid_fields(
+        password_problem("password", &acceptance.password)
+            .into_iter()
+            .collect(),
+    )?;
     let password_hash = state.hasher.hash(acceptance.password).await?;
     let audit = Audit::new(context, state.clock.now());
     let now = audit.now;

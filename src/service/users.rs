@@ -11,6 +11,7 @@ use crate::{
     store::{
         practitioners, refresh_tokens,
         users::{self, CreateUserError, NewUser},
+        web_sessions,
     },
 };
 
@@ -77,7 +78,7 @@ pub async fn list(state: &AppState, caller: &Caller) -> ApiResult<Vec<Account>> 
     Ok(accounts.into_iter().map(Account::from).collect())
 }
 
-/// Disables an account and revokes its refresh tokens, together; a practitioner's account takes
+/// Disables an account and revokes its refresh tokens and page sessions, together; a practitioner's account takes
 /// the practitioner off the booking list with it (their appointments stay, for the front desk
 /// to move). An administrator cannot disable their own (nobody might be left to undo it).
 #[tracing::instrument(name = "service.users.disable", skip_all)]
@@ -94,6 +95,7 @@ pub async fn disable(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<A
         .await?
         .ok_or(ApiError::NotFound)?;
     refresh_tokens::revoke_all_of_user(work.db(), work.now(), account.id).await?;
+    web_sessions::end_all_of_user(work.db(), account.id).await?;
     practitioners::deactivate_for_user(work.db(), work.now(), account.id).await?;
     work.commit().await?;
     Ok(account.into())

@@ -16,6 +16,7 @@ pub mod scope;
 pub mod secrets;
 pub mod throttle;
 pub mod users;
+pub mod web_sessions;
 
 use std::time::Duration;
 
