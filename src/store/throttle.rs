@@ -8,7 +8,7 @@
 //! `blocked_until` only this attempt knows), so no other attempt on that key is checked until
 //! this one has its outcome, whatever the concurrency and on every instance.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use entity::login_throttle::{Column, Entity};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
@@ -114,6 +114,13 @@ impl Reservation {
     }
 }
 
+/// An attempt's own hold mark: attempts of one instant (the tests' clock) get different ones.
+/// In whole microseconds, as PostgreSQL stores it: the mark read back must equal this one, or
+/// the attempt holding the key would take itself for blocked (a real clock has nanoseconds).
+fn hold_mark(now: DateTime<Utc>) -> DateTime<Utc> {
+    (now + HOLD + Duration::microseconds(fastrand::i64(0..10_000_000))).trunc_subsecs(6)
+}
+
 /// Counts one attempt against every key of `limits` in one statement, unless a key is blocked.
 /// See [`Reservation::admitted`] for the answer; the caller then reports the outcome with
 /// [`failed`], [`succeeded`] or [`release`].
@@ -124,8 +131,7 @@ pub async fn reserve<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<Reservation, DbErr> {
     use sea_orm::sea_query::ExprTrait;
-    // A mark of its own: attempts of one instant (the tests' clock) get different ones.
-    let hold = now + HOLD + Duration::microseconds(fastrand::i64(0..10_000_000));
+    let hold = hold_mark(now);
     let existing = |column: Column| Expr::col((Entity, column));
     let per_key = |value: &dyn Fn(&Policy) -> Expr| {
         let mut case = CaseStatement::new();
@@ -299,6 +305,16 @@ mod tests {
         assert_eq!(delay(10), Some(15 * 60));
         assert_eq!(ADDRESS.blocked_until(10, now), None);
         assert!(ADDRESS.blocked_until(11, now).is_some());
+    }
+
+    #[test]
+    fn a_hold_mark_survives_the_databases_microseconds() {
+        let now: DateTime<Utc> = "2026-03-02T09:00:00.123456789Z".parse().unwrap();
+        for _ in 0..100 {
+            let hold = hold_mark(now);
+            assert_eq!(hold, hold.trunc_subsecs(6));
+            assert!(hold > now + HOLD - Duration::microseconds(1));
+        }
     }
 
     fn reservation(counters: &[Option<&str>]) -> Reservation {

@@ -21,6 +21,7 @@ mod input_hygiene;
 mod intakes;
 mod load;
 mod minimum_necessary;
+mod multi_instance;
 mod outbox;
 mod pages;
 mod patients;

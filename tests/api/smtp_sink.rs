@@ -93,6 +93,8 @@ struct Shared {
     received: Mutex<Vec<ReceivedMail>>,
     scripted: Mutex<VecDeque<Reply>>,
     fallback: Mutex<Option<Reply>>,
+    /// How long the end of each message's DATA waits before it is answered.
+    delay: Mutex<Duration>,
 }
 
 impl Shared {
@@ -135,6 +137,12 @@ impl SmtpSink {
     /// The reply to every message once the script is used up.
     pub fn always(&self, reply: Reply) {
         *self.shared.fallback.lock().unwrap() = Some(reply);
+    }
+
+    /// Answers the end of every message's DATA only after `delay`, as a slow relay does, so a
+    /// sender has messages in flight for that long (a crash can then land mid-send).
+    pub fn delay_replies(&self, delay: Duration) {
+        *self.shared.delay.lock().unwrap() = delay;
     }
 
     pub fn received(&self) -> Vec<ReceivedMail> {
@@ -248,6 +256,10 @@ async fn session(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> 
                     .write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
                     .await?;
                 let data = read_data(&mut lines).await?;
+                let delay = *shared.delay.lock().unwrap();
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
                 match shared.next_reply() {
                     Reply::Accept => {
                         shared.received.lock().unwrap().push(ReceivedMail {
