@@ -123,6 +123,16 @@ pub struct Config {
     #[arg(long, env = "LUMBAR_MAIL_FROM", default_value = "Lumbar <no-reply@localhost>", value_name = "MAILBOX", value_parser = parse_mailbox, global = true)]
     pub mail_from: Mailbox,
 
+    /// The emergency telephone number the pages tell a patient with an emergency to call (for
+    /// example 999 or 911). Unset: they are told to call their local emergency number.
+    #[arg(long, env = "LUMBAR_EMERGENCY_NUMBER", value_name = "NUMBER", value_parser = parse_phone, global = true)]
+    pub emergency_number: Option<String>,
+
+    /// The clinic's telephone number, shown to patients where they should call instead (for
+    /// example to move a visit that is too close to change online).
+    #[arg(long, env = "LUMBAR_CLINIC_PHONE", value_name = "NUMBER", value_parser = parse_phone, global = true)]
+    pub clinic_phone: Option<String>,
+
     /// Origins allowed to call the API from a browser, comma-separated (`*` for any). Empty: no
     /// cross-origin access.
     #[arg(long, env = "LUMBAR_CORS_ORIGINS", value_delimiter = ',', value_name = "ORIGINS", value_parser = parse_origin, global = true)]
@@ -436,6 +446,20 @@ fn parse_mailbox(raw: &str) -> Result<Mailbox, String> {
     raw.parse::<Mailbox>().map_err(|err| {
         format!("not an email sender such as `Clinic <no-reply@clinic.example>` ({err})")
     })
+}
+
+fn parse_phone(raw: &str) -> Result<String, String> {
+    let trimmed = raw.trim();
+    let digits = trimmed.chars().filter(char::is_ascii_digit).count();
+    let allowed = trimmed
+        .chars()
+        .enumerate()
+        .all(|(at, c)| c.is_ascii_digit() || " ()-./".contains(c) || (at == 0 && c == '+'));
+    if allowed && (2..=20).contains(&digits) && trimmed.len() <= 40 {
+        Ok(trimmed.to_owned())
+    } else {
+        Err("not a telephone number such as `999` or `+44 20 7946 0000`".into())
+    }
 }
 
 fn parse_log_filter(raw: &str) -> Result<String, String> {

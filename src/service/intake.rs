@@ -417,6 +417,61 @@ pub async fn save_draft(
     })
 }
 
+/// Saves the answers of one section of a draft (a page of the form): they replace what the
+/// section held, and answers that no longer apply after them (an earlier answer changed and
+/// now hides a question) are dropped. Checked, stored and interrupted as [`save_draft`].
+#[tracing::instrument(name = "service.intake.save_section", skip_all)]
+pub async fn save_section(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    section: &str,
+    section_answers: Answers,
+) -> ApiResult<Intake> {
+    let row = visible(state, caller, INTAKE_WRITERS, id, Action::IntakeUpdate).await?;
+    if row.status != intake::IntakeStatus::Draft {
+        return Err(not_a_draft());
+    }
+    let questionnaire = state
+        .triage
+        .questionnaire(&row.questionnaire_id)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the draft's questionnaire is gone")))?;
+    let section_ids = questionnaire
+        .section_link_ids(section)
+        .ok_or(ApiError::NotFound)?;
+    let mut answers: Answers = serde_json::from_str(&row.answers).map_err(ApiError::internal)?;
+    answers.retain(|link_id, _| !section_ids.contains(link_id));
+    answers.extend(
+        section_answers
+            .into_iter()
+            .filter(|(link_id, _)| section_ids.contains(link_id)),
+    );
+    let answers = questionnaire.without_hidden(answers, state.local_today());
+    save_draft(state, caller, id, answers).await
+}
+
+/// The emergency advice intake `id` calls for now, if it does: a submission judged an
+/// emergency, or a draft whose answers so far fire an emergency rule (the safety interrupt).
+#[tracing::instrument(name = "service.intake.emergency_advice", skip_all)]
+pub async fn emergency_advice(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+) -> ApiResult<Option<Advice>> {
+    let shown = get(state, caller, id).await?;
+    if shown.status != Status::Draft {
+        return Ok(shown
+            .advice
+            .filter(|_| shown.disposition == Some(Disposition::Emergency)));
+    }
+    let answers: Answers = shown.answers.unwrap_or_default().into_iter().collect();
+    let found =
+        state
+            .triage
+            .safety_interrupt(&shown.questionnaire_id, &answers, state.local_today())?;
+    Ok(found.map(|found| Visibility::of(caller.role()).advice(found.advice)))
+}
+
 /// The safety interrupt of rule set v2 for draft `row` with `answers` (being saved, or
 /// refused as incomplete): when they already fire an emergency rule, the draft becomes an
 /// emergency case in the review queue and an open flag, practitioners are alerted (once per

@@ -221,9 +221,24 @@ pub(crate) fn read_partial(
     slots
 }
 
+/// Which items `answers` show (by index): groups and display items too. Answers to hidden
+/// items count as unanswered for later `enableWhen`, as at submission.
+pub(crate) fn shown(form: &Form, answers: &Answers, today: NaiveDate) -> Vec<bool> {
+    let (mut slots, _) = read(
+        form,
+        answers,
+        today,
+        ValidationMode::Draft,
+        form.items.len(),
+    );
+    let mut ignored = Found { errors: Vec::new() };
+    check_presence(form, &mut slots, &mut ignored)
+}
+
 /// Walks items in document order: hidden items must be unanswered (and then count as
-/// unanswered for later `enableWhen`), shown required ones answered, consents given.
-fn check_presence(form: &Form, slots: &mut [Slot], found: &mut Found) {
+/// unanswered for later `enableWhen`), shown required ones answered, consents given. Returns
+/// which items are shown.
+fn check_presence(form: &Form, slots: &mut [Slot], found: &mut Found) -> Vec<bool> {
     let mut shown = vec![false; form.items.len()];
     for (index, item) in form.items.iter().enumerate() {
         let parent_shown = item
@@ -256,6 +271,7 @@ fn check_presence(form: &Form, slots: &mut [Slot], found: &mut Found) {
         }
         check_shown(index, item, *slot, found);
     }
+    shown
 }
 
 fn not_enabled_message() -> String {

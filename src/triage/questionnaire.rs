@@ -14,13 +14,13 @@
 //! a flat list of items in document order with resolved `enableWhen` references, so that answer
 //! validation is a single pass over slices instead of repeated tree and string look-ups.
 
-use std::collections::{BTreeMap, btree_map::Entry};
+use std::collections::{BTreeMap, BTreeSet, btree_map::Entry};
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::facts::FactLayout;
+use super::{answers::Answers, facts::FactLayout};
 
 /// Extension URLs understood on questionnaire items. Each takes exactly one `value[x]`.
 pub mod ext {
@@ -537,6 +537,47 @@ impl Questionnaire {
 
     pub fn definition(&self) -> &QuestionnaireDefinition {
         &self.definition
+    }
+
+    /// The linkIds of the items `answers` show (groups and display items too): an item is
+    /// shown when its group is and its `enableWhen` holds, as submission judges it.
+    pub fn shown_items(&self, answers: &Answers, today: NaiveDate) -> BTreeSet<String> {
+        super::answers::shown(&self.form, answers, today)
+            .into_iter()
+            .zip(&self.form.items)
+            .filter(|(shown, _)| *shown)
+            .map(|(_, item)| item.link_id.to_string())
+            .collect()
+    }
+
+    /// `answers` without the answers to questions they hide (an earlier answer changed), so a
+    /// draft never holds an answer its submission would refuse as not applying.
+    pub fn without_hidden(&self, mut answers: Answers, today: NaiveDate) -> Answers {
+        let shown = self.shown_items(&answers, today);
+        answers.retain(|link_id, _| shown.contains(link_id) || self.form.find(link_id).is_none());
+        answers
+    }
+
+    /// The sections a form is shown in, one page each: the top-level items, in order.
+    pub fn sections(&self) -> &[QuestionnaireItem] {
+        &self.definition.item
+    }
+
+    /// The linkIds of top-level item `section` and every item inside it.
+    pub fn section_link_ids(&self, section: &str) -> Option<Vec<String>> {
+        fn collect(item: &QuestionnaireItem, into: &mut Vec<String>) {
+            into.push(item.link_id.clone());
+            for child in &item.item {
+                collect(child, into);
+            }
+        }
+        let top = self
+            .sections()
+            .iter()
+            .find(|item| item.link_id == section)?;
+        let mut ids = Vec::new();
+        collect(top, &mut ids);
+        Some(ids)
     }
 
     /// The linkIds of the questions (not groups or display items), in document order.

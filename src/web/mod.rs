@@ -11,6 +11,8 @@
 mod account;
 mod assets;
 pub mod form;
+mod intake;
+pub mod questionnaire_form;
 mod render;
 pub mod session;
 
@@ -57,6 +59,17 @@ pub fn routes(state: &AppState) -> BoxEndpoint<'static> {
             get(account::accept_invitation_page).post(account::accept_invitation),
         )
         .at("/account", get(account::account_page))
+        .at("/intake", get(intake::start_page).post(intake::start))
+        .at(
+            "/intake/:id/section/:section",
+            get(intake::section_page).post(intake::save_section),
+        )
+        .at(
+            "/intake/:id/send",
+            get(intake::send_page).post(intake::send),
+        )
+        .at("/intake/:id/result", get(intake::result_page))
+        .at("/intake/:id/emergency", get(intake::emergency_page))
         .at("/assets/:name", get(assets::asset));
     pages
         .with(CsrfGuard)

@@ -31,6 +31,11 @@ const TEMPLATES: &[(&str, &str)] = embedded![
     "token_action.html",
     "accept_invitation.html",
     "account.html",
+    "intake_start.html",
+    "intake_section.html",
+    "intake_send.html",
+    "intake_result.html",
+    "emergency.html",
 ];
 
 /// The page templates and what every page shows.

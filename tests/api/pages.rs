@@ -44,6 +44,7 @@ impl Page {
             .replace("&#x2f;", "/")
             .replace("&amp;", "&")
             .replace("&#x27;", "'")
+            .replace("&quot;", "\"")
     }
 
     pub fn assert_contains(&self, expected: &str) {
