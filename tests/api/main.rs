@@ -22,6 +22,7 @@ mod intakes;
 mod load;
 mod minimum_necessary;
 mod outbox;
+mod password_reset;
 mod patients;
 mod practitioners;
 mod probe;
