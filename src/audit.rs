@@ -25,6 +25,13 @@ pub enum Action {
     /// A patient confirmed the new address they asked for.
     ConfirmEmailChange,
     AcceptInvitation,
+    /// Someone asked for a password reset link for an account (denied: for no account, or a
+    /// disabled one; no email was sent).
+    PasswordResetRequest,
+    /// A password was set anew through an emailed reset link.
+    PasswordReset,
+    /// A signed-in caller changed their own password (denied: the current one was wrong).
+    PasswordChange,
     /// A signed-in caller asked for something their role may not do.
     AccessDenied,
     PatientCreate,
@@ -67,6 +74,9 @@ impl Action {
             Self::VerifyEmail => "verify_email",
             Self::ConfirmEmailChange => "confirm_email_change",
             Self::AcceptInvitation => "accept_invitation",
+            Self::PasswordResetRequest => "password_reset.request",
+            Self::PasswordReset => "password_reset",
+            Self::PasswordChange => "password_change",
             Self::AccessDenied => "access_denied",
             Self::PatientCreate => "patient.create",
             Self::PatientRead => "patient.read",

@@ -18,6 +18,9 @@ pub enum Purpose {
     /// Confirms the new address a patient with a login asked to use.
     #[sea_orm(string_value = "change_email")]
     ChangeEmail,
+    /// Lets an account's owner, who forgot their password, choose a new one.
+    #[sea_orm(string_value = "password_reset")]
+    PasswordReset,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

@@ -1,5 +1,6 @@
 //! `/api/v1/auth`: register, verify an email address, accept an invitation, log in, refresh, log
-//! out, who am I; and the public keys at `/.well-known/jwks.json`. The use cases are
+//! out, who am I, forgot / reset / change a password; and the public keys at
+//! `/.well-known/jwks.json`. The use cases are
 //! `service::accounts`'s; the anonymous ones get the request's audit context.
 
 use chrono::{DateTime, Utc};
@@ -148,6 +149,54 @@ impl From<InvitationAcceptance> for Acceptance {
             password: body.password.into_string(),
         }
     }
+}
+
+/// An address that forgot its password.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct ForgotPassword {
+    #[oai(validator(max_length = 320))]
+    pub email: Email,
+}
+
+/// The same answer whatever the address, so asking never reveals whether it has an account.
+#[derive(Debug, Object)]
+pub struct PasswordResetRequested {
+    pub message: String,
+}
+
+#[derive(ApiResponse)]
+pub enum ResetRequested {
+    #[oai(status = 202)]
+    Received(Json<PasswordResetRequested>),
+}
+
+/// The token from a password reset email and the new password (10 to 256 characters).
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct PasswordReset {
+    #[oai(validator(min_length = 1, max_length = 128))]
+    pub token: Text,
+    #[oai(validator(min_length = 10, max_length = 256))]
+    pub password: Text,
+}
+
+/// The caller's current password and the new one (10 to 256 characters).
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct PasswordChange {
+    #[oai(validator(max_length = 256))]
+    pub current_password: Text,
+    #[oai(validator(min_length = 10, max_length = 256))]
+    pub new_password: Text,
+}
+
+#[derive(ApiResponse)]
+pub enum PasswordChanged {
+    /// Changed. Every refresh token of the account is revoked; access tokens already issued
+    /// (this one too) keep working until they expire.
+    #[oai(status = 204)]
+    NoContent,
 }
 
 #[derive(ApiResponse)]
@@ -331,6 +380,79 @@ impl AuthApi {
         let context = AuditContext::from_request(request, None);
         accounts::accept_invitation(&state, context, body.0.into()).await?;
         Ok(Done::NoContent)
+    }
+
+    /// Emails the account with this address a link to choose a new password
+    /// (`<public base URL>/reset-password?token=…`, single use, 1 hour; only the newest link
+    /// works). The answer is the same whether or not the address has an account, and a
+    /// disabled account gets no email.
+    #[oai(
+        path = "/api/v1/auth/forgot-password",
+        method = "post",
+        operation_id = "forgotPassword"
+    )]
+    async fn forgot_password(
+        &self,
+        request: &Request,
+        state: Data<&AppState>,
+        body: Json<ForgotPassword>,
+    ) -> ApiResult<ResetRequested> {
+        let context = AuditContext::from_request(request, None);
+        accounts::request_password_reset(&state, context, &body.0.email.0).await?;
+        Ok(ResetRequested::Received(Json(PasswordResetRequested {
+            message: "Thank you. If this address belongs to an account, we have emailed it a \
+                      link to choose a new password; the link works for 1 hour."
+                .into(),
+        })))
+    }
+
+    /// Sets a new password with the token from the reset email. The link works once; every
+    /// login of the account ends (its refresh tokens are revoked), and the account can log in
+    /// with the new password at once.
+    #[oai(
+        path = "/api/v1/auth/reset-password",
+        method = "post",
+        operation_id = "resetPassword"
+    )]
+    async fn reset_password(
+        &self,
+        request: &Request,
+        state: Data<&AppState>,
+        body: Json<PasswordReset>,
+    ) -> ApiResult<Done> {
+        let context = AuditContext::from_request(request, None);
+        let PasswordReset { token, password } = body.0;
+        accounts::reset_password(&state, context, token.as_str(), password.into_string()).await?;
+        Ok(Done::NoContent)
+    }
+
+    /// Changes the caller's password. A wrong current password is `422` (`current_password`,
+    /// `wrong_password`) and counts as a failed login. Every refresh token of the account is
+    /// revoked; access tokens already issued keep working until they expire.
+    #[oai(
+        path = "/api/v1/auth/change-password",
+        method = "post",
+        operation_id = "changePassword"
+    )]
+    async fn change_password(
+        &self,
+        auth: BearerAuth,
+        request: &Request,
+        state: Data<&AppState>,
+        body: Json<PasswordChange>,
+    ) -> ApiResult<PasswordChanged> {
+        let PasswordChange {
+            current_password,
+            new_password,
+        } = body.0;
+        accounts::change_password(
+            &state,
+            &caller(request, &auth),
+            current_password.into_string(),
+            new_password.into_string(),
+        )
+        .await?;
+        Ok(PasswordChanged::NoContent)
     }
 
     /// The public keys that verify access tokens, selected by the token's `kid`.

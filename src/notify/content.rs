@@ -20,10 +20,11 @@ pub enum MessageKind {
     ReviewNeeded,
     EmailChangeConfirmation,
     EmailChangeRequested,
+    PasswordReset,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 10] = [
+    pub const ALL: [MessageKind; 11] = [
         MessageKind::AccountVerification,
         MessageKind::PatientInvitation,
         MessageKind::AppointmentConfirmed,
@@ -34,6 +35,7 @@ impl MessageKind {
         MessageKind::ReviewNeeded,
         MessageKind::EmailChangeConfirmation,
         MessageKind::EmailChangeRequested,
+        MessageKind::PasswordReset,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +50,7 @@ impl MessageKind {
             Self::ReviewNeeded => "review_needed",
             Self::EmailChangeConfirmation => "email_change_confirmation",
             Self::EmailChangeRequested => "email_change_requested",
+            Self::PasswordReset => "password_reset",
         }
     }
 
@@ -70,6 +73,7 @@ pub enum EmailContent {
     ReviewNeeded(ReviewNeeded),
     EmailChangeConfirmation(EmailChangeConfirmation),
     EmailChangeRequested(EmailChangeRequested),
+    PasswordReset(PasswordReset),
 }
 
 /// A link to confirm a new account's address.
@@ -135,6 +139,14 @@ pub struct EmailChangeRequested {
     pub account_url: String,
 }
 
+/// To an account's address, on request: a link to choose a new password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordReset {
+    pub recipient_name: String,
+    pub reset_url: String,
+    pub expires_in_hours: u32,
+}
+
 impl EmailContent {
     pub fn kind(&self) -> MessageKind {
         match self {
@@ -148,6 +160,7 @@ impl EmailContent {
             Self::ReviewNeeded(_) => MessageKind::ReviewNeeded,
             Self::EmailChangeConfirmation(_) => MessageKind::EmailChangeConfirmation,
             Self::EmailChangeRequested(_) => MessageKind::EmailChangeRequested,
+            Self::PasswordReset(_) => MessageKind::PasswordReset,
         }
     }
 
@@ -172,6 +185,7 @@ impl EmailContent {
             Self::EmailChangeRequested(data) => {
                 minijinja::Value::from(minijinja::value::Serde(data))
             }
+            Self::PasswordReset(data) => minijinja::Value::from(minijinja::value::Serde(data)),
         }
     }
 
@@ -220,6 +234,11 @@ impl EmailContent {
             MessageKind::EmailChangeRequested => Self::EmailChangeRequested(EmailChangeRequested {
                 recipient_name: "Alex".into(),
                 account_url: "https://clinic.example/account".into(),
+            }),
+            MessageKind::PasswordReset => Self::PasswordReset(PasswordReset {
+                recipient_name: "Alex".into(),
+                reset_url: "https://clinic.example/reset-password?token=sample".into(),
+                expires_in_hours: 1,
             }),
         }
     }

@@ -51,6 +51,9 @@ const EMBEDDED: &[(&str, &str)] = embedded![
     "email_change_requested.subject",
     "email_change_requested.txt",
     "email_change_requested.html",
+    "password_reset.subject",
+    "password_reset.txt",
+    "password_reset.html",
 ];
 
 /// A rendered email, ready to be put in a multipart message.
@@ -192,6 +195,7 @@ mod tests {
                 EmailContent::ReviewNeeded(data) => data.review_url.clone(),
                 EmailContent::EmailChangeConfirmation(data) => data.confirm_url.clone(),
                 EmailContent::EmailChangeRequested(data) => data.account_url.clone(),
+                EmailContent::PasswordReset(data) => data.reset_url.clone(),
             };
             let email = templates.render(&content).unwrap();
             assert!(email.text.contains(&link), "{kind:?} text");
@@ -221,6 +225,17 @@ mod tests {
         ] {
             assert!(email.text.contains(expected), "text has {expected}");
             assert!(email.html.contains(expected), "html has {expected}");
+        }
+    }
+
+    #[test]
+    fn a_reset_email_says_how_long_its_link_works_and_that_ignoring_it_is_safe() {
+        let email = templates()
+            .render(&EmailContent::sample(MessageKind::PasswordReset))
+            .unwrap();
+        for body in [&email.text, &email.html] {
+            assert!(body.contains("works for 1 hour and only once"), "{body}");
+            assert!(body.contains("your password stays as it is"), "{body}");
         }
     }
 

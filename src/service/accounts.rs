@@ -1,16 +1,18 @@
 //! Accounts: a patient's registration and email verification, accepting the front desk's
 //! invitation, logging in (throttled), refreshing (rotation, with reuse revoking the login),
-//! logging out, the caller's own account, and the keys that verify access tokens.
+//! logging out, resetting a forgotten password by an emailed link, changing one's password, the
+//! caller's own account, and the keys that verify access tokens.
 //!
-//! Registering, verifying, logging in, refreshing and accepting an invitation are anonymous:
-//! they take the request's [`AuditContext`] instead of a caller, and their audit entries name
-//! the account once it is known.
+//! Registering, verifying, logging in, refreshing, accepting an invitation and the password
+//! reset are anonymous: they take the request's [`AuditContext`] instead of a caller, and their
+//! audit entries name the account once it is known.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{
     account_token::Purpose,
     user::{self, Role},
 };
+use sea_orm::DatabaseTransaction;
 use uuid::Uuid;
 
 use crate::{
@@ -18,19 +20,20 @@ use crate::{
     audit::{Action, Audit, AuditContext, Record, Subject},
     auth::{password, tokens::Principal},
     error::{ApiError, ApiResult, FieldError},
-    notify::content::{AccountVerification, EmailContent},
+    notify::content::{AccountVerification, EmailContent, PasswordReset},
     service::{
         Caller,
         patients::{check_date_of_birth, stored_text},
     },
     store::{
         self,
-        account_tokens::{self, Subject as TokenSubject, VERIFY_EMAIL_TTL},
+        account_tokens::{self, PASSWORD_RESET_TTL, Subject as TokenSubject, VERIFY_EMAIL_TTL},
         outbox::NewMessage,
         patients::{self, NewPatient},
         refresh_tokens::{self, Rotation},
         throttle,
         users::{self, CreateUserError, NewUser},
+        web_sessions,
     },
     text::Lines,
 };
@@ -82,6 +85,13 @@ fn invalid_link() -> ApiError {
     ApiError::BadRequest {
         code: "invalid_token",
         detail: "This link is not valid any more: it was used already or has expired.".into(),
+    }
+}
+
+fn account_gone() -> ApiError {
+    ApiError::Unauthorized {
+        code: "unauthorized",
+        detail: "The account behind this token no longer exists or is disabled.".into(),
     }
 }
 
@@ -155,24 +165,9 @@ async fn authenticate(
     let now = state.clock.now();
     let audit = Audit::new(context, now);
     let account = throttle::account_key(&users::normalize_email(&credentials.email));
-    let address =
-        throttle::address_key(audit.context.source_address.as_deref().unwrap_or_default());
     // Counted before the password is checked, so concurrent guesses cannot outrun the limit.
-    let reservation = throttle::reserve(
-        &state.db,
-        vec![
-            throttle::Limit {
-                key: account.clone(),
-                policy: throttle::ACCOUNT,
-            },
-            throttle::Limit {
-                key: address,
-                policy: throttle::ADDRESS,
-            },
-        ],
-        now,
-    )
-    .await?;
+    let reservation =
+        throttle::reserve(&state.db, attempt_limits(&audit, &credentials.email), now).await?;
     if !reservation.admitted() {
         throttle::release(&state.db, &reservation).await?;
         audit
@@ -228,6 +223,21 @@ async fn authenticate(
         });
     }
     Ok((user, audit))
+}
+
+/// What a password attempt on `email`'s account counts against: the account, and the address
+/// the request comes from.
+fn attempt_limits(audit: &Audit, email: &str) -> Vec<throttle::Limit> {
+    vec![
+        throttle::Limit {
+            key: throttle::account_key(&users::normalize_email(email)),
+            policy: throttle::ACCOUNT,
+        },
+        throttle::Limit {
+            key: throttle::address_key(audit.context.source_address.as_deref().unwrap_or_default()),
+            policy: throttle::ADDRESS,
+        },
+    ]
 }
 
 /// The account of `credentials` and whether the password matches it.
@@ -297,10 +307,7 @@ pub async fn me(state: &AppState, caller: &Caller) -> ApiResult<Me> {
     let user = users::find(&state.db, caller.user_id())
         .await?
         .filter(|user| user.disabled_at.is_none())
-        .ok_or_else(|| ApiError::Unauthorized {
-            code: "unauthorized",
-            detail: "The account behind this token no longer exists or is disabled.".into(),
-        })?;
+        .ok_or_else(account_gone)?;
     let patient_id = if user.role == Role::Patient {
         patients::find_by_user(&state.db, user.id)
             .await?
@@ -395,7 +402,12 @@ pub fn password_problem(field: &str, new_password: &str) -> Option<FieldError> {
         .err()
         .map(|reason| FieldError {
             field: field.into(),
-            code: "weak_password".into(),
+            code: if new_password.chars().count() < password::MIN_LEN {
+                "too_short"
+            } else {
+                "too_long"
+            }
+            .into(),
             message: format!("{}{}.", reason[..1].to_uppercase(), &reason[1..]),
         })
 }
@@ -474,10 +486,7 @@ pub async fn register(
         {
             // The first registration's password stays: whoever registers second cannot take
             // over an account by having its owner click the link.
-            let name = patients::find_by_user(&txn, user.id)
-                .await?
-                .map(|record| record.given_name)
-                .unwrap_or_else(|| user.display_name.clone());
+            let name = greeting_name(&txn, &user).await?;
             send_verification(state, &txn, now, &user, &name).await?;
         }
         Some(user) => {
@@ -488,6 +497,14 @@ pub async fn register(
     }
     txn.commit().await?;
     Ok(())
+}
+
+/// How an email greets `user`: a patient by their given name, anyone else by their display name.
+async fn greeting_name(txn: &DatabaseTransaction, user: &user::Model) -> ApiResult<String> {
+    Ok(patients::find_by_user(txn, user.id)
+        .await?
+        .map(|record| record.given_name)
+        .unwrap_or_else(|| user.display_name.clone()))
 }
 
 /// Emails `user` a fresh link to confirm their address, in the caller's transaction.
@@ -600,11 +617,7 @@ pub async fn accept_invitation(
     context: AuditContext,
     acceptance: Acceptance,
 ) -> ApiResult<()> {
-    invalid_fields(
-        password_problem("password", &acceptance.password)
-            .into_iter()
-            .collect(),
-    )?;
+    acceptable_password("password", &acceptance.password)?;
     let password_hash = state.hasher.hash(acceptance.password).await?;
     let audit = Audit::new(context, state.clock.now());
     let now = audit.now;
@@ -647,6 +660,195 @@ pub async fn accept_invitation(
         .allowed(&txn, Action::AcceptInvitation, &record)
         .await?;
     txn.commit().await?;
+    Ok(())
+}
+
+/// Emails the account at `email`, if there is an active one (any role), a link to choose a new
+/// password: single use, for [`PASSWORD_RESET_TTL`], and only the newest link works. The caller
+/// learns nothing from the answer: an unknown or disabled address gets the same one and no
+/// email. Both ways write one transaction and neither hashes nor sends anything in the request
+/// (the email goes through the outbox), so the times differ only by a few small statements.
+#[tracing::instrument(name = "service.accounts.request_password_reset", skip_all)]
+pub async fn request_password_reset(
+    state: &AppState,
+    context: AuditContext,
+    email: &str,
+) -> ApiResult<()> {
+    let audit = Audit::new(context, state.clock.now());
+    let now = audit.now;
+    let txn = store::begin_write(&state.db).await?;
+    // Whoever asks is not known to be the account's owner, so the entries name the account as
+    // their record, not as their actor.
+    match users::find_by_email(&txn, email).await? {
+        Some(user) if user.disabled_at.is_none() => {
+            let secret = account_tokens::issue(
+                &txn,
+                now,
+                Purpose::PasswordReset,
+                TokenSubject::User(user.id),
+                PASSWORD_RESET_TTL,
+            )
+            .await?;
+            let content = EmailContent::PasswordReset(PasswordReset {
+                recipient_name: greeting_name(&txn, &user).await?,
+                reset_url: state.link("reset-password", &secret),
+                expires_in_hours: PASSWORD_RESET_TTL.num_hours() as u32,
+            });
+            state
+                .outbox
+                .enqueue(
+                    &txn,
+                    now,
+                    NewMessage::immediate(user.email.clone(), content, now),
+                )
+                .await?;
+            audit
+                .allowed(&txn, Action::PasswordResetRequest, Record::User(user.id))
+                .await?;
+        }
+        Some(user) => {
+            audit
+                .denied(&txn, Action::PasswordResetRequest, Record::User(user.id))
+                .await?;
+        }
+        None => {
+            audit
+                .denied(&txn, Action::PasswordResetRequest, Subject::NONE)
+                .await?;
+        }
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Sets a new password with the token from a reset link. The link is spent and the password set
+/// together or not at all; the account's address counts as verified (its owner read the link),
+/// every login of the account ends, and its failed logins are forgotten so the owner can log
+/// in at once.
+#[tracing::instrument(name = "service.accounts.reset_password", skip_all)]
+pub async fn reset_password(
+    state: &AppState,
+    context: AuditContext,
+    token: &str,
+    new_password: String,
+) -> ApiResult<()> {
+    acceptable_password("password", &new_password)?;
+    // A link that cannot work is refused before a hash is spent on it; spending it below
+    // checks again.
+    account_tokens::peek(&state.db, state.clock.now(), Purpose::PasswordReset, token)
+        .await?
+        .ok_or_else(invalid_link)?;
+    let password_hash = state.hasher.hash(new_password).await?;
+    let audit = Audit::new(context, state.clock.now());
+    let now = audit.now;
+    let txn = store::begin_write(&state.db).await?;
+    let token = account_tokens::consume(&txn, now, Purpose::PasswordReset, token)
+        .await?
+        .ok_or_else(invalid_link)?;
+    let user = match token.user_id {
+        Some(user_id) => users::find(&txn, user_id).await?,
+        None => None,
+    }
+    .filter(|user| user.disabled_at.is_none())
+    .ok_or_else(invalid_link)?;
+    users::set_password_hash(&txn, now, user.id, password_hash).await?;
+    users::mark_email_verified(&txn, now, user.id).await?;
+    revoke_sessions(&txn, now, user.id).await?;
+    throttle::clear(&txn, &throttle::account_key(&user.email)).await?;
+    acting_as(&audit, &user)
+        .allowed(&txn, Action::PasswordReset, Record::User(user.id))
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Changes the caller's password, given the current one. A wrong current password counts as a
+/// failed login (the same throttle), so this cannot be used to guess it faster. Every refresh
+/// token of the account is revoked; access tokens already issued, the caller's own included,
+/// keep working until they expire (at most 15 minutes).
+#[tracing::instrument(name = "service.accounts.change_password", skip_all)]
+pub async fn change_password(
+    state: &AppState,
+    caller: &Caller,
+    current_password: String,
+    new_password: String,
+) -> ApiResult<()> {
+    caller
+        .require(
+            state,
+            &[Role::Patient, Role::Staff, Role::Practitioner, Role::Admin],
+        )
+        .await?;
+    acceptable_password("new_password", &new_password)?;
+    let user = users::find(&state.db, caller.user_id())
+        .await?
+        .filter(|user| user.disabled_at.is_none())
+        .ok_or_else(account_gone)?;
+    let audit = caller.audit(state);
+    let reservation =
+        throttle::reserve(&state.db, attempt_limits(&audit, &user.email), audit.now).await?;
+    if !reservation.admitted() {
+        throttle::release(&state.db, &reservation).await?;
+        audit
+            .denied(&state.db, Action::PasswordChange, Record::User(user.id))
+            .await?;
+        return Err(ApiError::TooManyRequests {
+            code: "too_many_attempts",
+            detail: "Too many wrong passwords. Please wait a little and try again.".into(),
+        });
+    }
+    let stored = user
+        .password_hash
+        .clone()
+        .unwrap_or_else(|| password::decoy_hash().to_owned());
+    let matches = match state.hasher.verify(current_password, stored).await {
+        Ok(matches) => matches && user.password_hash.is_some(),
+        Err(err) => {
+            // Not checked (busy): the attempt is given back.
+            throttle::release(&state.db, &reservation).await.ok();
+            return Err(err.into());
+        }
+    };
+    if !matches {
+        throttle::failed(&state.db, &reservation, state.clock.now()).await?;
+        audit
+            .denied(&state.db, Action::PasswordChange, Record::User(user.id))
+            .await?;
+        return Err(ApiError::field(
+            "current_password",
+            "wrong_password",
+            "The current password is not correct.",
+            "is not the account's current password",
+        ));
+    }
+    // The right password, as after a successful login.
+    throttle::clear(&state.db, &throttle::account_key(&user.email)).await?;
+    throttle::release(&state.db, &reservation).await?;
+    let password_hash = state.hasher.hash(new_password).await?;
+    let txn = store::begin_write(&state.db).await?;
+    users::set_password_hash(&txn, audit.now, user.id, password_hash).await?;
+    revoke_sessions(&txn, audit.now, user.id).await?;
+    audit
+        .allowed(&txn, Action::PasswordChange, Record::User(user.id))
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// A new password the rules accept, or a 422 naming `field`.
+fn acceptable_password(field: &str, password: &str) -> ApiResult<()> {
+    invalid_fields(password_problem(field, password).into_iter().collect())
+}
+
+/// Ends every login of `user_id`, in the caller's transaction: once the password changes, no
+/// session started with the old one may go on.
+async fn revoke_sessions(
+    txn: &DatabaseTransaction,
+    now: DateTime<Utc>,
+    user_id: Uuid,
+) -> ApiResult<()> {
+    refresh_tokens::revoke_all_of_user(txn, now, user_id).await?;
+    web_sessions::end_all_of_user(txn, user_id).await?;
     Ok(())
 }
 

@@ -1,5 +1,6 @@
-//! Single-use tokens sent by email: verifying a new patient's address, and inviting a patient the
-//! front desk registered to set a password. Only the SHA-256 hash is stored.
+//! Single-use tokens sent by email: verifying a new patient's address, inviting a patient the
+//! front desk registered to set a password, resetting a forgotten password. Only the SHA-256
+//! hash is stored.
 
 use chrono::{DateTime, Duration, Utc};
 use entity::account_token::{self, Column, Entity, Purpose};
@@ -17,6 +18,8 @@ pub const VERIFY_EMAIL_TTL: Duration = Duration::hours(24);
 pub const EMAIL_CHANGE_TTL: Duration = Duration::hours(24);
 /// How long an invitation to set a password works.
 pub const INVITATION_TTL: Duration = Duration::days(7);
+/// How long a password reset link works: short, since it is as good as the password.
+pub const PASSWORD_RESET_TTL: Duration = Duration::hours(1);
 
 /// Who a token is for: an account (verification) or a patient record (invitation).
 #[derive(Debug, Clone, Copy)]

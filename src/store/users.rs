@@ -119,6 +119,23 @@ pub async fn mark_email_verified<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Replaces the account's password hash.
+#[tracing::instrument(name = "store.users.set_password_hash", skip_all)]
+pub async fn set_password_hash<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    id: Uuid,
+    password_hash: String,
+) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::PasswordHash, Expr::value(password_hash))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Moves the account to the address its owner just proved they read (and counts it as
 /// verified). `EmailTaken` when another account uses it.
 #[tracing::instrument(name = "store.users.change_email", skip_all)]

@@ -50,6 +50,23 @@ const MATRIX: &[(&str, &str, [u16; 5])] = &[
         "/api/v1/auth/accept-invitation",
         [400, 400, 400, 400, 400],
     ),
+    // The same answer for every address, whoever asks.
+    (
+        "post",
+        "/api/v1/auth/forgot-password",
+        [202, 202, 202, 202, 202],
+    ),
+    (
+        "post",
+        "/api/v1/auth/reset-password",
+        [400, 400, 400, 400, 400],
+    ),
+    // Every signed-in role changes its own password.
+    (
+        "post",
+        "/api/v1/auth/change-password",
+        [401, 204, 204, 204, 204],
+    ),
     ("get", "/api/v1/auth/me", [401, 200, 200, 200, 200]),
     ("post", "/api/v1/users", [401, 403, 403, 403, 201]),
     ("get", "/api/v1/users", [401, 403, 403, 403, 200]),
@@ -469,10 +486,21 @@ async fn call(
             path.into(),
             Some(json!({"token": "never-issued"})),
         ),
-        ("post", "/api/v1/auth/accept-invitation") => (
+        ("post", "/api/v1/auth/accept-invitation" | "/api/v1/auth/reset-password") => (
             Method::POST,
             path.into(),
             Some(json!({"token": "never-issued", "password": "a long password"})),
+        ),
+        ("post", "/api/v1/auth/forgot-password") => {
+            let email = unique_email("forgot");
+            app.add_user(&email, Role::Staff).await;
+            (Method::POST, path.into(), Some(json!({"email": email})))
+        }
+        // Each caller's own account, whose password is the test password.
+        ("post", "/api/v1/auth/change-password") => (
+            Method::POST,
+            path.into(),
+            Some(json!({"current_password": TEST_PASSWORD, "new_password": "a new long password"})),
         ),
         ("post", "/api/v1/users") => (
             Method::POST,

@@ -25,6 +25,7 @@ mod multi_instance;
 mod outbox;
 mod pages;
 mod pages_intake;
+mod password_reset;
 mod patients;
 mod practitioners;
 mod probe;
