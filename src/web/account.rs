@@ -561,28 +561,43 @@ pub async fn account_page(
     csrf: &CsrfToken,
     session: &Session,
 ) -> poem::Result<Response> {
-    let frame = frame(csrf, session);
+    render_account(req, &state, frame(csrf, session), StatusCode::OK, None).await
+}
+
+/// My details, with the problems of one of its forms when it was refused.
+pub async fn render_account(
+    req: &Request,
+    state: &AppState,
+    frame: Frame<'_>,
+    status: StatusCode,
+    errors: Option<FormErrors>,
+) -> poem::Result<Response> {
     let Some(principal) = frame.principal else {
         return Ok(to_login("/account"));
     };
     let caller = caller(req, principal);
     let details: Value = if caller.is_patient() {
-        let record = patients::own(&state, &caller).await.map_err(page_error)?;
+        let record = patients::own(state, &caller).await.map_err(page_error)?;
         context! {
+            is_patient => true,
             name => format!("{} {}", record.given_name, record.family_name),
             email => record.email,
             pending_email => record.pending_email,
             date_of_birth => record.date_of_birth.format("%-d %B %Y").to_string(),
         }
     } else {
-        let me = accounts::me(&state, &caller).await.map_err(page_error)?;
+        let me = accounts::me(state, &caller).await.map_err(page_error)?;
         context! { name => me.account.display_name, email => me.account.email }
     };
     Ok(state.pages.render(
-        StatusCode::OK,
+        status,
         "account.html",
         frame,
-        context! { title => "My details", ..details },
+        context! {
+            title => "My details",
+            errors => Value::from(minijinja::value::Serde(&errors)),
+            ..details
+        },
     ))
 }
 

@@ -407,7 +407,7 @@ fn next_after(
 }
 
 /// The emergency page: what to do now, calmly; no booking.
-fn emergency(state: &AppState, frame: Frame, advice: Advice) -> Response {
+pub fn emergency(state: &AppState, frame: Frame, advice: Advice) -> Response {
     state.pages.render(
         StatusCode::OK,
         "emergency.html",
@@ -421,7 +421,7 @@ fn emergency(state: &AppState, frame: Frame, advice: Advice) -> Response {
 }
 
 /// The emergency advice a refused save or submission carried.
-fn refused_advice(advice: crate::error::Advice) -> Advice {
+pub fn refused_advice(advice: crate::error::Advice) -> Advice {
     Advice {
         headline: advice.headline,
         paragraphs: advice.paragraphs,
@@ -429,7 +429,7 @@ fn refused_advice(advice: crate::error::Advice) -> Advice {
     }
 }
 
-fn advice_value(advice: &Advice) -> Value {
+pub fn advice_value(advice: &Advice) -> Value {
     context! {
         headline => advice.headline.clone(),
         paragraphs => advice.paragraphs.clone(),
@@ -600,6 +600,7 @@ pub async fn result_page(
             advice => advice_value(advice),
             urgent => disposition == Disposition::Urgent,
             clinic_phone => state.config.clinic_phone.clone(),
+            thanks => "Thank you for your answers. Your practitioner will read them before your visit.",
         },
     ))
 }

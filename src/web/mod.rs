@@ -10,8 +10,10 @@
 
 mod account;
 mod assets;
+mod follow_up;
 pub mod form;
 mod intake;
+mod password;
 pub mod questionnaire_form;
 mod render;
 pub mod session;
@@ -59,6 +61,20 @@ pub fn routes(state: &AppState) -> BoxEndpoint<'static> {
             get(account::accept_invitation_page).post(account::accept_invitation),
         )
         .at("/account", get(account::account_page))
+        .at("/account/password", poem::post(password::change_password))
+        .at("/account/email", poem::post(password::change_email))
+        .at(
+            "/forgot-password",
+            get(password::forgot_page).post(password::forgot),
+        )
+        .at(
+            "/reset-password",
+            get(password::reset_page).post(password::reset),
+        )
+        .at(
+            "/follow-ups/:token",
+            get(follow_up::page).post(follow_up::submit),
+        )
         .at("/intake", get(intake::start_page).post(intake::start))
         .at(
             "/intake/:id/section/:section",

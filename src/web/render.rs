@@ -36,6 +36,10 @@ const TEMPLATES: &[(&str, &str)] = embedded![
     "intake_send.html",
     "intake_result.html",
     "emergency.html",
+    "questions.html",
+    "follow_up.html",
+    "forgot_password.html",
+    "reset_password.html",
 ];
 
 /// The page templates and what every page shows.

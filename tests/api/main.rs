@@ -24,6 +24,7 @@ mod minimum_necessary;
 mod multi_instance;
 mod outbox;
 mod pages;
+mod pages_account;
 mod pages_intake;
 mod password_reset;
 mod patients;

@@ -26,7 +26,7 @@ async fn signed_in(app: &TestApp) -> Browser<'_> {
 }
 
 /// `answers` as the form fields a browser posts (dates in three parts).
-fn fields(answers: &Map<String, Value>) -> Vec<(String, String)> {
+pub fn fields(answers: &Map<String, Value>) -> Vec<(String, String)> {
     let mut fields = Vec::new();
     for (link_id, value) in answers {
         match value {
