@@ -163,7 +163,9 @@ async fn main() -> anyhow::Result<()> {
 
     let mut browser = Browser {
         base,
-        client: reqwest::Client::builder().redirect(Policy::none()).build()?,
+        client: reqwest::Client::builder()
+            .redirect(Policy::none())
+            .build()?,
         cookies: BTreeMap::new(),
         csrf: None,
     };
@@ -245,8 +247,16 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "verdict: worst page p95 {worst_p95:.2} ms (target < {BUDGET_MS} ms): {}; heaviest intake \
          page with its stylesheet and script {intake_total} bytes (target < {INTAKE_BUDGET_BYTES}): {}",
-        if worst_p95 < BUDGET_MS { "met" } else { "NOT met" },
-        if intake_total < INTAKE_BUDGET_BYTES { "met" } else { "NOT met" },
+        if worst_p95 < BUDGET_MS {
+            "met"
+        } else {
+            "NOT met"
+        },
+        if intake_total < INTAKE_BUDGET_BYTES {
+            "met"
+        } else {
+            "NOT met"
+        },
     );
     let _ = stop.send(());
     server.await??;
