@@ -639,12 +639,14 @@ pub async fn book(
     let (Some(kind), Some(location), Some(with), Some(start), Some(key)) =
         (kind, location, with, start, key)
     else {
-        let mut errors = FormErrors::default();
-        errors.general = Some(
-            "Something was missing from the booking, so nothing was booked. Please choose \
-             the time again."
-                .into(),
-        );
+        let errors = FormErrors {
+            general: Some(
+                "Something was missing from the booking, so nothing was booked. Please choose \
+                 the time again."
+                    .into(),
+            ),
+            ..FormErrors::default()
+        };
         return Ok(state.pages.render(
             StatusCode::UNPROCESSABLE_ENTITY,
             "book.html",
