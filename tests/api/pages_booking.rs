@@ -450,3 +450,63 @@ async fn another_patients_appointment_is_not_found_and_strangers_are_sent_to_log
     let list = browser.get("/appointments").await;
     assert!(!list.text().contains(&id));
 }
+
+#[tokio::test]
+async fn the_time_picker_goes_a_week_at_a_time_from_today() {
+    let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
+    let mut browser = signed_in(&clinic.app, PATIENT_EMAIL).await;
+    let page = browser
+        .get(&format!(
+            "/book?type={}&location={}&practitioner={}",
+            clinic.new_visit, clinic.location, clinic.practitioner
+        ))
+        .await;
+    assert_eq!(page.status, 200);
+    page.assert_contains("Monday 2 March");
+    // Nothing before today is offered, so there is no way back from this week.
+    assert!(!page.text().contains("Previous week"));
+    let next = href_with(&page, "week=2026-03-09");
+    let page = browser.get(&next).await;
+    assert_eq!(page.status, 200);
+    page.assert_contains("Monday 9 March");
+    page.assert_contains("Previous week");
+    // A week asked for in the past shows this week.
+    let page = browser
+        .get(&format!(
+            "/book?type={}&location={}&practitioner=any&week=2020-01-06",
+            clinic.new_visit, clinic.location
+        ))
+        .await;
+    assert_eq!(page.status, 200);
+    page.assert_contains("Monday 2 March");
+}
+
+#[tokio::test]
+async fn moving_to_a_time_that_is_not_free_offers_the_next_free_times() {
+    let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
+    let id = booked_through_api(&clinic).await;
+    let other = other_patient(&clinic.app, true).await;
+    let taken = clinic
+        .book(
+            &other,
+            "other-key",
+            clinic.booking(&clinic.new_visit, "2026-03-04T10:00:00Z"),
+        )
+        .await;
+    assert_eq!(taken.status(), 201);
+    let mut browser = signed_in(&clinic.app, PATIENT_EMAIL).await;
+    let path = format!("/appointments/{id}/reschedule");
+    browser.get(&path).await;
+    let refused = browser
+        .submit(&path, &[("start", "2026-03-04T10:00:00+00:00")])
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.html);
+    refused.assert_contains("The next free times");
+    let next = href_with(&refused, "/reschedule?start=");
+    let confirm = browser.get(&next).await;
+    assert_eq!(confirm.status, 200);
+    confirm.assert_contains("Move my appointment");
+    // Still where it was.
+    let page = browser.get(&format!("/appointments/{id}")).await;
+    page.assert_contains("Wednesday 4 March 2026 at 09:00 GMT");
+}
