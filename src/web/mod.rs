@@ -10,6 +10,7 @@
 
 mod account;
 mod assets;
+mod booking;
 mod follow_up;
 pub mod form;
 mod intake;
@@ -86,6 +87,21 @@ pub fn routes(state: &AppState) -> BoxEndpoint<'static> {
         )
         .at("/intake/:id/result", get(intake::result_page))
         .at("/intake/:id/emergency", get(intake::emergency_page))
+        .at("/book", get(booking::book_page).post(booking::book))
+        .at("/appointments", get(booking::list_page))
+        .at("/appointments/:id", get(booking::detail_page))
+        .at(
+            "/appointments/:id/calendar.ics",
+            get(booking::calendar_file),
+        )
+        .at(
+            "/appointments/:id/cancel",
+            get(booking::cancel_page).post(booking::cancel),
+        )
+        .at(
+            "/appointments/:id/reschedule",
+            get(booking::reschedule_page).post(booking::reschedule),
+        )
         .at("/assets/:name", get(assets::asset));
     pages
         .with(CsrfGuard)

@@ -40,6 +40,12 @@ const TEMPLATES: &[(&str, &str)] = embedded![
     "follow_up.html",
     "forgot_password.html",
     "reset_password.html",
+    "slot_picker.html",
+    "book.html",
+    "appointments.html",
+    "appointment.html",
+    "appointment_cancel.html",
+    "appointment_reschedule.html",
 ];
 
 /// The page templates and what every page shows.

@@ -25,6 +25,7 @@ mod multi_instance;
 mod outbox;
 mod pages;
 mod pages_account;
+mod pages_booking;
 mod pages_intake;
 mod password_reset;
 mod patients;
