@@ -601,6 +601,8 @@ pub async fn result_page(
             urgent => disposition == Disposition::Urgent,
             clinic_phone => state.config.clinic_phone.clone(),
             thanks => "Thank you for your answers. Your practitioner will read them before your visit.",
+            // Offered only where booking is open; the booking itself is still decided by the gate.
+            can_book => !disposition.blocks_online_booking(),
         },
     ))
 }

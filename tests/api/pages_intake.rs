@@ -113,6 +113,7 @@ async fn a_patient_fills_in_the_intake_page_by_page_and_reads_the_advice() {
     assert_eq!(result.status, 200);
     assert!(!result.text().contains("Get medical help now"));
     result.assert_contains("Thank you for your answers");
+    result.assert_contains("<a class=\"button\" href=\"/book\">");
 
     // A sent intake's pages lead to its result.
     let again = browser
