@@ -110,7 +110,9 @@ pub fn routes(state: &AppState) -> BoxEndpoint<'static> {
                 .cookie_name(CSRF_COOKIE)
                 .key(state.pages.form_key())
                 .secure(secure)
-                .same_site(poem::web::cookie::SameSite::Strict),
+                // Lax, not Strict: a patient arriving from an emailed link keeps the cookie,
+                // so forms open in other tabs stay valid; the token is the protection.
+                .same_site(poem::web::cookie::SameSite::Lax),
         )
         .with(ServerSession::new(
             session::cookie_config(secure),
