@@ -189,8 +189,9 @@ mod tests {
                 EmailContent::PatientInvitation(data) => data.invitation_url.clone(),
                 EmailContent::AppointmentConfirmed(data)
                 | EmailContent::AppointmentRescheduled(data)
-                | EmailContent::AppointmentCancelled(data)
                 | EmailContent::AppointmentReminder(data) => data.manage_url.clone(),
+                // A cancelled visit has nothing left to manage: the link books another.
+                EmailContent::AppointmentCancelled(data) => data.book_url.clone().unwrap(),
                 EmailContent::FollowUpInvitation(data) => data.questionnaire_url.clone(),
                 EmailContent::ReviewNeeded(data) => data.review_url.clone(),
                 EmailContent::EmailChangeConfirmation(data) => data.confirm_url.clone(),
@@ -226,6 +227,39 @@ mod tests {
             assert!(email.text.contains(expected), "text has {expected}");
             assert!(email.html.contains(expected), "html has {expected}");
         }
+    }
+
+    fn details(kind: MessageKind) -> AppointmentDetails {
+        match EmailContent::sample(kind) {
+            EmailContent::AppointmentConfirmed(details)
+            | EmailContent::AppointmentRescheduled(details)
+            | EmailContent::AppointmentCancelled(details)
+            | EmailContent::AppointmentReminder(details) => details,
+            other => panic!("not an appointment email: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_cancellation_invites_to_book_on_the_booking_page_not_the_cancelled_visit() {
+        let email = templates()
+            .render(&EmailContent::sample(MessageKind::AppointmentCancelled))
+            .unwrap();
+        for body in [&email.text, &email.html.replace("&#x2f;", "/")] {
+            assert!(body.contains("To book another time"), "{body}");
+            assert!(body.contains("https://clinic.example/book"), "{body}");
+            assert!(!body.contains("/appointments/0190a6c8"), "{body}");
+        }
+        // A cancellation queued before the booking link existed still links somewhere.
+        let queued = EmailContent::AppointmentCancelled(AppointmentDetails {
+            book_url: None,
+            ..details(MessageKind::AppointmentCancelled)
+        });
+        let email = templates().render(&queued).unwrap();
+        assert!(
+            email
+                .text
+                .contains("https://clinic.example/appointments/0190a6c8")
+        );
     }
 
     #[test]

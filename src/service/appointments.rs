@@ -13,7 +13,7 @@ use crate::{
     audit::{Action, Record, Subject},
     error::{ApiError, ApiResult},
     notify::{
-        appointments::{AppointmentMail, AppointmentParts, reminder_key},
+        appointments::{AppointmentMail, AppointmentParts, MailLinks, reminder_key},
         calendar::CalendarMethod,
         content::{AppointmentDetails, EmailContent},
     },
@@ -492,13 +492,23 @@ async fn mail<C: ConnectionTrait>(
     Ok(AppointmentMail::compose(
         row,
         parts,
-        manage_url(state, row.id),
+        mail_links(state, row.id),
     ))
 }
 
 /// The page where the patient manages an appointment.
 pub(crate) fn manage_url(state: &AppState, appointment_id: Uuid) -> String {
     state.page_url(&format!("appointments/{appointment_id}"))
+}
+
+/// Where an appointment's emails lead: its page, the booking page (a cancelled visit is
+/// rebooked there, not on the page of the one that is gone), and the clinic's phone.
+pub(crate) fn mail_links(state: &AppState, appointment_id: Uuid) -> MailLinks {
+    MailLinks {
+        manage_url: manage_url(state, appointment_id),
+        book_url: state.page_url("book"),
+        clinic_phone: state.config.clinic_phone.clone(),
+    }
 }
 
 /// Queues an email about `row` to go now.

@@ -20,7 +20,7 @@ use crate::{
     service::{
         Caller,
         access::BOOKERS,
-        appointments::{Appointment, manage_url},
+        appointments::{Appointment, mail_links},
         availability::{self, Setup, discipline_of, zone_of},
         idempotency::{Idempotent, KeyState, key_in_flight, key_reused},
         review::gate_facts,
@@ -205,7 +205,7 @@ pub async fn book(
             location: &location,
             zone,
         },
-        manage_url(state, appointment.id),
+        mail_links(state, appointment.id),
     );
     let emails = [
         mail.message(

@@ -1415,3 +1415,45 @@ async fn a_fall_back_week_in_london_offers_both_one_oclocks_once_each() {
         "{starts:?}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// What a patient met (issue 15): the reminder's timing and words, a reschedule that moves
+// nothing, a clash with their own visit, and where a cancellation sends them
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_cancellation_email_leads_to_booking_another_time() {
+    let sink = SmtpSink::start().await;
+    let clinic = clinic(app_with_sink(&sink, &[]).await, "Europe/London").await;
+    let booked: Value = clinic
+        .book(
+            &clinic.patient,
+            "k1",
+            clinic.booking(&clinic.new_visit, "2026-03-05T09:00:00Z"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = booked["id"].as_str().unwrap().to_owned();
+    assert_eq!(clinic.mail(&sink).await.len(), 1, "the confirmation");
+    let cancelled = clinic
+        .post(
+            &clinic.patient,
+            &format!("/api/v1/appointments/{id}/cancel"),
+            Some(json!({"reason": "Feeling better"})),
+        )
+        .await;
+    assert_eq!(cancelled.status(), 200);
+    let mail = clinic.mail(&sink).await;
+    assert_eq!(mail.len(), 2);
+    let text = mail[1].text();
+    assert!(text.contains("To book another time"), "{text}");
+    let link = text
+        .lines()
+        .map(str::trim)
+        .find(|line| line.starts_with("http"))
+        .expect("a link");
+    assert!(link.ends_with("/book"), "{link}");
+    assert!(!text.contains(&format!("/appointments/{id}")), "{text}");
+}
