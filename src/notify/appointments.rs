@@ -133,8 +133,8 @@ impl AppointmentMail {
         Some(message)
     }
 
-    /// The reminder at the clinic's lead time before the start, dropped if it has not gone by
-    /// the start; none when that moment has passed already.
+    /// The reminder ([`scheduling::reminder`]), saying until when the patient can still move
+    /// the visit online, or to call the clinic; dropped if it has not gone by the start.
     pub fn reminder(
         &self,
         now: DateTime<Utc>,
@@ -143,9 +143,15 @@ impl AppointmentMail {
     ) -> Option<NewMessage> {
         let recipient = self.recipient.clone()?;
         let reminder = scheduling::reminder(row.starts_at, now, policies)?;
+        let details = AppointmentDetails {
+            change_online_until: reminder
+                .changes_online_until
+                .map(|until| self.zone.wall_clock(until).to_string()),
+            ..self.details.clone()
+        };
         Some(NewMessage {
             recipient,
-            content: EmailContent::AppointmentReminder(self.details.clone()),
+            content: EmailContent::AppointmentReminder(details),
             calendar: None,
             not_before: reminder.send_at,
             deadline: Some(reminder.deadline),

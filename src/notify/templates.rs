@@ -263,6 +263,45 @@ mod tests {
     }
 
     #[test]
+    fn a_reminder_offers_moving_online_only_while_that_is_possible() {
+        let early = EmailContent::AppointmentReminder(AppointmentDetails {
+            change_online_until: Some("Sun 1 Mar 2026 09:00 GMT".into()),
+            ..details(MessageKind::AppointmentReminder)
+        });
+        let email = templates().render(&early).unwrap();
+        for body in [&email.text, &email.html] {
+            assert!(
+                body.contains("move or cancel it online until Sun 1 Mar 2026 09:00 GMT"),
+                "{body}"
+            );
+            assert!(body.contains("call the clinic on 0117 496 0000"), "{body}");
+        }
+        // Inside the window (a late booking): call to change it, cancel online if need be.
+        let late = templates()
+            .render(&EmailContent::sample(MessageKind::AppointmentReminder))
+            .unwrap();
+        for body in [&late.text, &late.html] {
+            assert!(!body.contains("move or cancel it online"), "{body}");
+            assert!(
+                body.contains("To change it, please call the clinic on 0117 496 0000."),
+                "{body}"
+            );
+            assert!(body.contains("you can still cancel it here"), "{body}");
+        }
+        // Without a configured number it still says whom to call.
+        let no_phone = EmailContent::AppointmentReminder(AppointmentDetails {
+            clinic_phone: None,
+            ..details(MessageKind::AppointmentReminder)
+        });
+        let email = templates().render(&no_phone).unwrap();
+        assert!(
+            email.text.contains("please call the clinic."),
+            "{}",
+            email.text
+        );
+    }
+
+    #[test]
     fn a_reset_email_says_how_long_its_link_works_and_that_ignoring_it_is_safe() {
         let email = templates()
             .render(&EmailContent::sample(MessageKind::PasswordReset))

@@ -2026,35 +2026,93 @@ fn cancellations_inside_the_window_are_late() {
 
 #[test]
 fn reminders_are_never_late_and_never_in_the_past() {
-    let policies = policies(15); // 24-hour lead
+    let policies = policies(15); // 24-hour lead, 24-hour window
     let start = utc(2026, 5, 4, 9, 0);
+    // The lead time is the window's closing: the reminder goes a day earlier instead, while
+    // the patient can still move the visit online.
+    let closes = start - TimeDelta::hours(24);
     assert_eq!(
         reminder(start, start - TimeDelta::days(3), &policies),
         Some(Reminder {
-            send_at: start - TimeDelta::hours(24),
-            deadline: start
+            send_at: start - TimeDelta::hours(48),
+            deadline: start,
+            changes_online_until: Some(closes),
         })
     );
-    let boundary = start - TimeDelta::hours(24);
+    // Booked after that moment: at the lead time, saying it can no longer be moved online.
+    let late = reminder(start, start - TimeDelta::hours(30), &policies);
     assert_eq!(
-        reminder(start, boundary, &policies).map(|r| r.send_at),
-        Some(boundary)
+        late,
+        Some(Reminder {
+            send_at: closes,
+            deadline: start,
+            changes_online_until: None,
+        })
+    );
+    // A moment that is now would only repeat the confirmation just sent.
+    assert_eq!(
+        reminder(start, start - TimeDelta::hours(48), &policies).map(|r| r.send_at),
+        Some(closes)
     );
     assert_eq!(
-        reminder(start, boundary + TimeDelta::seconds(1), &policies),
+        reminder(start, closes, &policies),
         None,
         "confirmation suffices"
+    );
+    assert_eq!(
+        reminder(start, closes + TimeDelta::seconds(1), &policies),
+        None
     );
     assert_eq!(
         reminder(start, start + TimeDelta::hours(1), &policies),
         None
     );
-    // The lead time is real time: 24 hours before 09:00 EDT on the spring-forward Sunday is
-    // 08:00 EST on Saturday.
+    // The lead time is real time: 48 hours before 09:00 EDT on the spring-forward Sunday is
+    // 08:00 EST on Friday.
     let sunday_nine = utc(2026, 3, 8, 13, 0);
     let sent = reminder(sunday_nine, utc(2026, 3, 1, 0, 0), &policies)
         .map(|r| zone("America/New_York").wall_clock(r.send_at).to_string());
-    assert_eq!(sent.as_deref(), Some("Sat 7 Mar 2026 08:00 EST"));
+    assert_eq!(sent.as_deref(), Some("Fri 6 Mar 2026 08:00 EST"));
+}
+
+/// Policies with this cancellation window and reminder lead, in minutes.
+fn window_and_lead(window: i64, lead: i64) -> ClinicPolicies {
+    ClinicPolicies::new(ClinicPoliciesInput {
+        cancellation_window_minutes: window,
+        reminder_lead_minutes: lead,
+        ..policies(15).to_input()
+    })
+    .expect("valid policies")
+}
+
+#[test]
+fn a_reminder_goes_while_the_patient_can_still_move_the_visit_online() {
+    let start = utc(2026, 5, 4, 9, 0);
+    let now = start - TimeDelta::days(10);
+    for (window, lead) in [
+        (24 * 60, 24 * 60),
+        (24 * 60, 60),
+        (48 * 60, 24 * 60),
+        (12 * 60, 24 * 60),
+        (0, 60),
+        (24 * 60, 72 * 60),
+    ] {
+        let policies = window_and_lead(window, lead);
+        let sent = reminder(start, now, &policies).expect("a reminder");
+        assert!(
+            !inside_cancellation_window(start, sent.send_at, &policies),
+            "window {window}, lead {lead}: sent at {}",
+            sent.send_at
+        );
+        let closes = start - TimeDelta::minutes(window);
+        assert_eq!(sent.changes_online_until, Some(closes));
+        // A lead time that leaves room before the window closes is the clinic's choice, kept.
+        if lead > window {
+            assert_eq!(sent.send_at, start - TimeDelta::minutes(lead));
+        } else {
+            assert_eq!(sent.send_at, closes - REMINDER_BEFORE_WINDOW);
+        }
+    }
 }
 
 #[test]

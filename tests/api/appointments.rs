@@ -1046,7 +1046,7 @@ async fn reschedule_cancel_and_the_emails_that_follow_the_appointment() {
 }
 
 #[tokio::test]
-async fn a_reminder_goes_at_the_lead_time_and_a_follow_up_link_after_the_visit() {
+async fn a_reminder_goes_before_online_changes_close_and_a_follow_up_link_after_the_visit() {
     let sink = SmtpSink::start().await;
     let clinic = clinic(app_with_sink(&sink, &[]).await, "Europe/London").await;
     let booked: Value = clinic
@@ -1062,10 +1062,11 @@ async fn a_reminder_goes_at_the_lead_time_and_a_follow_up_link_after_the_visit()
     let id = booked["id"].as_str().unwrap().to_owned();
     assert_eq!(clinic.mail(&sink).await.len(), 1);
 
-    // One minute before the 24-hour lead time: not yet; at it: the reminder.
-    clinic.app.clock.set(instant("2026-03-04T08:59:00Z"));
+    // The 24-hour lead time is when online changes close (24-hour window): the reminder goes
+    // a day before that. One minute before: not yet; at it: the reminder.
+    clinic.app.clock.set(instant("2026-03-03T08:59:00Z"));
     assert_eq!(clinic.mail(&sink).await.len(), 1);
-    clinic.app.clock.set(instant("2026-03-04T09:00:00Z"));
+    clinic.app.clock.set(instant("2026-03-03T09:00:00Z"));
     let mail = clinic.mail(&sink).await;
     assert_eq!(mail.len(), 2);
     assert!(mail[1].text().contains("Thu 5 Mar 2026 09:00 GMT"));
@@ -1420,6 +1421,83 @@ async fn a_fall_back_week_in_london_offers_both_one_oclocks_once_each() {
 // What a patient met (issue 15): the reminder's timing and words, a reschedule that moves
 // nothing, a clash with their own visit, and where a cancellation sends them
 // ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_reminder_comes_while_the_visit_can_still_be_moved_online_and_says_until_when() {
+    let sink = SmtpSink::start().await;
+    let app = app_with_sink(&sink, &["--clinic-phone", "0117 496 0000"]).await;
+    let clinic = clinic(app, "Europe/London").await;
+    // Thursday 09:00; online changes close Wednesday 09:00 (24-hour window).
+    let booked: Value = clinic
+        .book(
+            &clinic.patient,
+            "k1",
+            clinic.booking(&clinic.new_visit, "2026-03-05T09:00:00Z"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = booked["id"].as_str().unwrap().to_owned();
+    assert_eq!(clinic.mail(&sink).await.len(), 1, "the confirmation");
+
+    // A day before the window closes, not when it closes.
+    clinic.app.clock.set(instant("2026-03-03T08:59:00Z"));
+    assert_eq!(clinic.mail(&sink).await.len(), 1);
+    clinic.app.clock.set(instant("2026-03-03T09:00:00Z"));
+    let mail = clinic.mail(&sink).await;
+    assert_eq!(mail.len(), 2, "the reminder");
+    let text = mail[1].text();
+    assert!(text.contains("Thu 5 Mar 2026 09:00 GMT"), "{text}");
+    assert!(
+        text.contains("move or cancel it online until Wed 4 Mar 2026 09:00 GMT"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("/appointments/{id}")), "{text}");
+    assert!(text.contains("call the clinic on 0117 496 0000"), "{text}");
+    // What it offers is true: the patient can still move it.
+    clinic.app.clock.set(instant("2026-03-03T12:00:00Z"));
+    let patient = clinic.app.login(PATIENT_EMAIL).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let moved = clinic
+        .post(
+            &patient,
+            &format!("/api/v1/appointments/{id}/reschedule"),
+            Some(json!({"start": "2026-03-05T10:00:00Z"})),
+        )
+        .await;
+    assert_eq!(moved.status(), 200);
+
+    // Booked too late for that (28 hours ahead): at the lead time, inside the window, and it
+    // says to call rather than offering a move that would be refused.
+    let late: Value = clinic
+        .book(
+            &patient,
+            "k2",
+            clinic.booking(&clinic.follow_up, "2026-03-04T16:00:00Z"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(late["status"], "booked");
+    let before = clinic.mail(&sink).await.len();
+    clinic.app.clock.set(instant("2026-03-03T15:59:00Z"));
+    assert_eq!(clinic.mail(&sink).await.len(), before);
+    clinic.app.clock.set(instant("2026-03-03T16:00:00Z"));
+    let mail = clinic.mail(&sink).await;
+    assert_eq!(mail.len(), before + 1, "the late booking's reminder");
+    let text = mail[before].text();
+    assert!(text.contains("Wed 4 Mar 2026 16:00 GMT"), "{text}");
+    assert!(!text.contains("move or cancel it online"), "{text}");
+    assert!(
+        text.contains("To change it, please call the clinic on 0117 496 0000."),
+        "{text}"
+    );
+    assert!(text.contains("you can still cancel it here"), "{text}");
+}
 
 #[tokio::test]
 async fn the_cancellation_email_leads_to_booking_another_time() {
