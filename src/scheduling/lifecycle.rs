@@ -17,6 +17,8 @@ use std::fmt;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{LocationId, PractitionerId};
+
 use super::clinic::{Actor, ClinicPolicies, add_saturating, sub_saturating};
 use super::error::{ValidationCode, ValidationError};
 
@@ -200,6 +202,20 @@ pub fn check_reschedule(
         });
     }
     Ok(())
+}
+
+/// Where an appointment is: when, with whom, where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Placement {
+    pub start: DateTime<Utc>,
+    pub practitioner_id: PractitionerId,
+    pub location_id: LocationId,
+}
+
+/// Whether a reschedule to `requested` moves the appointment at all. One that does not is
+/// answered as it stands: no new version, no "has moved" email, no new reminder.
+pub fn reschedule_moves(current: Placement, requested: Placement) -> bool {
+    current != requested
 }
 
 /// A decided cancellation: store the status, the reason and the late flag.

@@ -138,8 +138,8 @@ pub use hours::{
 };
 pub use lifecycle::{
     AppointmentStatus, Cancellation, IllegalTransition, LifecycleError, MAX_CANCEL_REASON_CHARS,
-    REMINDER_BEFORE_WINDOW, Reminder, StatusChange, cancel, check_reschedule, follow_up_at,
-    inside_cancellation_window, reminder, transition,
+    Placement, REMINDER_BEFORE_WINDOW, Reminder, StatusChange, cancel, check_reschedule,
+    follow_up_at, inside_cancellation_window, reminder, reschedule_moves, transition,
 };
 pub use time::{Interval, LocalTime, Minutes, SlotGrid};
 pub use zone::{WallClock, Zone};

@@ -2215,3 +2215,29 @@ fn stored_hours_read_as_the_typed_hours_and_are_checked_alike() {
         [("intervals[1]".to_owned(), ValidationCode::Overlapping)]
     );
 }
+
+#[test]
+fn a_reschedule_to_where_the_appointment_is_does_not_move_it() {
+    let here = Placement {
+        start: utc(2026, 5, 4, 9, 0),
+        practitioner_id: PRACTITIONER,
+        location_id: LOCATION,
+    };
+    assert!(!reschedule_moves(here, here));
+    for moved in [
+        Placement {
+            start: here.start + TimeDelta::minutes(15),
+            ..here
+        },
+        Placement {
+            practitioner_id: OTHER_PRACTITIONER,
+            ..here
+        },
+        Placement {
+            location_id: OTHER_LOCATION,
+            ..here
+        },
+    ] {
+        assert!(reschedule_moves(here, moved), "{moved:?}");
+    }
+}

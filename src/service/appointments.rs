@@ -17,7 +17,7 @@ use crate::{
         calendar::CalendarMethod,
         content::{AppointmentDetails, EmailContent},
     },
-    scheduling::{self, ClinicPolicies, LifecycleError, StatusChange, Zone},
+    scheduling::{self, ClinicPolicies, LifecycleError, Placement, StatusChange, Zone},
     service::{
         Caller, Work,
         access::{BOOKERS, CLINIC_TEAM, PATIENT_RECORD_READERS},
@@ -187,6 +187,17 @@ pub async fn reschedule(
         .await?
         .ok_or(ApiError::NotFound)?;
     check_reschedule(caller, &row, now, &policies)?;
+    let requested = Placement {
+        start: command.start,
+        practitioner_id: practitioner_id.into(),
+        location_id: location_id.into(),
+    };
+    if !scheduling::reschedule_moves(placement_of(&row), requested) {
+        // Asking for where it already is (a resubmitted form, a double click): nothing to
+        // change, announce or audit.
+        work.rollback().await?;
+        return shown_one(state, row).await;
+    }
     let offered = availability::offered(
         state,
         work.db(),
@@ -254,6 +265,14 @@ pub async fn reschedule(
     work.allowed(Action::AppointmentReschedule, &saved).await?;
     work.commit().await?;
     shown_one(state, saved).await
+}
+
+fn placement_of(row: &appointment::Model) -> Placement {
+    Placement {
+        start: row.starts_at,
+        practitioner_id: row.practitioner_id.into(),
+        location_id: row.location_id.into(),
+    }
 }
 
 fn check_reschedule(

@@ -1500,6 +1500,51 @@ async fn the_reminder_comes_while_the_visit_can_still_be_moved_online_and_says_u
 }
 
 #[tokio::test]
+async fn rescheduling_to_where_it_already_is_changes_nothing_and_sends_nothing() {
+    let sink = SmtpSink::start().await;
+    let clinic = clinic(app_with_sink(&sink, &[]).await, "Europe/London").await;
+    let booked: Value = clinic
+        .book(
+            &clinic.patient,
+            "k1",
+            clinic.booking(&clinic.new_visit, "2026-03-05T09:00:00Z"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = booked["id"].as_str().unwrap().to_owned();
+    assert_eq!(clinic.mail(&sink).await.len(), 1, "the confirmation");
+
+    clinic.app.clock.advance(Duration::minutes(5));
+    let path = format!("/api/v1/appointments/{id}/reschedule");
+    for (token, body) in [
+        (&clinic.patient, json!({"start": "2026-03-05T09:00:00Z"})),
+        (
+            &clinic.staff,
+            json!({"start": "2026-03-05T09:00:00Z", "practitioner_id": clinic.practitioner,
+                   "location_id": clinic.location}),
+        ),
+    ] {
+        let same = clinic.post(token, &path, Some(body)).await;
+        assert_eq!(same.status(), 200);
+        let same: Value = same.json().await.unwrap();
+        assert_eq!(same["sequence"], 0, "no new version");
+        assert_eq!(same["updated_at"], booked["updated_at"]);
+        assert_eq!(instant_of(&same["start"]), instant_of(&booked["start"]));
+    }
+    assert_eq!(clinic.mail(&sink).await.len(), 1, "no \"has moved\" email");
+
+    // The reminder is still the first one, due once.
+    clinic.app.clock.set(instant("2026-03-03T09:00:00Z"));
+    let mail = clinic.mail(&sink).await;
+    assert_eq!(mail.len(), 2);
+    assert!(mail[1].text().contains("This is a reminder"));
+    clinic.app.clock.set(instant("2026-03-04T12:00:00Z"));
+    assert_eq!(clinic.mail(&sink).await.len(), 2);
+}
+
+#[tokio::test]
 async fn the_cancellation_email_leads_to_booking_another_time() {
     let sink = SmtpSink::start().await;
     let clinic = clinic(app_with_sink(&sink, &[]).await, "Europe/London").await;
