@@ -124,7 +124,7 @@ pub use availability::{
 pub use booking::{
     BookingApproval, BookingRefusal, BookingRequest, INTAKE_VALID_DAYS, IntakeGate,
     IntakeGateFacts, MAX_OVERRIDE_REASON_CHARS, OpenFlag, RefusalCode, RefusalKind, check_booking,
-    check_intake, check_slot,
+    check_intake, check_patient_free, check_slot, patient_free,
 };
 pub use clinic::{
     Actor, AppointmentType, AppointmentTypeInput, BookingWindow, ClinicPolicies,

@@ -1541,6 +1541,7 @@ fn request<'a>(
         start: bst(10, 0),
         practitioner_active: true,
         held_by_discipline: &[(Discipline::Chiropractic, 2)],
+        patient_busy: &[],
         intake,
         intake_override: None,
         now: setup.now,
@@ -1584,6 +1585,61 @@ fn a_start_that_is_not_offered_is_a_conflict() {
         check_booking(&elsewhere, &setup.offered)
             .is_err_and(|r| r.code == RefusalCode::SlotNotOffered)
     );
+}
+
+#[test]
+fn a_time_that_overlaps_the_patients_own_visit_is_refused_as_theirs() {
+    let setup = booking();
+    let intake = routine(setup.now);
+    // 10:00–10:30 is offered with this practitioner; the patient sees someone else 10:15–11:00.
+    let elsewhere = [Interval::new(bst(10, 15), bst(11, 0)).unwrap()];
+    let refusal = check_booking(
+        &BookingRequest {
+            patient_busy: &elsewhere,
+            ..request(&setup, &setup.regular, intake)
+        },
+        &setup.offered,
+    )
+    .expect_err("the patient is busy");
+    assert_eq!(refusal.code, RefusalCode::PatientBusy);
+    assert_eq!(refusal.code.as_str(), "patient_busy");
+    assert_eq!(refusal.kind, RefusalKind::SlotUnavailable);
+    assert!(refusal.message.contains("You already have an appointment"));
+    let staff = check_booking(
+        &BookingRequest {
+            actor: Actor::Staff,
+            patient_busy: &elsewhere,
+            ..request(&setup, &setup.regular, intake)
+        },
+        &setup.offered,
+    )
+    .expect_err("the patient is busy");
+    assert!(staff.message.starts_with("The patient already has"));
+    // Visits that only touch it (ending at its start, starting at its end) leave it free.
+    let touching = [
+        Interval::new(bst(9, 0), bst(10, 0)).unwrap(),
+        Interval::new(bst(10, 30), bst(11, 0)).unwrap(),
+    ];
+    assert!(
+        check_booking(
+            &BookingRequest {
+                patient_busy: &touching,
+                ..request(&setup, &setup.regular, intake)
+            },
+            &setup.offered,
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn patient_free_reads_half_open_intervals() {
+    let busy = [Interval::new(bst(10, 0), bst(10, 45)).unwrap()];
+    assert!(patient_free(&busy, bst(9, 15), bst(10, 0)));
+    assert!(patient_free(&busy, bst(10, 45), bst(11, 15)));
+    assert!(!patient_free(&busy, bst(10, 30), bst(11, 0)));
+    assert!(!patient_free(&busy, bst(9, 30), bst(11, 0)));
+    assert!(patient_free(&[], bst(9, 30), bst(11, 0)));
 }
 
 #[test]

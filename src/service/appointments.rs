@@ -17,11 +17,13 @@ use crate::{
         calendar::CalendarMethod,
         content::{AppointmentDetails, EmailContent},
     },
-    scheduling::{self, ClinicPolicies, LifecycleError, Placement, StatusChange, Zone},
+    scheduling::{
+        self, AvailabilityQuery, ClinicPolicies, LifecycleError, Placement, StatusChange, Zone,
+    },
     service::{
         Caller, Work,
         access::{BOOKERS, CLINIC_TEAM, PATIENT_RECORD_READERS},
-        availability::{self, zone_of, zones},
+        availability::{self, ForPatient, zone_of, zones},
     },
     store::{
         self,
@@ -210,13 +212,27 @@ pub async fn reschedule(
         Some(row.id),
     )
     .await?;
-    let slot = match scheduling::check_slot(
+    let own_visits = ForPatient {
+        patient_id: row.patient_id,
+        moving: Some(row.id),
+    };
+    let checked = match scheduling::check_slot(
         &offered,
         practitioner_id.into(),
         location_id.into(),
         command.start,
     ) {
-        Ok(slot) => slot.clone(),
+        Ok(slot) => {
+            // The patient's other visits, with anyone: they cannot be in two at once.
+            let window = AvailabilityQuery::load_window_around(slot.start);
+            let busy = availability::patient_busy(work.db(), own_visits, window).await?;
+            scheduling::check_patient_free(actor, &busy, slot.start, slot.end)
+                .map(|()| slot.clone())
+        }
+        Err(refusal) => Err(refusal),
+    };
+    let slot = match checked {
+        Ok(slot) => slot,
         Err(refusal) => {
             work.rollback().await?;
             let suggestions = availability::suggestions(
@@ -226,6 +242,7 @@ pub async fn reschedule(
                 actor,
                 practitioner_id,
                 command.start,
+                Some(own_visits),
             )
             .await?;
             return Err(availability::refused(refusal, suggestions));
@@ -244,7 +261,10 @@ pub async fn reschedule(
         Ok(saved) => saved,
         Err(WriteError::Overlap | WriteError::Contended) => {
             work.rollback().await?;
-            return Err(availability::slot_taken(state, &policies, &kind, actor, &slot).await);
+            return Err(availability::slot_taken(
+                state, &policies, &kind, actor, &slot, own_visits,
+            )
+            .await);
         }
         Err(WriteError::Database(err)) => return Err(err.into()),
     };

@@ -1545,6 +1545,161 @@ async fn rescheduling_to_where_it_already_is_changes_nothing_and_sends_nothing()
 }
 
 #[tokio::test]
+async fn booking_over_ones_own_visit_with_another_practitioner_says_so() {
+    let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
+    // It checks what was queued, not what was delivered.
+    clinic.app.expect_unsent_mail();
+    let other = practitioner(
+        &clinic.app,
+        &clinic.staff,
+        "dr.kim@clinic.example",
+        "chiropractic",
+        &[&clinic.location],
+    )
+    .await;
+    set_hours(
+        &clinic.app,
+        &clinic.staff,
+        &other,
+        &clinic.location,
+        &WEEKDAYS,
+        &[("09:00", "12:00"), ("13:00", "17:00")],
+    )
+    .await;
+    // 09:00–09:45 with Dr Lee.
+    let first = clinic
+        .book(
+            &clinic.patient,
+            "a",
+            clinic.booking(&clinic.new_visit, "2026-03-04T09:00:00Z"),
+        )
+        .await;
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let with_other = |start: &str| {
+        json!({"practitioner_id": other, "location_id": clinic.location,
+               "appointment_type_id": clinic.follow_up, "start": start})
+    };
+    let before = clinic.appointment_count().await;
+    let problem = expect_problem(
+        clinic
+            .book(&clinic.patient, "b", with_other("2026-03-04T09:15:00Z"))
+            .await,
+        409,
+        "patient_busy",
+    )
+    .await;
+    assert!(
+        problem.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("You already have an appointment at that time"),
+        "{}",
+        problem.body
+    );
+    assert_eq!(clinic.appointment_count().await, before);
+    // The times it suggests are free for the patient too: none before their visit ends.
+    let next = problem.body["next_slots"].as_array().unwrap();
+    assert!(!next.is_empty());
+    assert_eq!(
+        instant_of(&next[0]["start"]),
+        instant("2026-03-04T09:45:00Z")
+    );
+    for slot in next {
+        assert_eq!(slot["practitioner_id"], other.as_str());
+    }
+    // The front desk is told it is the patient's own visit too.
+    let problem = expect_problem(
+        clinic
+            .book(
+                &clinic.staff,
+                "c",
+                json!({"patient_id": clinic.patient_id, "practitioner_id": other,
+                       "location_id": clinic.location, "appointment_type_id": clinic.follow_up,
+                       "start": "2026-03-04T09:30:00Z"}),
+            )
+            .await,
+        409,
+        "patient_busy",
+    )
+    .await;
+    assert!(
+        problem.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("The patient already has an appointment at that time")
+    );
+
+    // 10:00–10:30 with Dr Kim; moving the 09:00 with Dr Lee onto it is refused the same way.
+    let second = clinic
+        .book(&clinic.patient, "d", with_other("2026-03-04T10:00:00Z"))
+        .await;
+    assert_eq!(second.status(), 201);
+    let problem = expect_problem(
+        clinic
+            .post(
+                &clinic.patient,
+                &format!(
+                    "/api/v1/appointments/{}/reschedule",
+                    first["id"].as_str().unwrap()
+                ),
+                Some(json!({"start": "2026-03-04T10:15:00Z"})),
+            )
+            .await,
+        409,
+        "patient_busy",
+    )
+    .await;
+    // Dr Lee's next times after 10:15 that leave the patient free: 10:30 onwards.
+    let next = problem.body["next_slots"].as_array().unwrap();
+    assert_eq!(
+        instant_of(&next[0]["start"]),
+        instant("2026-03-04T10:30:00Z")
+    );
+
+    // A time someone else took suggests only times the patient is free for as well.
+    let taken = clinic
+        .book(
+            &clinic.staff,
+            "e",
+            json!({"patient_id": clinic.app.add_patient("other@example.org").await.1,
+                   "practitioner_id": other, "location_id": clinic.location,
+                   "appointment_type_id": clinic.new_visit, "start": "2026-03-04T13:00:00Z",
+                   "override_reason": "phone booking"}),
+        )
+        .await;
+    assert_eq!(taken.status(), 201);
+    // The patient's own 14:00–14:30 with Dr Lee.
+    assert_eq!(
+        clinic
+            .book(
+                &clinic.patient,
+                "f",
+                clinic.booking(&clinic.follow_up, "2026-03-04T14:00:00Z"),
+            )
+            .await
+            .status(),
+        201
+    );
+    let problem = expect_problem(
+        clinic
+            .book(&clinic.patient, "g", with_other("2026-03-04T13:00:00Z"))
+            .await,
+        409,
+        "slot_not_offered",
+    )
+    .await;
+    let starts: Vec<DateTime<Utc>> = problem.body["next_slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|slot| instant_of(&slot["start"]))
+        .collect();
+    // Dr Kim is free from 14:00 (13:00 + 45 + 15); the patient from 14:30.
+    assert_eq!(starts[0], instant("2026-03-04T14:30:00Z"), "{starts:?}");
+}
+
+#[tokio::test]
 async fn the_cancellation_email_leads_to_booking_another_time() {
     let sink = SmtpSink::start().await;
     let clinic = clinic(app_with_sink(&sink, &[]).await, "Europe/London").await;
