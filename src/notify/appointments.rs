@@ -31,6 +31,15 @@ pub struct AppointmentParts<'a> {
     pub zone: Zone,
 }
 
+/// Where an appointment's emails send the patient, and whom to call.
+pub struct MailLinks {
+    /// The page where the patient manages the appointment.
+    pub manage_url: String,
+    /// The page where the patient books a new appointment.
+    pub book_url: String,
+    pub clinic_phone: Option<String>,
+}
+
 /// The emails about one appointment.
 pub struct AppointmentMail {
     recipient: Option<String>,
@@ -42,11 +51,10 @@ pub struct AppointmentMail {
 }
 
 impl AppointmentMail {
-    /// `manage_url` is the page where the patient manages the appointment.
     pub fn compose(
         row: &appointment::Model,
         parts: AppointmentParts<'_>,
-        manage_url: String,
+        links: MailLinks,
     ) -> Self {
         let AppointmentParts {
             patient,
@@ -63,7 +71,10 @@ impl AppointmentMail {
             location_address: location.address.clone(),
             starts_at: zone.wall_clock(row.starts_at).to_string(),
             duration_minutes: u32::try_from(kind.duration_minutes).unwrap_or_default(),
-            manage_url,
+            manage_url: links.manage_url,
+            book_url: Some(links.book_url),
+            change_online_until: None,
+            clinic_phone: links.clinic_phone,
         };
         Self {
             recipient: patient.email.clone(),
@@ -122,8 +133,8 @@ impl AppointmentMail {
         Some(message)
     }
 
-    /// The reminder at the clinic's lead time before the start, dropped if it has not gone by
-    /// the start; none when that moment has passed already.
+    /// The reminder ([`scheduling::reminder`]), saying until when the patient can still move
+    /// the visit online, or to call the clinic; dropped if it has not gone by the start.
     pub fn reminder(
         &self,
         now: DateTime<Utc>,
@@ -132,9 +143,15 @@ impl AppointmentMail {
     ) -> Option<NewMessage> {
         let recipient = self.recipient.clone()?;
         let reminder = scheduling::reminder(row.starts_at, now, policies)?;
+        let details = AppointmentDetails {
+            change_online_until: reminder
+                .changes_online_until
+                .map(|until| self.zone.wall_clock(until).to_string()),
+            ..self.details.clone()
+        };
         Some(NewMessage {
             recipient,
-            content: EmailContent::AppointmentReminder(self.details.clone()),
+            content: EmailContent::AppointmentReminder(details),
             calendar: None,
             not_before: reminder.send_at,
             deadline: Some(reminder.deadline),

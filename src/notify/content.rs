@@ -106,6 +106,18 @@ pub struct AppointmentDetails {
     pub duration_minutes: u32,
     /// Where the patient can see, move or cancel the appointment.
     pub manage_url: String,
+    /// Where the patient books a new appointment: what a cancellation invites them to do.
+    /// (Defaulted so that messages queued before it existed still read; written as null,
+    /// as the strict templates need every field defined.)
+    #[serde(default)]
+    pub book_url: Option<String>,
+    /// Reminders only: until when (on the location's clock) the patient can still move the
+    /// appointment online; `None` when the reminder comes inside the cancellation window.
+    #[serde(default)]
+    pub change_online_until: Option<String>,
+    /// The clinic's telephone number, for changes that can no longer be made online.
+    #[serde(default)]
+    pub clinic_phone: Option<String>,
 }
 
 /// After a visit: a link to the follow-up questionnaire.
@@ -200,6 +212,9 @@ impl EmailContent {
             starts_at: "Monday 2 March 2026, 09:00 GMT".into(),
             duration_minutes: 45,
             manage_url: "https://clinic.example/appointments/0190a6c8".into(),
+            book_url: Some("https://clinic.example/book".into()),
+            change_online_until: None,
+            clinic_phone: Some("0117 496 0000".into()),
         };
         match kind {
             MessageKind::AccountVerification => Self::AccountVerification(AccountVerification {
@@ -265,6 +280,25 @@ mod tests {
             assert_eq!(json["kind"], kind.as_str());
             let back: EmailContent = serde_json::from_value(json).unwrap();
             assert_eq!(back, content);
+        }
+    }
+
+    /// Reminders queued before the booking link and the "until when" existed still send.
+    #[test]
+    fn appointment_content_queued_before_the_new_fields_still_reads() {
+        let mut json =
+            serde_json::to_value(EmailContent::sample(MessageKind::AppointmentReminder)).unwrap();
+        let data = json["data"].as_object_mut().unwrap();
+        for field in ["book_url", "change_online_until", "clinic_phone"] {
+            data.remove(field);
+        }
+        match serde_json::from_value(json).unwrap() {
+            EmailContent::AppointmentReminder(details) => {
+                assert_eq!(details.book_url, None);
+                assert_eq!(details.change_online_until, None);
+                assert_eq!(details.clinic_phone, None);
+            }
+            other => panic!("{other:?}"),
         }
     }
 }

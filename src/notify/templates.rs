@@ -189,8 +189,9 @@ mod tests {
                 EmailContent::PatientInvitation(data) => data.invitation_url.clone(),
                 EmailContent::AppointmentConfirmed(data)
                 | EmailContent::AppointmentRescheduled(data)
-                | EmailContent::AppointmentCancelled(data)
                 | EmailContent::AppointmentReminder(data) => data.manage_url.clone(),
+                // A cancelled visit has nothing left to manage: the link books another.
+                EmailContent::AppointmentCancelled(data) => data.book_url.clone().unwrap(),
                 EmailContent::FollowUpInvitation(data) => data.questionnaire_url.clone(),
                 EmailContent::ReviewNeeded(data) => data.review_url.clone(),
                 EmailContent::EmailChangeConfirmation(data) => data.confirm_url.clone(),
@@ -226,6 +227,78 @@ mod tests {
             assert!(email.text.contains(expected), "text has {expected}");
             assert!(email.html.contains(expected), "html has {expected}");
         }
+    }
+
+    fn details(kind: MessageKind) -> AppointmentDetails {
+        match EmailContent::sample(kind) {
+            EmailContent::AppointmentConfirmed(details)
+            | EmailContent::AppointmentRescheduled(details)
+            | EmailContent::AppointmentCancelled(details)
+            | EmailContent::AppointmentReminder(details) => details,
+            other => panic!("not an appointment email: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_cancellation_invites_to_book_on_the_booking_page_not_the_cancelled_visit() {
+        let email = templates()
+            .render(&EmailContent::sample(MessageKind::AppointmentCancelled))
+            .unwrap();
+        for body in [&email.text, &email.html.replace("&#x2f;", "/")] {
+            assert!(body.contains("To book another time"), "{body}");
+            assert!(body.contains("https://clinic.example/book"), "{body}");
+            assert!(!body.contains("/appointments/0190a6c8"), "{body}");
+        }
+        // A cancellation queued before the booking link existed still links somewhere.
+        let queued = EmailContent::AppointmentCancelled(AppointmentDetails {
+            book_url: None,
+            ..details(MessageKind::AppointmentCancelled)
+        });
+        let email = templates().render(&queued).unwrap();
+        assert!(
+            email
+                .text
+                .contains("https://clinic.example/appointments/0190a6c8")
+        );
+    }
+
+    #[test]
+    fn a_reminder_offers_moving_online_only_while_that_is_possible() {
+        let early = EmailContent::AppointmentReminder(AppointmentDetails {
+            change_online_until: Some("Sun 1 Mar 2026 09:00 GMT".into()),
+            ..details(MessageKind::AppointmentReminder)
+        });
+        let email = templates().render(&early).unwrap();
+        for body in [&email.text, &email.html] {
+            assert!(
+                body.contains("move or cancel it online until Sun 1 Mar 2026 09:00 GMT"),
+                "{body}"
+            );
+            assert!(body.contains("call the clinic on 0117 496 0000"), "{body}");
+        }
+        // Inside the window (a late booking): call to change it, cancel online if need be.
+        let late = templates()
+            .render(&EmailContent::sample(MessageKind::AppointmentReminder))
+            .unwrap();
+        for body in [&late.text, &late.html] {
+            assert!(!body.contains("move or cancel it online"), "{body}");
+            assert!(
+                body.contains("To change it, please call the clinic on 0117 496 0000."),
+                "{body}"
+            );
+            assert!(body.contains("you can still cancel it here"), "{body}");
+        }
+        // Without a configured number it still says whom to call.
+        let no_phone = EmailContent::AppointmentReminder(AppointmentDetails {
+            clinic_phone: None,
+            ..details(MessageKind::AppointmentReminder)
+        });
+        let email = templates().render(&no_phone).unwrap();
+        assert!(
+            email.text.contains("please call the clinic."),
+            "{}",
+            email.text
+        );
     }
 
     #[test]

@@ -8,7 +8,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::availability::{Availability, Slot};
-use super::clinic::{Actor, AppointmentType, Discipline};
+use super::clinic::{Actor, AppointmentType, Discipline, add_saturating};
+use super::time::Interval;
 
 /// How long a submitted intake stays valid for booking.
 pub const INTAKE_VALID_DAYS: i64 = 90;
@@ -43,6 +44,8 @@ pub struct IntakeGateFacts {
 pub enum RefusalCode {
     /// The requested start is not (or no longer) offered for this practitioner and location.
     SlotNotOffered,
+    /// The patient already has an appointment (with anyone) at that time.
+    PatientBusy,
     AppointmentTypeInactive,
     /// The practitioner no longer takes bookings.
     PractitionerInactive,
@@ -69,6 +72,7 @@ impl RefusalCode {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::SlotNotOffered => "slot_not_offered",
+            Self::PatientBusy => "patient_busy",
             Self::AppointmentTypeInactive => "appointment_type_inactive",
             Self::PractitionerInactive => "practitioner_inactive",
             Self::DisciplineMismatch => "discipline_mismatch",
@@ -284,6 +288,8 @@ pub struct BookingRequest<'a> {
     /// How many appointments the patient holds (booked, checked in or completed: not
     /// cancelled, not a no-show) per discipline; a discipline not listed has none.
     pub held_by_discipline: &'a [(Discipline, u64)],
+    /// The patient's own appointments holding their time around the start (any practitioner).
+    pub patient_busy: &'a [Interval],
     pub intake: IntakeGateFacts,
     /// Staff only: book despite the intake gate, for this reason.
     pub intake_override: Option<&'a str>,
@@ -363,6 +369,12 @@ pub fn check_booking(
             message,
         ));
     }
+    check_patient_free(
+        request.actor,
+        request.patient_busy,
+        request.start,
+        add_saturating(request.start, kind.duration().duration()),
+    )?;
     let slot = check_slot(
         offered,
         request.practitioner_id,
@@ -374,6 +386,37 @@ pub fn check_booking(
         intake,
         new_to_discipline,
     })
+}
+
+/// Whether the patient is free over `[start, end)`: none of their own appointments (`busy`,
+/// with any practitioner) overlaps it. A visit holds the patient until its end; the buffer
+/// after it is the practitioner's.
+pub fn patient_free(busy: &[Interval], start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
+    Interval::new(start, end).is_ok_and(|wanted| !busy.iter().any(|own| own.overlaps(&wanted)))
+}
+
+/// A patient cannot be in two visits at once: a time that overlaps one of their own
+/// appointments is refused as such (409 `patient_busy`), not as a time someone else took.
+pub fn check_patient_free(
+    actor: Actor,
+    busy: &[Interval],
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<(), BookingRefusal> {
+    if patient_free(busy, start, end) {
+        return Ok(());
+    }
+    let message = match actor {
+        Actor::Patient => {
+            "You already have an appointment at that time. Please choose another time."
+        }
+        Actor::Staff => "The patient already has an appointment at that time.",
+    };
+    Err(BookingRefusal::new(
+        RefusalCode::PatientBusy,
+        RefusalKind::SlotUnavailable,
+        message,
+    ))
 }
 
 /// The requested start must be one of the offered slots of this practitioner and location.

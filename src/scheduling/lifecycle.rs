@@ -14,8 +14,10 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::ids::{LocationId, PractitionerId};
 
 use super::clinic::{Actor, ClinicPolicies, add_saturating, sub_saturating};
 use super::error::{ValidationCode, ValidationError};
@@ -202,6 +204,20 @@ pub fn check_reschedule(
     Ok(())
 }
 
+/// Where an appointment is: when, with whom, where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Placement {
+    pub start: DateTime<Utc>,
+    pub practitioner_id: PractitionerId,
+    pub location_id: LocationId,
+}
+
+/// Whether a reschedule to `requested` moves the appointment at all. One that does not is
+/// answered as it stands: no new version, no "has moved" email, no new reminder.
+pub fn reschedule_moves(current: Placement, requested: Placement) -> bool {
+    current != requested
+}
+
 /// A decided cancellation: store the status, the reason and the late flag.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Cancellation {
@@ -252,27 +268,51 @@ pub fn cancel(
     })
 }
 
+/// How long before the cancellation window closes the reminder goes, when the clinic's lead
+/// time would otherwise bring it inside the window: a day, so the patient who reads it can
+/// still move the visit online (and it arrives at the visit's time of day).
+pub const REMINDER_BEFORE_WINDOW: TimeDelta = TimeDelta::hours(24);
+
 /// When to send an appointment's reminder, and when it becomes pointless.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Reminder {
     pub send_at: DateTime<Utc>,
     /// The outbox drops the reminder if it has not gone by then (the start).
     pub deadline: DateTime<Utc>,
+    /// Until when the patient can still move the appointment online, if the reminder goes
+    /// before then; `None` when it goes inside the cancellation window (so it must say: call).
+    pub changes_online_until: Option<DateTime<Utc>>,
 }
 
-/// The reminder for an appointment booked (or moved) at `now`: the policy lead time before
-/// the start. `None` when that moment has already passed: an appointment booked inside the
-/// lead time has just had its confirmation email, which says the same thing, so a second
-/// email minutes later would only be noise. Never in the past, never after the start.
+/// The reminder for an appointment booked (or moved) at `now`.
+///
+/// A reminder invites the patient to move a visit they cannot make, so it goes while they
+/// still can: at the policy lead time when that is before the cancellation window closes,
+/// otherwise [`REMINDER_BEFORE_WINDOW`] before the window closes. When that moment has passed
+/// already (a late booking), it goes at the lead time, inside the window, and says so. `None`
+/// when the lead time has passed too: the confirmation just sent says the same thing. Never
+/// in the past, never after the start.
 pub fn reminder(
     starts_at: DateTime<Utc>,
     now: DateTime<Utc>,
     policies: &ClinicPolicies,
 ) -> Option<Reminder> {
-    let send_at = sub_saturating(starts_at, policies.reminder_lead().duration());
-    (send_at >= now && send_at < starts_at).then_some(Reminder {
+    let window = policies.cancellation_window().duration();
+    let closes = sub_saturating(starts_at, window);
+    let at_lead = sub_saturating(starts_at, policies.reminder_lead().duration());
+    let before_window = if policies.reminder_lead().duration() > window {
+        at_lead
+    } else {
+        sub_saturating(closes, REMINDER_BEFORE_WINDOW)
+    };
+    // A moment that is now or past would only repeat the confirmation.
+    let send_at = [before_window, at_lead]
+        .into_iter()
+        .find(|&moment| moment > now && moment < starts_at)?;
+    Some(Reminder {
         send_at,
         deadline: starts_at,
+        changes_online_until: (send_at < closes).then_some(closes),
     })
 }
 

@@ -98,9 +98,11 @@
 //!
 //! `booked → checked_in → completed | no_show`, `booked → cancelled`, guarded by
 //! [`transition`] (`illegal_transition`). Patients reschedule only outside the cancellation
-//! window; cancellations inside it are marked late. The [`reminder`] is due at start − lead
-//! time; if that has passed when booking, there is none (the confirmation just sent serves),
-//! so a reminder is never sent late. The follow-up invitation is due at completion + delay.
+//! window; cancellations inside it are marked late. The [`reminder`] goes while the patient can
+//! still move the visit online (at the lead time, or [`REMINDER_BEFORE_WINDOW`] before the
+//! window closes when the lead time is inside it); booked too late for that, at the lead time
+//! with "call the clinic"; if that has passed too, there is none (the confirmation just sent
+//! serves), so a reminder is never sent late. The follow-up invitation is due at completion + delay.
 
 mod availability;
 mod booking;
@@ -122,7 +124,7 @@ pub use availability::{
 pub use booking::{
     BookingApproval, BookingRefusal, BookingRequest, INTAKE_VALID_DAYS, IntakeGate,
     IntakeGateFacts, MAX_OVERRIDE_REASON_CHARS, OpenFlag, RefusalCode, RefusalKind, check_booking,
-    check_intake, check_slot,
+    check_intake, check_patient_free, check_slot, patient_free,
 };
 pub use clinic::{
     Actor, AppointmentType, AppointmentTypeInput, BookingWindow, ClinicPolicies,
@@ -136,8 +138,8 @@ pub use hours::{
 };
 pub use lifecycle::{
     AppointmentStatus, Cancellation, IllegalTransition, LifecycleError, MAX_CANCEL_REASON_CHARS,
-    Reminder, StatusChange, cancel, check_reschedule, follow_up_at, inside_cancellation_window,
-    reminder, transition,
+    Placement, REMINDER_BEFORE_WINDOW, Reminder, StatusChange, cancel, check_reschedule,
+    follow_up_at, inside_cancellation_window, reminder, reschedule_moves, transition,
 };
 pub use time::{Interval, LocalTime, Minutes, SlotGrid};
 pub use zone::{WallClock, Zone};

@@ -341,6 +341,7 @@ proptest! {
                 start: slot.start,
                 practitioner_active: true,
                 held_by_discipline: &[(Discipline::Physiotherapy, 1)],
+                patient_busy: &[],
                 intake,
                 intake_override: None,
                 now: built.now,

@@ -1541,6 +1541,7 @@ fn request<'a>(
         start: bst(10, 0),
         practitioner_active: true,
         held_by_discipline: &[(Discipline::Chiropractic, 2)],
+        patient_busy: &[],
         intake,
         intake_override: None,
         now: setup.now,
@@ -1584,6 +1585,61 @@ fn a_start_that_is_not_offered_is_a_conflict() {
         check_booking(&elsewhere, &setup.offered)
             .is_err_and(|r| r.code == RefusalCode::SlotNotOffered)
     );
+}
+
+#[test]
+fn a_time_that_overlaps_the_patients_own_visit_is_refused_as_theirs() {
+    let setup = booking();
+    let intake = routine(setup.now);
+    // 10:00–10:30 is offered with this practitioner; the patient sees someone else 10:15–11:00.
+    let elsewhere = [Interval::new(bst(10, 15), bst(11, 0)).unwrap()];
+    let refusal = check_booking(
+        &BookingRequest {
+            patient_busy: &elsewhere,
+            ..request(&setup, &setup.regular, intake)
+        },
+        &setup.offered,
+    )
+    .expect_err("the patient is busy");
+    assert_eq!(refusal.code, RefusalCode::PatientBusy);
+    assert_eq!(refusal.code.as_str(), "patient_busy");
+    assert_eq!(refusal.kind, RefusalKind::SlotUnavailable);
+    assert!(refusal.message.contains("You already have an appointment"));
+    let staff = check_booking(
+        &BookingRequest {
+            actor: Actor::Staff,
+            patient_busy: &elsewhere,
+            ..request(&setup, &setup.regular, intake)
+        },
+        &setup.offered,
+    )
+    .expect_err("the patient is busy");
+    assert!(staff.message.starts_with("The patient already has"));
+    // Visits that only touch it (ending at its start, starting at its end) leave it free.
+    let touching = [
+        Interval::new(bst(9, 0), bst(10, 0)).unwrap(),
+        Interval::new(bst(10, 30), bst(11, 0)).unwrap(),
+    ];
+    assert!(
+        check_booking(
+            &BookingRequest {
+                patient_busy: &touching,
+                ..request(&setup, &setup.regular, intake)
+            },
+            &setup.offered,
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn patient_free_reads_half_open_intervals() {
+    let busy = [Interval::new(bst(10, 0), bst(10, 45)).unwrap()];
+    assert!(patient_free(&busy, bst(9, 15), bst(10, 0)));
+    assert!(patient_free(&busy, bst(10, 45), bst(11, 15)));
+    assert!(!patient_free(&busy, bst(10, 30), bst(11, 0)));
+    assert!(!patient_free(&busy, bst(9, 30), bst(11, 0)));
+    assert!(patient_free(&[], bst(9, 30), bst(11, 0)));
 }
 
 #[test]
@@ -2026,35 +2082,93 @@ fn cancellations_inside_the_window_are_late() {
 
 #[test]
 fn reminders_are_never_late_and_never_in_the_past() {
-    let policies = policies(15); // 24-hour lead
+    let policies = policies(15); // 24-hour lead, 24-hour window
     let start = utc(2026, 5, 4, 9, 0);
+    // The lead time is the window's closing: the reminder goes a day earlier instead, while
+    // the patient can still move the visit online.
+    let closes = start - TimeDelta::hours(24);
     assert_eq!(
         reminder(start, start - TimeDelta::days(3), &policies),
         Some(Reminder {
-            send_at: start - TimeDelta::hours(24),
-            deadline: start
+            send_at: start - TimeDelta::hours(48),
+            deadline: start,
+            changes_online_until: Some(closes),
         })
     );
-    let boundary = start - TimeDelta::hours(24);
+    // Booked after that moment: at the lead time, saying it can no longer be moved online.
+    let late = reminder(start, start - TimeDelta::hours(30), &policies);
     assert_eq!(
-        reminder(start, boundary, &policies).map(|r| r.send_at),
-        Some(boundary)
+        late,
+        Some(Reminder {
+            send_at: closes,
+            deadline: start,
+            changes_online_until: None,
+        })
+    );
+    // A moment that is now would only repeat the confirmation just sent.
+    assert_eq!(
+        reminder(start, start - TimeDelta::hours(48), &policies).map(|r| r.send_at),
+        Some(closes)
     );
     assert_eq!(
-        reminder(start, boundary + TimeDelta::seconds(1), &policies),
+        reminder(start, closes, &policies),
         None,
         "confirmation suffices"
+    );
+    assert_eq!(
+        reminder(start, closes + TimeDelta::seconds(1), &policies),
+        None
     );
     assert_eq!(
         reminder(start, start + TimeDelta::hours(1), &policies),
         None
     );
-    // The lead time is real time: 24 hours before 09:00 EDT on the spring-forward Sunday is
-    // 08:00 EST on Saturday.
+    // The lead time is real time: 48 hours before 09:00 EDT on the spring-forward Sunday is
+    // 08:00 EST on Friday.
     let sunday_nine = utc(2026, 3, 8, 13, 0);
     let sent = reminder(sunday_nine, utc(2026, 3, 1, 0, 0), &policies)
         .map(|r| zone("America/New_York").wall_clock(r.send_at).to_string());
-    assert_eq!(sent.as_deref(), Some("Sat 7 Mar 2026 08:00 EST"));
+    assert_eq!(sent.as_deref(), Some("Fri 6 Mar 2026 08:00 EST"));
+}
+
+/// Policies with this cancellation window and reminder lead, in minutes.
+fn window_and_lead(window: i64, lead: i64) -> ClinicPolicies {
+    ClinicPolicies::new(ClinicPoliciesInput {
+        cancellation_window_minutes: window,
+        reminder_lead_minutes: lead,
+        ..policies(15).to_input()
+    })
+    .expect("valid policies")
+}
+
+#[test]
+fn a_reminder_goes_while_the_patient_can_still_move_the_visit_online() {
+    let start = utc(2026, 5, 4, 9, 0);
+    let now = start - TimeDelta::days(10);
+    for (window, lead) in [
+        (24 * 60, 24 * 60),
+        (24 * 60, 60),
+        (48 * 60, 24 * 60),
+        (12 * 60, 24 * 60),
+        (0, 60),
+        (24 * 60, 72 * 60),
+    ] {
+        let policies = window_and_lead(window, lead);
+        let sent = reminder(start, now, &policies).expect("a reminder");
+        assert!(
+            !inside_cancellation_window(start, sent.send_at, &policies),
+            "window {window}, lead {lead}: sent at {}",
+            sent.send_at
+        );
+        let closes = start - TimeDelta::minutes(window);
+        assert_eq!(sent.changes_online_until, Some(closes));
+        // A lead time that leaves room before the window closes is the clinic's choice, kept.
+        if lead > window {
+            assert_eq!(sent.send_at, start - TimeDelta::minutes(lead));
+        } else {
+            assert_eq!(sent.send_at, closes - REMINDER_BEFORE_WINDOW);
+        }
+    }
 }
 
 #[test]
@@ -2156,4 +2270,30 @@ fn stored_hours_read_as_the_typed_hours_and_are_checked_alike() {
         ]),
         [("intervals[1]".to_owned(), ValidationCode::Overlapping)]
     );
+}
+
+#[test]
+fn a_reschedule_to_where_the_appointment_is_does_not_move_it() {
+    let here = Placement {
+        start: utc(2026, 5, 4, 9, 0),
+        practitioner_id: PRACTITIONER,
+        location_id: LOCATION,
+    };
+    assert!(!reschedule_moves(here, here));
+    for moved in [
+        Placement {
+            start: here.start + TimeDelta::minutes(15),
+            ..here
+        },
+        Placement {
+            practitioner_id: OTHER_PRACTITIONER,
+            ..here
+        },
+        Placement {
+            location_id: OTHER_LOCATION,
+            ..here
+        },
+    ] {
+        assert!(reschedule_moves(here, moved), "{moved:?}");
+    }
 }

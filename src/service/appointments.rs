@@ -13,15 +13,17 @@ use crate::{
     audit::{Action, Record, Subject},
     error::{ApiError, ApiResult},
     notify::{
-        appointments::{AppointmentMail, AppointmentParts, reminder_key},
+        appointments::{AppointmentMail, AppointmentParts, MailLinks, reminder_key},
         calendar::CalendarMethod,
         content::{AppointmentDetails, EmailContent},
     },
-    scheduling::{self, ClinicPolicies, LifecycleError, StatusChange, Zone},
+    scheduling::{
+        self, AvailabilityQuery, ClinicPolicies, LifecycleError, Placement, StatusChange, Zone,
+    },
     service::{
         Caller, Work,
         access::{BOOKERS, CLINIC_TEAM, PATIENT_RECORD_READERS},
-        availability::{self, zone_of, zones},
+        availability::{self, ForPatient, zone_of, zones},
     },
     store::{
         self,
@@ -187,6 +189,17 @@ pub async fn reschedule(
         .await?
         .ok_or(ApiError::NotFound)?;
     check_reschedule(caller, &row, now, &policies)?;
+    let requested = Placement {
+        start: command.start,
+        practitioner_id: practitioner_id.into(),
+        location_id: location_id.into(),
+    };
+    if !scheduling::reschedule_moves(placement_of(&row), requested) {
+        // Asking for where it already is (a resubmitted form, a double click): nothing to
+        // change, announce or audit.
+        work.rollback().await?;
+        return shown_one(state, row).await;
+    }
     let offered = availability::offered(
         state,
         work.db(),
@@ -199,13 +212,27 @@ pub async fn reschedule(
         Some(row.id),
     )
     .await?;
-    let slot = match scheduling::check_slot(
+    let own_visits = ForPatient {
+        patient_id: row.patient_id,
+        moving: Some(row.id),
+    };
+    let checked = match scheduling::check_slot(
         &offered,
         practitioner_id.into(),
         location_id.into(),
         command.start,
     ) {
-        Ok(slot) => slot.clone(),
+        Ok(slot) => {
+            // The patient's other visits, with anyone: they cannot be in two at once.
+            let window = AvailabilityQuery::load_window_around(slot.start);
+            let busy = availability::patient_busy(work.db(), own_visits, window).await?;
+            scheduling::check_patient_free(actor, &busy, slot.start, slot.end)
+                .map(|()| slot.clone())
+        }
+        Err(refusal) => Err(refusal),
+    };
+    let slot = match checked {
+        Ok(slot) => slot,
         Err(refusal) => {
             work.rollback().await?;
             let suggestions = availability::suggestions(
@@ -215,6 +242,7 @@ pub async fn reschedule(
                 actor,
                 practitioner_id,
                 command.start,
+                Some(own_visits),
             )
             .await?;
             return Err(availability::refused(refusal, suggestions));
@@ -233,7 +261,10 @@ pub async fn reschedule(
         Ok(saved) => saved,
         Err(WriteError::Overlap | WriteError::Contended) => {
             work.rollback().await?;
-            return Err(availability::slot_taken(state, &policies, &kind, actor, &slot).await);
+            return Err(availability::slot_taken(
+                state, &policies, &kind, actor, &slot, own_visits,
+            )
+            .await);
         }
         Err(WriteError::Database(err)) => return Err(err.into()),
     };
@@ -254,6 +285,14 @@ pub async fn reschedule(
     work.allowed(Action::AppointmentReschedule, &saved).await?;
     work.commit().await?;
     shown_one(state, saved).await
+}
+
+fn placement_of(row: &appointment::Model) -> Placement {
+    Placement {
+        start: row.starts_at,
+        practitioner_id: row.practitioner_id.into(),
+        location_id: row.location_id.into(),
+    }
 }
 
 fn check_reschedule(
@@ -492,13 +531,23 @@ async fn mail<C: ConnectionTrait>(
     Ok(AppointmentMail::compose(
         row,
         parts,
-        manage_url(state, row.id),
+        mail_links(state, row.id),
     ))
 }
 
 /// The page where the patient manages an appointment.
 pub(crate) fn manage_url(state: &AppState, appointment_id: Uuid) -> String {
     state.page_url(&format!("appointments/{appointment_id}"))
+}
+
+/// Where an appointment's emails lead: its page, the booking page (a cancelled visit is
+/// rebooked there, not on the page of the one that is gone), and the clinic's phone.
+pub(crate) fn mail_links(state: &AppState, appointment_id: Uuid) -> MailLinks {
+    MailLinks {
+        manage_url: manage_url(state, appointment_id),
+        book_url: state.page_url("book"),
+        clinic_phone: state.config.clinic_phone.clone(),
+    }
 }
 
 /// Queues an email about `row` to go now.

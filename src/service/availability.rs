@@ -17,7 +17,7 @@ use crate::{
     },
     service::{Caller, access::EVERYONE},
     store::{
-        appointments::{self, CalendarRows},
+        appointments::{self, CalendarRows, HeldTime},
         clinic, practitioners,
     },
 };
@@ -286,8 +286,36 @@ fn calendar(
     }
 }
 
-/// The next free times with the same practitioner after `after`: a courtesy, so a type that
-/// cannot be offered any more simply has none.
+/// Whose own visits suggested times must not clash with.
+#[derive(Debug, Clone, Copy)]
+pub struct ForPatient {
+    pub patient_id: Uuid,
+    /// The appointment being moved: its own time does not count against its new one.
+    pub moving: Option<Uuid>,
+}
+
+/// The patient's own appointments holding their time over `[from, to)`, but the one being
+/// moved, as intervals for `scheduling`.
+pub async fn patient_busy<C: ConnectionTrait>(
+    db: &C,
+    patient: ForPatient,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+) -> ApiResult<Vec<Interval>> {
+    let rows = appointments::patient_time(db, patient.patient_id, from, to).await?;
+    Ok(busy_intervals(&rows, patient.moving))
+}
+
+/// Held time as intervals, leaving out `moving`.
+pub fn busy_intervals(rows: &[HeldTime], moving: Option<Uuid>) -> Vec<Interval> {
+    rows.iter()
+        .filter(|row| Some(row.id) != moving)
+        .filter_map(|row| Interval::new(row.starts_at, row.ends_at).ok())
+        .collect()
+}
+
+/// The next free times with the same practitioner after `after` (none that clashes with the
+/// patient's own visits): a courtesy, so a type that cannot be offered any more simply has
+/// none.
 pub async fn suggestions(
     state: &AppState,
     policies: &ClinicPolicies,
@@ -295,6 +323,7 @@ pub async fn suggestions(
     actor: Actor,
     practitioner_id: Uuid,
     after: DateTime<Utc>,
+    patient: Option<ForPatient>,
 ) -> ApiResult<Vec<SuggestedSlot>> {
     let from = after.date_naive().pred_opt().unwrap_or(after.date_naive());
     let to = from + Duration::days(SUGGESTION_DAYS);
@@ -313,9 +342,22 @@ pub async fn suggestions(
     let Ok(offered) = offered else {
         return Ok(Vec::new());
     };
+    let busy = match patient {
+        Some(patient) => {
+            patient_busy(
+                &state.db,
+                patient,
+                AvailabilityQuery::load_window_of(from, to),
+            )
+            .await?
+        }
+        None => Vec::new(),
+    };
     Ok(offered
-        .next_after(after, Some(practitioner_id.into()), SUGGESTIONS)
+        .next_after(after, Some(practitioner_id.into()), usize::MAX)
         .into_iter()
+        .filter(|slot| scheduling::patient_free(&busy, slot.start, slot.end))
+        .take(SUGGESTIONS)
         .map(|slot| SuggestedSlot {
             practitioner_id: slot.practitioner_id.uuid(),
             location_id: slot.location_id.uuid(),
@@ -358,6 +400,7 @@ pub async fn slot_taken(
     kind: &appointment_type::Model,
     actor: Actor,
     slot: &Slot,
+    patient: ForPatient,
 ) -> ApiError {
     let next_slots = suggestions(
         state,
@@ -366,6 +409,7 @@ pub async fn slot_taken(
         actor,
         slot.practitioner_id.uuid(),
         slot.start,
+        Some(patient),
     )
     .await
     .unwrap_or_default();

@@ -20,8 +20,8 @@ use crate::{
     service::{
         Caller,
         access::BOOKERS,
-        appointments::{Appointment, manage_url},
-        availability::{self, Setup, discipline_of, zone_of},
+        appointments::{Appointment, mail_links},
+        availability::{self, ForPatient, Setup, discipline_of, zone_of},
         idempotency::{Idempotent, KeyState, key_in_flight, key_reused},
         review::gate_facts,
     },
@@ -89,6 +89,7 @@ pub async fn book(
         cases,
         held_by_discipline,
         calendar,
+        patient_time,
     } = facts;
     let record = booking_patient(state, caller, command.patient_id, patient).await?;
     let key = Idempotent::new(
@@ -129,6 +130,11 @@ pub async fn book(
         .map(|(discipline, held)| (discipline_of(discipline), held))
         .collect();
     let scheduling_type = availability::scheduling_type(&kind, &policies)?;
+    let patient_busy = availability::busy_intervals(&patient_time, None);
+    let own_visits = ForPatient {
+        patient_id: record.id,
+        moving: None,
+    };
     let decision = scheduling::check_booking(
         &BookingRequest {
             actor,
@@ -139,6 +145,7 @@ pub async fn book(
             location_id: location.id.into(),
             start: command.start,
             held_by_discipline: &held,
+            patient_busy: &patient_busy,
             intake: gate_facts(&cases, now),
             intake_override: override_reason.as_deref(),
             now,
@@ -163,6 +170,7 @@ pub async fn book(
                     actor,
                     practitioner.id,
                     command.start,
+                    Some(own_visits),
                 )
                 .await?
             } else {
@@ -205,7 +213,7 @@ pub async fn book(
             location: &location,
             zone,
         },
-        manage_url(state, appointment.id),
+        mail_links(state, appointment.id),
     );
     let emails = [
         mail.message(
@@ -255,7 +263,7 @@ pub async fn book(
         // Lost a race the database settled: someone booked this time a moment ago.
         // A collision that outlasted its retries is another booking of the same time winning.
         Err(WriteError::Overlap | WriteError::Contended) => {
-            Err(availability::slot_taken(state, &policies, &kind, actor, &slot).await)
+            Err(availability::slot_taken(state, &policies, &kind, actor, &slot, own_visits).await)
         }
         Err(WriteError::Database(err)) => Err(err.into()),
     }

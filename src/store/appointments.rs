@@ -643,6 +643,125 @@ pub fn stored_status(status: crate::scheduling::AppointmentStatus) -> Appointmen
         .map_or(AppointmentStatus::Cancelled, |(row, _)| *row)
 }
 
+// ---------------------------------------------------------------------------------------------
+// The patient's own time: a patient is in one place at a time, whoever they see
+// ---------------------------------------------------------------------------------------------
+
+/// One of the patient's appointments that holds their time.
+#[derive(Debug, FromQueryResult)]
+struct PatientTimeRow {
+    id: Uuid,
+    practitioner_id: Uuid,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+}
+
+/// The appointments of the patient(s) `patient` selects that hold time in `[from, to)`; an
+/// appointment holds the patient until its end (the buffer is the practitioner's).
+fn patient_time_over(
+    patient: sea_orm::sea_query::SimpleExpr,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> SelectStatement {
+    Query::select()
+        .from(Entity)
+        .and_where(patient)
+        .and_where(Expr::col(Column::Status).is_in(HOLDING_TIME))
+        .and_where(Expr::col(Column::StartsAt).lt(to))
+        .and_where(Expr::col(Column::StartsAt).gt(holding_starts_after(from)))
+        .and_where(Expr::col(Column::EndsAt).gt(from))
+        .to_owned()
+}
+
+const PATIENT_ARRAYS: &str = "pat_busy_";
+
+/// The patient's appointments holding time in `[from, to)` (as [`HeldTime`], blocked until
+/// their end).
+#[tracing::instrument(name = "store.appointments.patient_time", skip_all)]
+pub async fn patient_time<C: ConnectionTrait>(
+    db: &C,
+    patient_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<HeldTime>, DbErr> {
+    let mut query = patient_time_over(Expr::col(Column::PatientId).eq(patient_id), from, to);
+    query.columns([
+        Column::Id,
+        Column::PractitionerId,
+        Column::StartsAt,
+        Column::EndsAt,
+    ]);
+    let rows = PatientTimeRow::find_by_statement(db.get_database_backend().build(&query))
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| HeldTime {
+            id: row.id,
+            practitioner_id: row.practitioner_id,
+            starts_at: row.starts_at,
+            ends_at: row.ends_at,
+            blocked_until: row.ends_at,
+        })
+        .collect())
+}
+
+/// Adds the patient's time (as [`patient_time`] reads it) to a one-row query as arrays
+/// (PostgreSQL only), so a booking reads it in the same statement as its other facts.
+pub(crate) fn join_patient_arrays(
+    select: &mut SelectStatement,
+    patient: sea_orm::sea_query::SimpleExpr,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) {
+    let mut part = patient_time_over(patient, from, to);
+    let alias = Alias::new(PATIENT_ARRAYS.trim_end_matches('_'));
+    for column in [
+        Column::Id,
+        Column::PractitionerId,
+        Column::StartsAt,
+        Column::EndsAt,
+    ] {
+        let name = Alias::new(format!("{PATIENT_ARRAYS}{}", column.as_str()));
+        part.expr_as(Func::cust("array_agg").arg(Expr::col(column)), name.clone());
+        select.column((alias.clone(), name));
+    }
+    select.join_subquery(JoinType::LeftJoin, part, alias, Expr::cust("TRUE"));
+}
+
+/// The patient's time from [`join_patient_arrays`]' columns of `row`.
+pub(crate) fn patient_time_from_arrays(row: &QueryResult) -> Result<Vec<HeldTime>, DbErr> {
+    fn array<T>(row: &QueryResult, column: Column) -> Result<Vec<T>, DbErr>
+    where
+        Vec<T>: TryGetable,
+    {
+        let name = format!("{PATIENT_ARRAYS}{}", column.as_str());
+        match Vec::<T>::try_get(row, "", &name) {
+            Ok(values) => Ok(values),
+            Err(TryGetError::Null(_)) => Ok(Vec::new()),
+            Err(TryGetError::DbErr(err)) => Err(err),
+        }
+    }
+    let ids: Vec<Uuid> = array(row, Column::Id)?;
+    let practitioners: Vec<Uuid> = array(row, Column::PractitionerId)?;
+    let starts: Vec<DateTime<Utc>> = array(row, Column::StartsAt)?;
+    let ends: Vec<DateTime<Utc>> = array(row, Column::EndsAt)?;
+    if [practitioners.len(), starts.len(), ends.len()] != [ids.len(); 3] {
+        return Err(DbErr::Custom(
+            "patient time arrays of different lengths".into(),
+        ));
+    }
+    Ok((0..ids.len())
+        .map(|n| HeldTime {
+            id: ids[n],
+            practitioner_id: practitioners[n],
+            starts_at: starts[n],
+            ends_at: ends[n],
+            blocked_until: ends[n],
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod status_tests {
     use super::*;

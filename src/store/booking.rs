@@ -35,8 +35,9 @@ use crate::ids::{AppointmentTypeId, LocationId, PatientId, PractitionerId};
 
 use super::{
     appointments::{
-        CalendarRows, HOLDING_TIME, WriteError, calendar_rows, classify, holding_starts_after,
-        join_calendar_arrays, retry_contended,
+        CalendarRows, HOLDING_TIME, HeldTime, WriteError, calendar_rows, classify,
+        holding_starts_after, join_calendar_arrays, join_patient_arrays, patient_time,
+        patient_time_from_arrays, retry_contended,
     },
     intakes::{self, CaseRow},
     outbox::Outbox,
@@ -271,6 +272,9 @@ pub struct BookingFacts {
     /// The named practitioner's weekly hours, and time off and appointments over the window
     /// (whether or not the practitioner is active).
     pub calendar: CalendarRows,
+    /// The patient's own appointments holding their time over the window, with any
+    /// practitioner: a patient cannot be in two visits at once.
+    pub patient_time: Vec<HeldTime>,
 }
 
 /// Loads [`BookingFacts`]: one row, every part left-joined to it. On PostgreSQL the calendar
@@ -285,19 +289,27 @@ pub async fn facts<C: ConnectionTrait>(db: &C, query: FactsQuery) -> Result<Book
         .query_one_raw(facts_statement(backend, query))
         .await?
         .ok_or_else(|| DbErr::Custom("the booking facts query returned no row".into()))?;
-    let (calendar, cases) = if postgres {
+    let (calendar, cases, patient_time) = if postgres {
         (
             CalendarRows::from_arrays(&row, query.practitioner_id.uuid())?,
             intakes::cases_from_arrays(&row)?,
+            patient_time_from_arrays(&row)?,
         )
     } else {
         let patient: Option<Uuid> = row.try_get("", "p_id")?;
+        let own = match patient {
+            Some(id) => patient_time(db, id, from, to).await?,
+            None => Vec::new(),
+        };
         (
             calendar_rows(db, &[query.practitioner_id.uuid()], from, to).await?,
             intakes::cases(db, patient.as_slice()).await?,
+            own,
         )
     };
-    facts_from(&row, calendar, cases)
+    let mut facts = facts_from(&row, calendar, cases)?;
+    facts.patient_time = patient_time;
+    Ok(facts)
 }
 
 /// The facts statement, its SQL built once per shape (backend, and how the patient is named):
@@ -445,6 +457,7 @@ fn facts_select(backend: DatabaseBackend, query: FactsQuery) -> SelectStatement 
         let (from, to) = query.calendar_window;
         join_calendar_arrays(&mut select, query.practitioner_id.uuid(), from, to);
         intakes::join_case_arrays(&mut select, cases_of(query.patient));
+        join_patient_arrays(&mut select, appointments_of(query.patient), from, to);
     }
     select
 }
@@ -453,6 +466,22 @@ fn facts_select(backend: DatabaseBackend, query: FactsQuery) -> SelectStatement 
 /// depending on the outer query (PostgreSQL reads them in a joined aggregate).
 fn cases_of(patient: PatientKey) -> sea_orm::sea_query::SimpleExpr {
     let column = Expr::col((intake::Entity, intake::Column::PatientId));
+    match patient {
+        PatientKey::Record(id) => column.eq(id),
+        PatientKey::Account(user_id) => column.in_subquery(
+            Query::select()
+                .column(patient::Column::Id)
+                .from(patient::Entity)
+                .and_where(Expr::col(patient::Column::UserId).eq(user_id))
+                .to_owned(),
+        ),
+    }
+}
+
+/// The condition on `appointments.patient_id` that selects the booking patient's
+/// appointments, without depending on the outer query.
+fn appointments_of(patient: PatientKey) -> sea_orm::sea_query::SimpleExpr {
+    let column = Expr::col((appointment::Entity, appointment::Column::PatientId));
     match patient {
         PatientKey::Record(id) => column.eq(id),
         PatientKey::Account(user_id) => column.in_subquery(
@@ -549,6 +578,7 @@ fn facts_from(
         cases,
         held_by_discipline,
         calendar,
+        patient_time: Vec::new(),
     })
 }
 

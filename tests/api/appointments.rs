@@ -1046,7 +1046,7 @@ async fn reschedule_cancel_and_the_emails_that_follow_the_appointment() {
 }
 
 #[tokio::test]
-async fn a_reminder_goes_at_the_lead_time_and_a_follow_up_link_after_the_visit() {
+async fn a_reminder_goes_before_online_changes_close_and_a_follow_up_link_after_the_visit() {
     let sink = SmtpSink::start().await;
     let clinic = clinic(app_with_sink(&sink, &[]).await, "Europe/London").await;
     let booked: Value = clinic
@@ -1062,10 +1062,11 @@ async fn a_reminder_goes_at_the_lead_time_and_a_follow_up_link_after_the_visit()
     let id = booked["id"].as_str().unwrap().to_owned();
     assert_eq!(clinic.mail(&sink).await.len(), 1);
 
-    // One minute before the 24-hour lead time: not yet; at it: the reminder.
-    clinic.app.clock.set(instant("2026-03-04T08:59:00Z"));
+    // The 24-hour lead time is when online changes close (24-hour window): the reminder goes
+    // a day before that. One minute before: not yet; at it: the reminder.
+    clinic.app.clock.set(instant("2026-03-03T08:59:00Z"));
     assert_eq!(clinic.mail(&sink).await.len(), 1);
-    clinic.app.clock.set(instant("2026-03-04T09:00:00Z"));
+    clinic.app.clock.set(instant("2026-03-03T09:00:00Z"));
     let mail = clinic.mail(&sink).await;
     assert_eq!(mail.len(), 2);
     assert!(mail[1].text().contains("Thu 5 Mar 2026 09:00 GMT"));
@@ -1414,4 +1415,323 @@ async fn a_fall_back_week_in_london_offers_both_one_oclocks_once_each() {
         !starts.contains(&instant("2026-10-25T01:00:00Z")),
         "{starts:?}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a patient met (issue 15): the reminder's timing and words, a reschedule that moves
+// nothing, a clash with their own visit, and where a cancellation sends them
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_reminder_comes_while_the_visit_can_still_be_moved_online_and_says_until_when() {
+    let sink = SmtpSink::start().await;
+    let app = app_with_sink(&sink, &["--clinic-phone", "0117 496 0000"]).await;
+    let clinic = clinic(app, "Europe/London").await;
+    // Thursday 09:00; online changes close Wednesday 09:00 (24-hour window).
+    let booked: Value = clinic
+        .book(
+            &clinic.patient,
+            "k1",
+            clinic.booking(&clinic.new_visit, "2026-03-05T09:00:00Z"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = booked["id"].as_str().unwrap().to_owned();
+    assert_eq!(clinic.mail(&sink).await.len(), 1, "the confirmation");
+
+    // A day before the window closes, not when it closes.
+    clinic.app.clock.set(instant("2026-03-03T08:59:00Z"));
+    assert_eq!(clinic.mail(&sink).await.len(), 1);
+    clinic.app.clock.set(instant("2026-03-03T09:00:00Z"));
+    let mail = clinic.mail(&sink).await;
+    assert_eq!(mail.len(), 2, "the reminder");
+    let text = mail[1].text();
+    assert!(text.contains("Thu 5 Mar 2026 09:00 GMT"), "{text}");
+    assert!(
+        text.contains("move or cancel it online until Wed 4 Mar 2026 09:00 GMT"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("/appointments/{id}")), "{text}");
+    assert!(text.contains("call the clinic on 0117 496 0000"), "{text}");
+    // What it offers is true: the patient can still move it.
+    clinic.app.clock.set(instant("2026-03-03T12:00:00Z"));
+    let patient = clinic.app.login(PATIENT_EMAIL).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let moved = clinic
+        .post(
+            &patient,
+            &format!("/api/v1/appointments/{id}/reschedule"),
+            Some(json!({"start": "2026-03-05T10:00:00Z"})),
+        )
+        .await;
+    assert_eq!(moved.status(), 200);
+
+    // Booked too late for that (28 hours ahead): at the lead time, inside the window, and it
+    // says to call rather than offering a move that would be refused.
+    let late: Value = clinic
+        .book(
+            &patient,
+            "k2",
+            clinic.booking(&clinic.follow_up, "2026-03-04T16:00:00Z"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(late["status"], "booked");
+    let before = clinic.mail(&sink).await.len();
+    clinic.app.clock.set(instant("2026-03-03T15:59:00Z"));
+    assert_eq!(clinic.mail(&sink).await.len(), before);
+    clinic.app.clock.set(instant("2026-03-03T16:00:00Z"));
+    let mail = clinic.mail(&sink).await;
+    assert_eq!(mail.len(), before + 1, "the late booking's reminder");
+    let text = mail[before].text();
+    assert!(text.contains("Wed 4 Mar 2026 16:00 GMT"), "{text}");
+    assert!(!text.contains("move or cancel it online"), "{text}");
+    assert!(
+        text.contains("To change it, please call the clinic on 0117 496 0000."),
+        "{text}"
+    );
+    assert!(text.contains("you can still cancel it here"), "{text}");
+}
+
+#[tokio::test]
+async fn rescheduling_to_where_it_already_is_changes_nothing_and_sends_nothing() {
+    let sink = SmtpSink::start().await;
+    let clinic = clinic(app_with_sink(&sink, &[]).await, "Europe/London").await;
+    let booked: Value = clinic
+        .book(
+            &clinic.patient,
+            "k1",
+            clinic.booking(&clinic.new_visit, "2026-03-05T09:00:00Z"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = booked["id"].as_str().unwrap().to_owned();
+    assert_eq!(clinic.mail(&sink).await.len(), 1, "the confirmation");
+
+    clinic.app.clock.advance(Duration::minutes(5));
+    let path = format!("/api/v1/appointments/{id}/reschedule");
+    for (token, body) in [
+        (&clinic.patient, json!({"start": "2026-03-05T09:00:00Z"})),
+        (
+            &clinic.staff,
+            json!({"start": "2026-03-05T09:00:00Z", "practitioner_id": clinic.practitioner,
+                   "location_id": clinic.location}),
+        ),
+    ] {
+        let same = clinic.post(token, &path, Some(body)).await;
+        assert_eq!(same.status(), 200);
+        let same: Value = same.json().await.unwrap();
+        assert_eq!(same["sequence"], 0, "no new version");
+        assert_eq!(same["updated_at"], booked["updated_at"]);
+        assert_eq!(instant_of(&same["start"]), instant_of(&booked["start"]));
+    }
+    assert_eq!(clinic.mail(&sink).await.len(), 1, "no \"has moved\" email");
+
+    // The reminder is still the first one, due once.
+    clinic.app.clock.set(instant("2026-03-03T09:00:00Z"));
+    let mail = clinic.mail(&sink).await;
+    assert_eq!(mail.len(), 2);
+    assert!(mail[1].text().contains("This is a reminder"));
+    clinic.app.clock.set(instant("2026-03-04T12:00:00Z"));
+    assert_eq!(clinic.mail(&sink).await.len(), 2);
+}
+
+#[tokio::test]
+async fn booking_over_ones_own_visit_with_another_practitioner_says_so() {
+    let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
+    // It checks what was queued, not what was delivered.
+    clinic.app.expect_unsent_mail();
+    let other = practitioner(
+        &clinic.app,
+        &clinic.staff,
+        "dr.kim@clinic.example",
+        "chiropractic",
+        &[&clinic.location],
+    )
+    .await;
+    set_hours(
+        &clinic.app,
+        &clinic.staff,
+        &other,
+        &clinic.location,
+        &WEEKDAYS,
+        &[("09:00", "12:00"), ("13:00", "17:00")],
+    )
+    .await;
+    // 09:00–09:45 with Dr Lee.
+    let first = clinic
+        .book(
+            &clinic.patient,
+            "a",
+            clinic.booking(&clinic.new_visit, "2026-03-04T09:00:00Z"),
+        )
+        .await;
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let with_other = |start: &str| {
+        json!({"practitioner_id": other, "location_id": clinic.location,
+               "appointment_type_id": clinic.follow_up, "start": start})
+    };
+    let before = clinic.appointment_count().await;
+    let problem = expect_problem(
+        clinic
+            .book(&clinic.patient, "b", with_other("2026-03-04T09:15:00Z"))
+            .await,
+        409,
+        "patient_busy",
+    )
+    .await;
+    assert!(
+        problem.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("You already have an appointment at that time"),
+        "{}",
+        problem.body
+    );
+    assert_eq!(clinic.appointment_count().await, before);
+    // The times it suggests are free for the patient too: none before their visit ends.
+    let next = problem.body["next_slots"].as_array().unwrap();
+    assert!(!next.is_empty());
+    assert_eq!(
+        instant_of(&next[0]["start"]),
+        instant("2026-03-04T09:45:00Z")
+    );
+    for slot in next {
+        assert_eq!(slot["practitioner_id"], other.as_str());
+    }
+    // The front desk is told it is the patient's own visit too.
+    let problem = expect_problem(
+        clinic
+            .book(
+                &clinic.staff,
+                "c",
+                json!({"patient_id": clinic.patient_id, "practitioner_id": other,
+                       "location_id": clinic.location, "appointment_type_id": clinic.follow_up,
+                       "start": "2026-03-04T09:30:00Z"}),
+            )
+            .await,
+        409,
+        "patient_busy",
+    )
+    .await;
+    assert!(
+        problem.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("The patient already has an appointment at that time")
+    );
+
+    // 10:00–10:30 with Dr Kim; moving the 09:00 with Dr Lee onto it is refused the same way.
+    let second = clinic
+        .book(&clinic.patient, "d", with_other("2026-03-04T10:00:00Z"))
+        .await;
+    assert_eq!(second.status(), 201);
+    let problem = expect_problem(
+        clinic
+            .post(
+                &clinic.patient,
+                &format!(
+                    "/api/v1/appointments/{}/reschedule",
+                    first["id"].as_str().unwrap()
+                ),
+                Some(json!({"start": "2026-03-04T10:15:00Z"})),
+            )
+            .await,
+        409,
+        "patient_busy",
+    )
+    .await;
+    // Dr Lee's next times after 10:15 that leave the patient free: 10:30 onwards.
+    let next = problem.body["next_slots"].as_array().unwrap();
+    assert_eq!(
+        instant_of(&next[0]["start"]),
+        instant("2026-03-04T10:30:00Z")
+    );
+
+    // A time someone else took suggests only times the patient is free for as well.
+    let taken = clinic
+        .book(
+            &clinic.staff,
+            "e",
+            json!({"patient_id": clinic.app.add_patient("other@example.org").await.1,
+                   "practitioner_id": other, "location_id": clinic.location,
+                   "appointment_type_id": clinic.new_visit, "start": "2026-03-04T13:00:00Z",
+                   "override_reason": "phone booking"}),
+        )
+        .await;
+    assert_eq!(taken.status(), 201);
+    // The patient's own 14:00–14:30 with Dr Lee.
+    assert_eq!(
+        clinic
+            .book(
+                &clinic.patient,
+                "f",
+                clinic.booking(&clinic.follow_up, "2026-03-04T14:00:00Z"),
+            )
+            .await
+            .status(),
+        201
+    );
+    let problem = expect_problem(
+        clinic
+            .book(&clinic.patient, "g", with_other("2026-03-04T13:00:00Z"))
+            .await,
+        409,
+        "slot_not_offered",
+    )
+    .await;
+    let starts: Vec<DateTime<Utc>> = problem.body["next_slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|slot| instant_of(&slot["start"]))
+        .collect();
+    // Dr Kim is free from 14:00 (13:00 + 45 + 15); the patient from 14:30.
+    assert_eq!(starts[0], instant("2026-03-04T14:30:00Z"), "{starts:?}");
+}
+
+#[tokio::test]
+async fn the_cancellation_email_leads_to_booking_another_time() {
+    let sink = SmtpSink::start().await;
+    let clinic = clinic(app_with_sink(&sink, &[]).await, "Europe/London").await;
+    let booked: Value = clinic
+        .book(
+            &clinic.patient,
+            "k1",
+            clinic.booking(&clinic.new_visit, "2026-03-05T09:00:00Z"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = booked["id"].as_str().unwrap().to_owned();
+    assert_eq!(clinic.mail(&sink).await.len(), 1, "the confirmation");
+    let cancelled = clinic
+        .post(
+            &clinic.patient,
+            &format!("/api/v1/appointments/{id}/cancel"),
+            Some(json!({"reason": "Feeling better"})),
+        )
+        .await;
+    assert_eq!(cancelled.status(), 200);
+    let mail = clinic.mail(&sink).await;
+    assert_eq!(mail.len(), 2);
+    let text = mail[1].text();
+    assert!(text.contains("To book another time"), "{text}");
+    let link = text
+        .lines()
+        .map(str::trim)
+        .find(|line| line.starts_with("http"))
+        .expect("a link");
+    assert!(link.ends_with("/book"), "{link}");
+    assert!(!text.contains(&format!("/appointments/{id}")), "{text}");
 }

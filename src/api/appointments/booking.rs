@@ -62,7 +62,10 @@ impl BookingApi {
     /// Books an appointment. Send a fresh `Idempotency-Key` with each new booking and the same
     /// one when retrying: a retry of a booking that went through answers with the same
     /// appointment; the same key with a different request is refused (422), and a retry while
-    /// the first request still runs is a 409.
+    /// the first request still runs is a 409. A time that is not free is a 409 with
+    /// `next_slots` (times the patient is free for too): `slot_not_offered`, `slot_taken` (another
+    /// booking won a race), or `patient_busy` when the patient already has an appointment at
+    /// that time, with any practitioner.
     #[oai(
         path = "/appointments",
         method = "post",

@@ -39,7 +39,11 @@ pub struct LifecycleApi;
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Scheduling")]
 impl LifecycleApi {
     /// Moves a booked appointment to another offered time. Patients may do so until the
-    /// cancellation window; the front desk always. A new invite replaces the old one.
+    /// cancellation window; the front desk always. A new invite replaces the old one. A time
+    /// that is not free is a 409 with `next_slots`: `slot_not_offered`, `slot_taken`, or
+    /// `patient_busy` (the patient has another appointment then). Asking for the start,
+    /// practitioner and location it already has changes nothing: 200 with it as it stands,
+    /// and no email.
     #[oai(
         path = "/appointments/:id/reschedule",
         method = "post",
