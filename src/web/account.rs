@@ -262,6 +262,17 @@ pub async fn register(
             "date_of_birth",
             "Enter your date of birth as day, month and year, for example 27 3 1980.",
         );
+        // The summary lists problems in the order of the form.
+        const ORDER: [&str; 5] = [
+            "given_name",
+            "family_name",
+            "email",
+            "date_of_birth",
+            "password",
+        ];
+        errors
+            .list
+            .sort_by_key(|problem| ORDER.iter().position(|field| *field == problem.field));
         return refused(StatusCode::UNPROCESSABLE_ENTITY, errors);
     }
     let email = registration.email.clone();
