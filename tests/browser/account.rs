@@ -113,12 +113,7 @@ async fn a_register_form_with_mistakes_lists_them_and_links_to_each_field(b: &mu
             .unwrap_or_else(|| panic!("the summary's link {text:?} leads to {href:?}"))
             .to_owned();
         b.click_link(&text).await;
-        let focused = b.focused().await.attr("id").await.unwrap();
-        assert_eq!(
-            focused.as_deref(),
-            Some(field.as_str()),
-            "the summary's link {text:?} moves focus to its field"
-        );
+        b.expect_focus_on(&field).await;
         let invalid = b.focused().await.attr("aria-invalid").await.unwrap();
         assert_eq!(
             invalid.as_deref(),

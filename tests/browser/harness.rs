@@ -573,6 +573,28 @@ impl Browser {
             .expect("WebDriver knows the focused element")
     }
 
+    /// Keyboard focus is on the element with this id (waiting a moment: focus may follow a
+    /// click by a task).
+    pub async fn expect_focus_on(&self, id: &str) {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            let focused = self.focused().await;
+            let focused_id = focused.attr("id").await.ok().flatten();
+            if focused_id.as_deref() == Some(id) {
+                return;
+            }
+            if Instant::now() >= deadline {
+                let tag = focused.tag_name().await.unwrap_or_default();
+                panic!(
+                    "expected focus on #{id} on {}; it is on <{tag}> {}",
+                    self.here(),
+                    focused_id.map(|id| format!("#{id}")).unwrap_or_default()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     /// The elements matching `xpath` that are displayed.
     pub async fn displayed(&self, xpath: &str) -> Vec<Element> {
         let all = self
@@ -605,24 +627,28 @@ impl Browser {
             .expect("a page has an html element")
     }
 
-    /// Waits until `old_page` is gone: the next page has replaced it.
+    /// Waits until the page's root element is no longer `old_page`'s: the next page has
+    /// replaced it. (An element reference names its document, so a new page has a new one.)
+    /// Errors while the old page goes away are expected and only end the wait at the deadline.
     async fn wait_for_next_page(&mut self, old_page: Element, what: &str) {
         let deadline = Instant::now() + NAVIGATION_TIMEOUT;
         loop {
-            match old_page.tag_name().await {
-                Err(err) if err.is_stale_element_reference() || err.is_no_such_element() => {
+            let error = match self.client().find(Locator::Css("html")).await {
+                Ok(page) if page.element_id() != old_page.element_id() => {
                     self.at = self.current_url().await;
                     return;
                 }
-                Ok(_) if Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(25)).await;
-                }
-                Ok(_) => panic!(
-                    "{what} did not lead to a new page within {NAVIGATION_TIMEOUT:?}; still on {}",
-                    self.here()
-                ),
-                Err(err) => panic!("{what}: {err}"),
+                Ok(_) => None,
+                Err(err) => Some(err),
+            };
+            if Instant::now() >= deadline {
+                panic!(
+                    "{what} did not lead to a new page within {NAVIGATION_TIMEOUT:?}; still on {}{}",
+                    self.here(),
+                    error.map(|err| format!(" ({err})")).unwrap_or_default()
+                );
             }
+            tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
 
