@@ -253,12 +253,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // Decided before the database is opened, since opening creates the file.
     let first_start = demo::seeds_on_first_start(&config);
     let application = Application::build(config, Arc::new(SystemClock)).await?;
+    // Installed before anyone can reach the service, so a SIGTERM always stops it gracefully.
+    let shutdown = app::shutdown_signal();
     let address = application.local_addr();
     if first_start {
         seed_on_first_start(&application).await;
     }
     tracing::info!(%address, "lumbar is listening on http://{address} (API docs at http://{address}/docs)");
-    application.run_until(app::shutdown_signal()).await?;
+    application.run_until(shutdown).await?;
     tracing::info!("lumbar stopped");
     Ok(())
 }
@@ -383,6 +385,7 @@ async fn worker(config: Config) -> anyhow::Result<()> {
             pending.len()
         );
     }
+    let shutdown = app::shutdown_signal();
     let stop = CancellationToken::new();
     let worker = Worker::new(
         db.clone(),
@@ -391,7 +394,7 @@ async fn worker(config: Config) -> anyhow::Result<()> {
         WorkerSettings::from_config(&config),
     );
     let running = tokio::spawn(worker.run(stop.clone()));
-    app::shutdown_signal().await;
+    shutdown.await;
     stop.cancel();
     running.await?;
     db.close().await?;
