@@ -721,6 +721,15 @@ pub async fn request_password_reset(
     Ok(())
 }
 
+/// Whether a password reset link still works (not used, not expired), so its page can say so
+/// at once instead of after the patient has typed a new password. Spends nothing.
+#[tracing::instrument(name = "service.accounts.password_reset_link_works", skip_all)]
+pub async fn password_reset_link_works(state: &AppState, token: &str) -> ApiResult<bool> {
+    let found =
+        account_tokens::peek(&state.db, state.clock.now(), Purpose::PasswordReset, token).await?;
+    Ok(found.is_some())
+}
+
 /// Sets a new password with the token from a reset link. The link is spent and the password set
 /// together or not at all; the account's address counts as verified (its owner read the link),
 /// every login of the account ends, and its failed logins are forgotten so the owner can log

@@ -28,6 +28,7 @@ use crate::{
     store::{
         appointments::{self as stored_appointments, NewAppointment, WriteError},
         booking::{self, BookingFacts, FactsQuery, NewBooking, PatientKey, Written},
+        intakes, patients,
     },
 };
 
@@ -283,6 +284,26 @@ fn fingerprint(command: &BookAppointment, patient_id: Uuid) -> serde_json::Value
 }
 
 /// Whose appointment this is: a patient's own record, or the one the front desk names.
+/// The intake gate as it stands now for the calling patient: `Err` with the refusal booking
+/// would give (an open flag, no intake or an old one), so the booking pages can say so before
+/// the patient picks a time. Only advice: [`book`] decides again when they book. Staff, and a
+/// patient without a record (which [`book`] refuses in its own words), pass.
+#[tracing::instrument(name = "service.booking.patient_gate", skip_all)]
+pub async fn patient_gate(state: &AppState, caller: &Caller) -> ApiResult<()> {
+    caller.require(state, BOOKERS).await?;
+    if !caller.is_patient() {
+        return Ok(());
+    }
+    let Some(record) = patients::find_by_user(&state.db, caller.user_id()).await? else {
+        return Ok(());
+    };
+    let now = state.clock.now();
+    let cases = intakes::cases(&state.db, &[record.id]).await?;
+    scheduling::check_intake(caller.actor(), &gate_facts(&cases, now), None, now)
+        .map(drop)
+        .map_err(|refusal| availability::refused(refusal, Vec::new()))
+}
+
 fn patient_key(caller: &Caller, requested: Option<PatientId>) -> ApiResult<PatientKey> {
     if caller.is_patient() {
         return Ok(PatientKey::Account(caller.user_id()));

@@ -404,6 +404,23 @@ pub async fn book_page(
     Query(query): Query<BookQuery>,
 ) -> poem::Result<Response> {
     let caller = patient_or_return!(req, state, csrf, session);
+    // A patient the intake check would refuse is told before choosing anything.
+    if let Err(err) = booking::patient_gate(&state, &caller).await {
+        let refusal = Refusal::of(err)?;
+        return Ok(state.pages.render(
+            refusal.status,
+            "book.html",
+            frame(csrf, &caller),
+            context! {
+                title => "Book an appointment",
+                step => "refused",
+                message => refusal.message.clone(),
+                next_step => refusal.next_step(),
+                clinic_phone => state.config.clinic_phone.clone(),
+                call => call_the_clinic(&state),
+            },
+        ));
+    }
     let clinic = Clinic::load(&state, &caller).await?;
     let mut errors = FormErrors::default();
     let render = |status, page: Value, errors: &FormErrors| {

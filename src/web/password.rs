@@ -141,9 +141,13 @@ pub async fn reset_page(
     csrf: &CsrfToken,
     session: &Session,
 ) -> Response {
-    match query_token(req) {
-        Some(token) => render_reset(&state, frame(csrf, session), StatusCode::OK, &token, None),
-        None => spent_reset_link(&state, frame(csrf, session)),
+    let Some(token) = query_token(req) else {
+        return spent_reset_link(&state, frame(csrf, session));
+    };
+    match accounts::password_reset_link_works(&state, &token).await {
+        Ok(true) => render_reset(&state, frame(csrf, session), StatusCode::OK, &token, None),
+        Ok(false) => spent_reset_link(&state, frame(csrf, session)),
+        Err(err) => state.pages.error(page_error(err)),
     }
 }
 

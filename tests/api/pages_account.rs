@@ -90,6 +90,12 @@ async fn a_forgotten_password_is_replaced_through_the_emailed_link() {
         .await;
     assert_eq!(spent.status, 400);
     spent.assert_contains("Ask for a new link");
+    // Opening the spent link says so at once, before a password is typed; so does a made-up one.
+    for link in [token.as_str(), "made-up"] {
+        let reopened = browser.get(&format!("/reset-password?token={link}")).await;
+        assert_eq!(reopened.status, 400, "{link}");
+        reopened.assert_contains("This link has expired or was used already");
+    }
 
     assert_eq!(
         log_in(&mut browser, "kim@example.org", TEST_PASSWORD).await,

@@ -258,7 +258,20 @@ async fn the_intake_gate_refuses_calmly_and_says_what_to_do() {
     let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
     other_patient(&clinic.app, false).await;
     let mut browser = signed_in(&clinic.app, OTHER_EMAIL).await;
-    let confirm = browser
+    // Told on the first page, before choosing anything, and on any step's address.
+    for path in [
+        "/book".to_owned(),
+        confirm_path(&clinic, "2026-03-04T09:00:00+00:00"),
+    ] {
+        let page = browser.get(&path).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}");
+        page.assert_contains("Fill in the questionnaire");
+        page.assert_contains("href=\"/intake\"");
+        assert!(!page.text().contains("Step 1 of 4"), "{path}");
+    }
+    // A confirm form posted anyway (one made for a patient who may book) is refused as well.
+    let mut allowed = signed_in(&clinic.app, PATIENT_EMAIL).await;
+    let confirm = allowed
         .get(&confirm_path(&clinic, "2026-03-04T09:00:00+00:00"))
         .await;
     assert_eq!(confirm.status, 200);

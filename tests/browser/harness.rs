@@ -407,13 +407,19 @@ impl Browser {
 
     /// Types `value` into the form control that the label reading exactly `label` is for.
     pub async fn fill(&mut self, label: &str, value: &str) {
+        let control = self.control_labelled(label).await;
+        type_into(&control, value, label).await;
+    }
+
+    /// The form control that the label reading exactly `label` is for.
+    async fn control_labelled(&self, label: &str) -> Element {
         let label_element = self
             .only(
                 &format!("//label[normalize-space(.)={}]", xpath_literal(label)),
                 &format!("the label {label:?}"),
             )
             .await;
-        let control = match label_element.attr("for").await.ok().flatten() {
+        match label_element.attr("for").await.ok().flatten() {
             Some(id) => self
                 .client()
                 .find(Locator::Id(&id))
@@ -430,8 +436,107 @@ impl Browser {
                 .unwrap_or_else(|_| {
                     panic!("the label {label:?} has neither `for` nor a control inside it")
                 }),
-        };
-        type_into(&control, value, label).await;
+        }
+    }
+
+    /// Chooses, in the drop-down labelled `label`, the option whose text starts with `option`.
+    pub async fn choose(&mut self, label: &str, option: &str) {
+        let select = self.control_labelled(label).await;
+        let choice = select
+            .find(Locator::XPath(&format!(
+                ".//option[starts-with(normalize-space(.), {})]",
+                xpath_literal(option)
+            )))
+            .await
+            .unwrap_or_else(|_| panic!("{label:?} has no option {option:?} on {}", self.here()));
+        choice
+            .click()
+            .await
+            .unwrap_or_else(|err| panic!("choose {option:?} in {label:?}: {err}"));
+    }
+
+    /// Ticks the radio button or checkbox `name` whose value is `value`, by clicking its label
+    /// as a person would.
+    pub async fn tick(&mut self, name: &str, value: &str) {
+        let input = self
+            .only(
+                &format!(
+                    "//input[@name={} and @value={}]",
+                    xpath_literal(name),
+                    xpath_literal(value)
+                ),
+                &format!("the choice {name}={value}"),
+            )
+            .await;
+        let id = input
+            .attr("id")
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("the choice {name}={value} has no id for its label"));
+        let label = self
+            .only(
+                &format!("//label[@for={}]", xpath_literal(&id)),
+                &format!("the label of {name}={value}"),
+            )
+            .await;
+        label
+            .click()
+            .await
+            .unwrap_or_else(|err| panic!("tick {name}={value} on {}: {err}", self.here()));
+        assert!(
+            input.is_selected().await.unwrap_or(false),
+            "clicking the label of {name}={value} ticked it"
+        );
+    }
+
+    /// The names of the radio buttons and checkboxes shown, in page order, each once.
+    pub async fn choice_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for input in self
+            .displayed("//input[@type='radio' or @type='checkbox']")
+            .await
+        {
+            let name = input.attr("name").await.ok().flatten().unwrap_or_default();
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
+    }
+
+    /// Follows the first displayed link that `xpath` matches (a list of days or times).
+    pub async fn follow_first(&mut self, xpath: &str) {
+        let link = self
+            .displayed(xpath)
+            .await
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no link {xpath} on {}", self.here()));
+        let from = self.current_url().await;
+        let old_page = self.document().await;
+        link.click()
+            .await
+            .unwrap_or_else(|err| panic!("follow {xpath} on {from}: {err}"));
+        self.wait_for_next_page(old_page, &format!("following {xpath} on {from}"))
+            .await;
+    }
+
+    /// Whether the page shows an element with this id.
+    pub async fn has_id(&self, id: &str) -> bool {
+        !self
+            .displayed(&format!("//*[@id={}]", xpath_literal(id)))
+            .await
+            .is_empty()
+    }
+
+    /// Whether the page's heading reads `text`.
+    pub async fn heading_is(&self, text: &str) -> bool {
+        let mut found = Vec::new();
+        for heading in self.displayed("//h1").await {
+            found.push(normalise(&heading.text().await.unwrap_or_default()));
+        }
+        found == [normalise(text)]
     }
 
     /// Types `value` into the control with this id (for a control whose label is shared).

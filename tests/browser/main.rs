@@ -13,23 +13,15 @@
 //! of `axe.min.js`) point at other copies. Run: `cargo test --test browser`.
 //!
 //! Adding a journey: an `async fn name(b: &mut Browser)` in a module here, written in the
-//! harness's verbs (`open`, `fill` by label, `fill_id`, `press` a button, `follow` a link,
+//! harness's verbs (`open`, `fill` by label, `fill_id`, `choose` in a drop-down, `tick` a choice,
+//! `press` a button, `follow` a link or `follow_first` of a list,
 //! `expect_heading`, `expect_text`, `emailed_link`, `check_accessibility`, `screenshot`), and
 //! `journey!(name);` after it. `b.app` is the server (its clock, its database, `b.app.send` for
 //! API calls that set the scene); `b.javascript()` says which of the two runs this is.
 //!
-//! TODO, journeys the issue names whose pages are not built yet:
-//! - intake: a new patient registers, verifies, completes the intake section by section (saved
-//!   as a draft, resumed), and sees the result page's advice;
-//! - a patient who gives a red-flag answer sees the emergency page the moment the answer is
-//!   saved (before the intake is finished): the emergency number, no booking button;
-//! - booking: choose the appointment type, place, practitioner, day and time on the location's
-//!   clock, confirm, get the `.ics`; then cancel it from My appointments (and a refused booking
-//!   shows the gate's message);
-//! - follow-up: the emailed link opens the questionnaire without logging in, and a used or
-//!   expired link says so;
-//! - forgot password: the emailed reset link sets a new password;
-//! - every page above checked with axe and photographed at both widths.
+//! The journeys: `account` (register and confirm, log in and out, mistakes in a form, an
+//! invitation, a missing page) and `patient` (the intake to its advice, booking and cancelling,
+//! the emergency page, a follow-up link, a forgotten password).
 
 // Shared with the api tests, of which this target uses only a part.
 #[allow(dead_code)]
@@ -69,3 +61,4 @@ macro_rules! journey {
 
 mod account;
 mod harness;
+mod patient;
