@@ -66,6 +66,13 @@ impl AppState {
             .date_naive()
     }
 
+    /// An instant on the clinic's clock, as staff pages show it: "Mon 2 Mar 2026, 09:15 GMT".
+    pub fn local_time(&self, at: chrono::DateTime<chrono::Utc>) -> String {
+        at.with_timezone(&self.config.time_zone)
+            .format("%a %-d %b %Y, %H:%M %Z")
+            .to_string()
+    }
+
     /// A page of the clinic's front end: `<public base URL>/<path>`.
     pub fn page_url(&self, path: &str) -> String {
         let mut url = self.config.public_base_url();

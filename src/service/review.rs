@@ -144,6 +144,9 @@ pub struct Case {
     pub intake: Intake,
     pub patient_name: String,
     pub date_of_birth: NaiveDate,
+    /// How to reach the patient (a practitioner may need to, today).
+    pub email: Option<String>,
+    pub phone: Option<String>,
     /// The patient's other submissions, newest first.
     pub earlier: Vec<Intake>,
     /// Oldest first.
@@ -177,6 +180,8 @@ pub async fn case(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Case
         intake: Intake::shown(row, Visibility::Clinical),
         patient_name: full_name(&record),
         date_of_birth: record.date_of_birth,
+        email: record.email.clone(),
+        phone: record.phone.clone(),
         earlier,
         decisions,
     })

@@ -70,14 +70,17 @@ fn frame<'a>(csrf: &'a CsrfToken, caller: &Caller) -> Frame<'a> {
     }
 }
 
-fn questionnaire<'a>(state: &'a AppState, shown: &Intake) -> poem::Result<&'a Questionnaire> {
+pub(super) fn questionnaire<'a>(
+    state: &'a AppState,
+    shown: &Intake,
+) -> poem::Result<&'a Questionnaire> {
     state
         .triage
         .questionnaire(&shown.questionnaire_id)
         .ok_or_else(|| page_error(ApiError::internal(anyhow::anyhow!("questionnaire missing"))))
 }
 
-fn answers_of(shown: &Intake) -> Answers {
+pub(super) fn answers_of(shown: &Intake) -> Answers {
     shown
         .answers
         .clone()

@@ -46,6 +46,7 @@ const TEMPLATES: &[(&str, &str)] = embedded![
     "appointment.html",
     "appointment_cancel.html",
     "appointment_reschedule.html",
+    "review_case.html",
 ];
 
 /// The page templates and what every page shows.

@@ -21,7 +21,8 @@
 //!
 //! The journeys: `account` (register and confirm, log in and out, mistakes in a form, an
 //! invitation, a missing page) and `patient` (the intake to its advice, booking and cancelling,
-//! the emergency page, a follow-up link, a forgotten password).
+//! the emergency page, a follow-up link, a forgotten password) and `clinic` (a practitioner
+//! decides the case an alert email links to).
 
 // Shared with the api tests, of which this target uses only a part.
 #[allow(dead_code)]
@@ -60,5 +61,6 @@ macro_rules! journey {
 }
 
 mod account;
+mod clinic;
 mod harness;
 mod patient;
