@@ -133,6 +133,11 @@ pub struct Config {
     #[arg(long, env = "LUMBAR_CLINIC_PHONE", value_name = "NUMBER", value_parser = parse_phone, global = true)]
     pub clinic_phone: Option<String>,
 
+    /// Seconds between the review queue page's checks for new cases (by its script, or by a
+    /// reload when scripts are off).
+    #[arg(long, env = "LUMBAR_QUEUE_REFRESH_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(2..=3600), value_name = "SECONDS", global = true)]
+    pub queue_refresh_seconds: u32,
+
     /// Origins allowed to call the API from a browser, comma-separated (`*` for any). Empty: no
     /// cross-origin access.
     #[arg(long, env = "LUMBAR_CORS_ORIGINS", value_delimiter = ',', value_name = "ORIGINS", value_parser = parse_origin, global = true)]

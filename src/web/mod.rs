@@ -88,6 +88,7 @@ pub fn routes(state: &AppState) -> BoxEndpoint<'static> {
         )
         .at("/intake/:id/result", get(intake::result_page))
         .at("/intake/:id/emergency", get(intake::emergency_page))
+        .at("/reviews", get(review::queue_page))
         .at("/reviews/:id", get(review::case_page).post(review::decide))
         .at("/book", get(booking::book_page).post(booking::book))
         .at("/appointments", get(booking::list_page))

@@ -47,6 +47,7 @@ const TEMPLATES: &[(&str, &str)] = embedded![
     "appointment_cancel.html",
     "appointment_reschedule.html",
     "review_case.html",
+    "review_queue.html",
 ];
 
 /// The page templates and what every page shows.

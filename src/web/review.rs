@@ -1,4 +1,6 @@
-//! A flagged case for a practitioner: the page the "a case waits for review" email links to.
+//! The practitioners' review queue, emergencies first with how long each has waited, which
+//! looks for new cases by itself; and a flagged case, the page the "a case waits for review"
+//! email links to.
 //! It shows the answers in the questionnaire's words, the scores, the rules that fired with
 //! their rationale and source, the patient's earlier submissions and the decisions so far, and
 //! takes a decision. Who may open it is the service's decision (`review::case` and
@@ -27,8 +29,8 @@ use crate::{
     error::ApiError,
     service::{
         Caller,
-        intake::Intake,
-        review::{self, Case, Decide},
+        intake::{Intake, ReviewStatus},
+        review::{self, Case, Decide, QueueEntry},
     },
     triage::{Disposition, review::Decision},
 };
@@ -71,6 +73,82 @@ fn disposition_label(disposition: Option<Disposition>) -> &'static str {
         Some(Disposition::Routine) => "Routine",
         None => "Not sent yet (emergency answers interrupted the questionnaire)",
     }
+}
+
+/// How long a case has waited, in the queue's words: "waiting 12 min", "waiting 2 h 5 min",
+/// "waiting 3 days".
+fn waiting_label(minutes: i64) -> String {
+    match minutes {
+        ..=0 => "just arrived".into(),
+        1..60 => format!("waiting {minutes} min"),
+        60..1440 => match minutes % 60 {
+            0 => format!("waiting {} h", minutes / 60),
+            rest => format!("waiting {} h {rest} min", minutes / 60),
+        },
+        _ => match minutes / 1440 {
+            1 => "waiting 1 day".into(),
+            days => format!("waiting {days} days"),
+        },
+    }
+}
+
+fn level(disposition: Disposition) -> &'static str {
+    match disposition {
+        Disposition::Emergency => "emergency",
+        Disposition::Urgent => "urgent",
+        Disposition::Review => "review",
+        Disposition::Routine => "routine",
+    }
+}
+
+#[handler]
+pub async fn queue_page(
+    req: &Request,
+    state: Data<&AppState>,
+    csrf: &CsrfToken,
+    session: &Session,
+) -> poem::Result<Response> {
+    let Some(principal) = session::signed_in(session) else {
+        return Ok(to_login(req.uri().path()));
+    };
+    let caller = caller(req, principal);
+    let entries = review::queue(&state, &caller, ReviewStatus::Pending)
+        .await
+        .map_err(page_error)?;
+    let cases: Vec<Value> = entries
+        .iter()
+        .map(|entry: &QueueEntry| {
+            context! {
+                href => format!("/reviews/{}", entry.intake_id),
+                name => entry.patient_name.clone(),
+                disposition => disposition_label(Some(entry.disposition)),
+                level => level(entry.disposition),
+                unsubmitted => entry.unsubmitted,
+                follow_up => entry.questionnaire_id != crate::triage::INTAKE_QUESTIONNAIRE,
+                waiting => waiting_label(entry.waiting_minutes),
+                sent => state.local_time(entry.submitted_at),
+            }
+        })
+        .collect();
+    let emergencies = entries
+        .iter()
+        .filter(|entry| entry.disposition == Disposition::Emergency)
+        .count();
+    Ok(state.pages.render(
+        StatusCode::OK,
+        "review_queue.html",
+        Frame {
+            csrf: Some(csrf),
+            principal: Some(caller.principal),
+        },
+        context! {
+            title => "Review queue",
+            count => cases.len(),
+            emergencies,
+            cases,
+            refresh_seconds => state.config.queue_refresh_seconds,
+        },
+    ))
 }
 
 #[handler]
@@ -298,4 +376,22 @@ fn answer_sections(state: &AppState, intake: &Intake) -> poem::Result<Vec<Value>
         .filter_map(|section| view(section, &answers, &asked, &[]))
         .map(|section| Value::from(minijinja::value::Serde(section)))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::waiting_label;
+
+    #[test]
+    fn waiting_reads_in_minutes_then_hours_then_days() {
+        assert_eq!(waiting_label(-3), "just arrived");
+        assert_eq!(waiting_label(0), "just arrived");
+        assert_eq!(waiting_label(1), "waiting 1 min");
+        assert_eq!(waiting_label(59), "waiting 59 min");
+        assert_eq!(waiting_label(60), "waiting 1 h");
+        assert_eq!(waiting_label(125), "waiting 2 h 5 min");
+        assert_eq!(waiting_label(1439), "waiting 23 h 59 min");
+        assert_eq!(waiting_label(1440), "waiting 1 day");
+        assert_eq!(waiting_label(3 * 1440 + 7), "waiting 3 days");
+    }
 }

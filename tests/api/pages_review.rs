@@ -143,3 +143,59 @@ async fn only_practitioners_open_a_case() {
     assert_eq!(missing.status, 404);
     assert_eq!(practitioner.get("/reviews/not-an-id").await.status, 404);
 }
+
+#[tokio::test]
+async fn the_queue_puts_emergencies_first_and_says_how_long_each_has_waited() {
+    let app = TestApp::spawn().await;
+    // The alerts are another test's subject.
+    app.expect_unsent_mail();
+    app.add_user(PRACTITIONER, Role::Practitioner).await;
+    let mut browser = signed_in(&app, PRACTITIONER).await;
+    let empty = browser.get("/reviews").await;
+    assert_eq!(empty.status, 200);
+    empty.assert_contains("No cases are waiting.");
+    empty.assert_contains("Check for new cases");
+
+    // An urgent case first (a history of cancer), then, 75 minutes later, an emergency.
+    app.add_patient("sam@example.org").await;
+    let sam = app.login("sam@example.org").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let urgent = with(
+        routine_answers(test_epoch().date_naive()),
+        &[("cancer_history", Value::Bool(true))],
+    );
+    let urgent = submit_intake(&app, &sam, urgent).await;
+    let urgent = format!("/reviews/{}", urgent["intake"]["id"].as_str().unwrap());
+    app.clock.advance(chrono::Duration::minutes(75));
+    let emergency = flagged_case(&app).await;
+    app.clock.advance(chrono::Duration::minutes(12));
+
+    let queue = browser.get("/reviews").await;
+    assert_eq!(queue.status, 200);
+    queue.assert_contains("2 cases are waiting, 1 of them an emergency.");
+    let text = queue.text();
+    let first = text.find(&emergency).expect("the emergency is listed");
+    let second = text.find(&urgent).expect("the urgent case is listed");
+    assert!(first < second, "the emergency comes first");
+    queue.assert_contains("waiting 12 min");
+    queue.assert_contains("waiting 1 h 27 min");
+    queue.assert_contains("Urgent");
+
+    // Only practitioners see it; signed out, it asks to log in.
+    for (email, role) in [
+        ("desk@clinic.example", Role::Staff),
+        ("admin@clinic.example", Role::Admin),
+    ] {
+        app.add_user(email, role).await;
+        let mut other = signed_in(&app, email).await;
+        let page = other.get("/reviews").await;
+        assert_eq!(page.status, 403, "{role:?}");
+        assert!(!page.text().contains(&urgent), "{role:?}");
+    }
+    let mut patient = signed_in(&app, PATIENT).await;
+    assert_eq!(patient.get("/reviews").await.status, 403);
+    let page = Browser::new(&app).get("/reviews").await;
+    assert_eq!(page.status, 303);
+}

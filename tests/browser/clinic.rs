@@ -1,19 +1,18 @@
-//! Clinic journeys: a practitioner opens the case an alert email links to and decides it.
+//! Clinic journeys: the review queue showing a new emergency by itself, and the case an alert
+//! email links to, decided.
 
 use entity::user::Role;
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::{
-    harness::Browser,
+    harness::{Browser, Javascript},
     helpers::{PATIENT_DATE_OF_BIRTH, TEST_PASSWORD},
 };
 
-/// A patient saves an emergency answer in the questionnaire (the case opens at once); the practitioner follows the alert email's
-/// link, logs in, reads the case and records a decision with a note.
-async fn a_practitioner_opens_an_alerted_case_and_decides_it(b: &mut Browser) {
-    let practitioner = "dr.kay@clinic.example";
-    b.app.add_user(practitioner, Role::Practitioner).await;
-    let patient = "alex@example.org";
+/// `patient` (an account made here) saves a cauda equina answer in their questionnaire: the
+/// case opens at once, and the practitioners are emailed.
+async fn emergency_answer_saved(b: &mut Browser, patient: &str) {
     b.app.add_patient(patient).await;
     let token = b.app.login(patient).await["access_token"]
         .as_str()
@@ -22,7 +21,7 @@ async fn a_practitioner_opens_an_alerted_case_and_decides_it(b: &mut Browser) {
     let started = b
         .app
         .send(
-            reqwest::Method::POST,
+            Method::POST,
             "/api/v1/intakes",
             Some(&token),
             Some(json!({})),
@@ -32,19 +31,83 @@ async fn a_practitioner_opens_an_alerted_case_and_decides_it(b: &mut Browser) {
         .await
         .unwrap();
     let id = started["id"].as_str().unwrap().to_owned();
-    let mut answers = serde_json::Map::new();
-    answers.insert("date_of_birth".into(), json!(PATIENT_DATE_OF_BIRTH));
-    answers.insert("saddle_numbness".into(), json!(true));
+    let answers = json!({"date_of_birth": PATIENT_DATE_OF_BIRTH, "saddle_numbness": true});
     let saved = b
         .app
         .send(
-            reqwest::Method::PUT,
+            Method::PUT,
             &format!("/api/v1/intakes/{id}"),
             Some(&token),
             Some(json!({ "answers": answers })),
         )
         .await;
     assert!(saved.status().is_success(), "the emergency answer is saved");
+}
+
+/// A practitioner watching the review queue sees a new emergency arrive without reloading the
+/// page (with JavaScript the list is swapped in place; without it the page reloads itself),
+/// opens it and clears it with a note; the queue is then empty again.
+async fn a_new_emergency_arrives_in_the_queue_and_is_cleared(b: &mut Browser) {
+    let practitioner = "dr.kay@clinic.example";
+    b.app.add_user(practitioner, Role::Practitioner).await;
+    b.open("/login").await;
+    b.fill("Email address", practitioner).await;
+    b.fill("Password", TEST_PASSWORD).await;
+    b.press("Log in").await;
+    b.follow("Review queue").await;
+    b.expect_heading("Review queue").await;
+    b.expect_text("No cases are waiting.").await;
+    b.check_accessibility("review-queue-empty").await;
+    b.mark_page().await;
+
+    emergency_answer_saved(b, "alex@example.org").await;
+    let waiting = "1 case is waiting, 1 of them an emergency.";
+    match b.javascript() {
+        Javascript::Enabled => {
+            b.expect_text("checks for new cases every 3 seconds").await;
+            b.wait_for_text(waiting, std::time::Duration::from_secs(20))
+                .await;
+            assert!(
+                b.still_the_marked_page().await,
+                "the script updated the list in place, without a reload"
+            );
+        }
+        // Nothing reloads a page by itself without a script (a timed reload fails WCAG
+        // 2.2.1): the practitioner asks.
+        Javascript::Disabled => {
+            b.follow("Check for new cases").await;
+            b.expect_text(waiting).await;
+        }
+    }
+    b.expect_text("Alex Morgan").await;
+    b.expect_text("just arrived").await;
+    b.check_accessibility("review-queue").await;
+    b.screenshot("review-queue").await;
+
+    b.follow("Alex Morgan").await;
+    b.expect_text("A case for review").await;
+    // The alert email leads to this same page.
+    let case = b.emailed_link("dr.kay@clinic.example", "/reviews/").await;
+    assert!(b.here_is(&case).await, "the alert links to the case");
+    b.tick("decision", "cleared_for_care").await;
+    b.fill(
+        "Note",
+        "Phoned: the numbness was a tight belt, gone now. Safe to see the chiropractor.",
+    )
+    .await;
+    b.press("Record my decision").await;
+    b.expect_text("Your decision is recorded").await;
+    b.follow("Review queue").await;
+    b.expect_text("No cases are waiting.").await;
+}
+journey!(a_new_emergency_arrives_in_the_queue_and_is_cleared);
+
+/// A practitioner follows the alert email's link, logs in, reads the case and records a
+/// decision with a note.
+async fn a_practitioner_opens_an_alerted_case_and_decides_it(b: &mut Browser) {
+    let practitioner = "dr.kay@clinic.example";
+    b.app.add_user(practitioner, Role::Practitioner).await;
+    emergency_answer_saved(b, "alex@example.org").await;
 
     let link = b.emailed_link(practitioner, "/reviews/").await;
     b.open(&link).await;

@@ -277,7 +277,8 @@ impl Browser {
         // Chromium starts while the server migrates its database: both take a second or so.
         let server = async {
             let sink = SmtpSink::start().await;
-            let app = app_with_sink(&sink, &[]).await;
+            // The review queue looks for new cases often, so a journey need not wait long.
+            let app = app_with_sink(&sink, &["--queue-refresh-seconds", "3"]).await;
             (sink, app)
         };
         let browser = async {
@@ -649,6 +650,56 @@ impl Browser {
             "expected {text:?} on {}; the page reads:\n{shown}",
             self.here()
         );
+    }
+
+    /// Waits, without touching the page, until it shows `text`: something the page does by
+    /// itself (a script's update, or a reload it asks for) brings it.
+    pub async fn wait_for_text(&mut self, text: &str, within: Duration) {
+        let deadline = Instant::now() + within;
+        let wanted = normalise(text);
+        loop {
+            // A page that is reloading has no body for a moment: that is not yet.
+            let shown = match self.client().find(Locator::Css("body")).await {
+                Ok(body) => normalise(&body.text().await.unwrap_or_default()),
+                Err(_) => String::new(),
+            };
+            if shown.contains(&wanted) {
+                self.at = self.current_url().await;
+                return;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "{text:?} did not appear on {} within {within:?}; the page reads:\n{shown}",
+                    self.here()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Whether the browser shows the page at `path` (path and query of this server).
+    pub async fn here_is(&self, path: &str) -> bool {
+        self.current_url().await == self.app.url(path)
+    }
+
+    /// Marks the page shown (WebDriver's own script, so with JavaScript off too), for
+    /// [`Browser::still_the_marked_page`] to tell whether it was reloaded or left since.
+    pub async fn mark_page(&self) {
+        self.script(
+            "document.documentElement.dataset.journeyMark = 'kept'; return true;",
+            vec![],
+        )
+        .await;
+    }
+
+    /// Whether the page shown is the one [`Browser::mark_page`] marked.
+    pub async fn still_the_marked_page(&self) -> bool {
+        self.script(
+            "return document.documentElement.dataset.journeyMark === 'kept';",
+            vec![],
+        )
+        .await
+            == json!(true)
     }
 
     /// The page does not show `text`.
