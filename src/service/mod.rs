@@ -41,6 +41,7 @@ pub mod appointments;
 pub mod availability;
 pub mod booking;
 pub mod clinic;
+pub mod desk;
 pub mod follow_ups;
 pub mod idempotency;
 pub mod intake;

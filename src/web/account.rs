@@ -59,6 +59,15 @@ pub fn caller(req: &Request, principal: Principal) -> Caller {
     Caller::new(principal, AuditContext::from_request(req, Some(&principal)))
 }
 
+/// The signed-in caller, or the answer that sends them to log in and come back here. Which
+/// role may use a page is the use case's to say.
+pub fn signed_in_caller(req: &Request, session: &Session) -> Result<Caller, Response> {
+    match session::signed_in(session) {
+        Some(principal) => Ok(caller(req, principal)),
+        None => Err(to_login(req.uri().path())),
+    }
+}
+
 /// The status a page answers a refused form with.
 fn refused_status(err: &ApiError) -> StatusCode {
     if let ApiError::Internal(cause) = err {

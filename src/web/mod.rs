@@ -11,6 +11,7 @@
 mod account;
 mod assets;
 mod booking;
+mod desk;
 mod follow_up;
 pub mod form;
 mod intake;
@@ -88,6 +89,11 @@ pub fn routes(state: &AppState) -> BoxEndpoint<'static> {
         )
         .at("/intake/:id/result", get(intake::result_page))
         .at("/intake/:id/emergency", get(intake::emergency_page))
+        .at("/desk", get(desk::day_page))
+        .at(
+            "/desk/appointments/:id/status",
+            poem::post(desk::change_status),
+        )
         .at("/reviews", get(review::queue_page))
         .at("/reviews/:id", get(review::case_page).post(review::decide))
         .at("/book", get(booking::book_page).post(booking::book))

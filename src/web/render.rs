@@ -48,6 +48,7 @@ const TEMPLATES: &[(&str, &str)] = embedded![
     "appointment_reschedule.html",
     "review_case.html",
     "review_queue.html",
+    "desk_day.html",
 ];
 
 /// The page templates and what every page shows.

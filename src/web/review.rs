@@ -17,12 +17,11 @@ use serde_json::Value as Json;
 use uuid::Uuid;
 
 use super::{
-    account::{caller, page_error, to_login},
+    account::{page_error, signed_in_caller},
     form::FormData,
     intake::{answers_of, questionnaire},
     questionnaire_form::view,
     render::{FormErrors, Frame},
-    session,
 };
 use crate::{
     app::AppState,
@@ -108,10 +107,10 @@ pub async fn queue_page(
     csrf: &CsrfToken,
     session: &Session,
 ) -> poem::Result<Response> {
-    let Some(principal) = session::signed_in(session) else {
-        return Ok(to_login(req.uri().path()));
+    let caller = match signed_in_caller(req, session) {
+        Ok(caller) => caller,
+        Err(to_login) => return Ok(to_login),
     };
-    let caller = caller(req, principal);
     let entries = review::queue(&state, &caller, ReviewStatus::Pending)
         .await
         .map_err(page_error)?;
@@ -159,10 +158,10 @@ pub async fn case_page(
     session: &Session,
     Path(id): Path<String>,
 ) -> poem::Result<Response> {
-    let Some(principal) = session::signed_in(session) else {
-        return Ok(to_login(req.uri().path()));
+    let caller = match signed_in_caller(req, session) {
+        Ok(caller) => caller,
+        Err(to_login) => return Ok(to_login),
     };
-    let caller = caller(req, principal);
     let id = parse_id(&id)?;
     let decided = req
         .uri()
@@ -190,10 +189,10 @@ pub async fn decide(
     Path(id): Path<String>,
     form: FormData,
 ) -> poem::Result<Response> {
-    let Some(principal) = session::signed_in(session) else {
-        return Ok(to_login(req.uri().path()));
+    let caller = match signed_in_caller(req, session) {
+        Ok(caller) => caller,
+        Err(to_login) => return Ok(to_login),
     };
-    let caller = caller(req, principal);
     let id = parse_id(&id)?;
     let chosen = form.text("decision").unwrap_or_default();
     let note = form.raw("note").unwrap_or_default().trim().to_owned();

@@ -1,0 +1,271 @@
+//! The front desk's day: every location (or one), each practitioner a column, moving between
+//! days, and check-in, completion and no-show from the list. The day is `service::desk::day`;
+//! the changes are `service::appointments::change_status`, whose rules decide what is allowed.
+
+use chrono::{Duration, NaiveDate};
+use minijinja::{Value, context};
+use poem::{
+    IntoResponse, Request, Response, handler,
+    http::StatusCode,
+    session::Session,
+    web::{CsrfToken, Data, Path, Query, Redirect},
+};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{
+    account::{page_error, signed_in_caller},
+    form::FormData,
+    render::{FormErrors, Frame},
+};
+use crate::{
+    app::AppState,
+    error::ApiError,
+    scheduling::{AppointmentStatus, StatusChange},
+    service::{
+        Caller, appointments,
+        desk::{self, DeskDay},
+    },
+};
+
+/// Which day, and where: from the address.
+#[derive(Debug, Default, Deserialize)]
+pub struct DayQuery {
+    date: Option<String>,
+    location: Option<String>,
+    /// What the last action did, to say so.
+    done: Option<String>,
+}
+
+/// The status changes the desk makes from the day, as the form names them.
+const CHANGES: [(StatusChange, &str, &str); 3] = [
+    (StatusChange::CheckIn, "check_in", "Checked in"),
+    (StatusChange::Complete, "complete", "Completed"),
+    (StatusChange::NoShow, "no_show", "Marked as not attended"),
+];
+
+fn status_label(status: AppointmentStatus) -> &'static str {
+    match status {
+        AppointmentStatus::Booked => "Booked",
+        AppointmentStatus::CheckedIn => "Checked in",
+        AppointmentStatus::Completed => "Completed",
+        AppointmentStatus::NoShow => "Did not attend",
+        AppointmentStatus::Cancelled => "Cancelled",
+    }
+}
+
+/// The buttons an appointment in `status` offers; the service still decides when.
+fn offered(status: AppointmentStatus) -> Vec<Value> {
+    let names: &[(&str, &str)] = match status {
+        AppointmentStatus::Booked => &[("check_in", "Check in"), ("no_show", "Did not attend")],
+        AppointmentStatus::CheckedIn => &[("complete", "Complete")],
+        _ => &[],
+    };
+    names
+        .iter()
+        .map(|&(value, label)| context! { value, label })
+        .collect()
+}
+
+fn day_path(date: NaiveDate, location: Option<Uuid>) -> String {
+    match location {
+        Some(location) => format!("/desk?date={date}&location={location}"),
+        None => format!("/desk?date={date}"),
+    }
+}
+
+#[handler]
+pub async fn day_page(
+    req: &Request,
+    state: Data<&AppState>,
+    csrf: &CsrfToken,
+    session: &Session,
+    Query(query): Query<DayQuery>,
+) -> poem::Result<Response> {
+    let caller = match signed_in_caller(req, session) {
+        Ok(caller) => caller,
+        Err(to_login) => return Ok(to_login),
+    };
+    let mut errors = FormErrors::default();
+    let date = match query
+        .date
+        .as_deref()
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
+    {
+        None => state.local_today(),
+        Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap_or_else(|_| {
+            errors.field("date", "Enter a date like 2026-03-04.");
+            state.local_today()
+        }),
+    };
+    let location = match query.location.as_deref().map(str::trim) {
+        None | Some("" | "all") => None,
+        Some(text) => match Uuid::parse_str(text) {
+            Ok(id) => Some(id),
+            Err(_) => {
+                errors.field("location", "Choose a location from the list.");
+                None
+            }
+        },
+    };
+    let done = query.done.as_deref().and_then(|done| {
+        CHANGES
+            .iter()
+            .find(|(_, value, _)| *value == done)
+            .map(|(_, _, said)| *said)
+    });
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    render_day(&state, csrf, &caller, status, date, location, &errors, done).await
+}
+
+#[handler]
+pub async fn change_status(
+    req: &Request,
+    state: Data<&AppState>,
+    csrf: &CsrfToken,
+    session: &Session,
+    Path(id): Path<String>,
+    form: FormData,
+) -> poem::Result<Response> {
+    let caller = match signed_in_caller(req, session) {
+        Ok(caller) => caller,
+        Err(to_login) => return Ok(to_login),
+    };
+    let id = Uuid::parse_str(&id).map_err(|_| poem::Error::from_status(StatusCode::NOT_FOUND))?;
+    let date = form
+        .text("date")
+        .and_then(|text| NaiveDate::parse_from_str(&text, "%Y-%m-%d").ok())
+        .unwrap_or_else(|| state.local_today());
+    let location = form
+        .text("location")
+        .and_then(|text| Uuid::parse_str(&text).ok());
+    let chosen = form.text("change").unwrap_or_default();
+    let Some((change, value, _)) = CHANGES.iter().find(|(_, value, _)| *value == chosen) else {
+        let mut errors = FormErrors::default();
+        errors.general = Some("Choose check in, complete or did not attend.".into());
+        return render_day(
+            &state,
+            csrf,
+            &caller,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            date,
+            location,
+            &errors,
+            None,
+        )
+        .await;
+    };
+    match appointments::change_status(&state, &caller, id, *change).await {
+        Ok(_) => Ok(
+            Redirect::see_other(format!("{}&done={value}", day_path(date, location)))
+                .into_response(),
+        ),
+        Err(err @ (ApiError::Conflict { .. } | ApiError::Refused { .. })) => {
+            let status = err.status();
+            let mut errors = FormErrors::from_api(&err, &[]);
+            if errors.general.is_none() {
+                errors.general = errors.list.first().map(|problem| problem.message.clone());
+                errors.list.clear();
+            }
+            render_day(&state, csrf, &caller, status, date, location, &errors, None).await
+        }
+        Err(err) => Err(page_error(err)),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn render_day(
+    state: &AppState,
+    csrf: &CsrfToken,
+    caller: &Caller,
+    status: StatusCode,
+    date: NaiveDate,
+    location: Option<Uuid>,
+    errors: &FormErrors,
+    done: Option<&str>,
+) -> poem::Result<Response> {
+    let DeskDay {
+        date,
+        locations,
+        all_locations,
+    } = desk::day(state, caller, date, location)
+        .await
+        .map_err(page_error)?;
+    let days: Vec<Value> = locations
+        .iter()
+        .map(|day| {
+            let tz = day.zone.tz();
+            let columns: Vec<Value> = day
+                .columns
+                .iter()
+                .map(|column| {
+                    let visits: Vec<Value> = column
+                        .appointments
+                        .iter()
+                        .map(|shown| {
+                            let appointment = &shown.appointment;
+                            let start = appointment.start.with_timezone(&tz);
+                            let end = appointment.end.with_timezone(&tz);
+                            context! {
+                                id => appointment.id.to_string(),
+                                time => format!("{}–{}", start.format("%H:%M"), end.format("%H:%M")),
+                                patient => shown.patient_name.clone(),
+                                patient_id => appointment.patient_id.to_string(),
+                                what => shown.type_name.clone(),
+                                status => status_label(appointment.status),
+                                level => format!("{:?}", appointment.status).to_lowercase(),
+                                actions => offered(appointment.status),
+                            }
+                        })
+                        .collect();
+                    context! {
+                        name => column.practitioner_name.clone(),
+                        count => visits.len(),
+                        visits,
+                    }
+                })
+                .collect();
+            context! {
+                name => day.location.name.clone(),
+                zone => day.zone.name(),
+                columns,
+            }
+        })
+        .collect();
+    let choices: Vec<Value> = all_locations
+        .iter()
+        .map(|place| {
+            context! {
+                id => place.id.to_string(),
+                name => place.name.clone(),
+                selected => Some(place.id) == location,
+            }
+        })
+        .collect();
+    Ok(state.pages.render(
+        status,
+        "desk_day.html",
+        Frame {
+            csrf: Some(csrf),
+            principal: Some(caller.principal),
+        },
+        context! {
+            title => format!("The day: {}", date.format("%A %-d %B %Y")),
+            date => date.to_string(),
+            location => location.map(|id| id.to_string()),
+            previous => day_path(date - Duration::days(1), location),
+            next => day_path(date + Duration::days(1), location),
+            today => day_path(state.local_today(), location),
+            is_today => date == state.local_today(),
+            days,
+            choices,
+            done,
+            errors => Value::from(minijinja::value::Serde(errors)),
+        },
+    ))
+}
