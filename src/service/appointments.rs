@@ -435,10 +435,14 @@ fn zone_at(state: &AppState, zones: &[(Uuid, Zone)], location_id: Uuid) -> Zone 
 pub enum DayOf {
     Practitioner(Uuid),
     Location(Uuid),
+    /// Every practitioner at every location: the front desk's day.
+    Clinic,
 }
 
-/// A day's appointments of one practitioner or at one location. The day is the location's
-/// local date, or for a practitioner the clinic's.
+/// A day's appointments of one practitioner, at one location, or in the whole clinic (at
+/// most 500, by start). The day is the location's local date (for the whole clinic, each
+/// appointment's location's, so every location's list is part of it), or for a practitioner
+/// the clinic's.
 #[tracing::instrument(name = "service.appointments.day", skip_all)]
 pub async fn day(
     state: &AppState,
@@ -448,11 +452,11 @@ pub async fn day(
 ) -> ApiResult<Vec<Appointment>> {
     caller.require(state, CLINIC_TEAM).await?;
     let zones = zones(&state.db).await?;
-    let (scope, zone) = match of {
-        DayOf::Practitioner(id) => (
-            Scope::Practitioner(id),
-            Zone::from_tz(state.config.time_zone),
-        ),
+    let rows = match of {
+        DayOf::Practitioner(id) => {
+            let (from, to) = Zone::from_tz(state.config.time_zone).day_bounds(date);
+            appointments::list(&state.db, Scope::Practitioner(id), Some(from), Some(to)).await?
+        }
         DayOf::Location(id) => {
             let zone = zones
                 .iter()
@@ -461,11 +465,20 @@ pub async fn day(
                 .ok_or_else(|| {
                     ApiError::unknown_field("location_id", "There is no such location.")
                 })?;
-            (Scope::Location(id), zone)
+            let (from, to) = zone.day_bounds(date);
+            appointments::list(&state.db, Scope::Location(id), Some(from), Some(to)).await?
+        }
+        DayOf::Clinic => {
+            let days: Vec<_> = zones
+                .iter()
+                .map(|(location, zone)| {
+                    let (from, to) = zone.day_bounds(date);
+                    (*location, from, to)
+                })
+                .collect();
+            appointments::list_clinic_day(&state.db, &days).await?
         }
     };
-    let (from, to) = zone.day_bounds(date);
-    let rows = appointments::list(&state.db, scope, Some(from), Some(to)).await?;
     caller
         .audit(state)
         .allowed(&state.db, Action::AppointmentList, Subject::NONE)

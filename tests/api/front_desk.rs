@@ -1,5 +1,5 @@
 //! The front desk's day (issue 16): check-in, completion and no-show only around the visit,
-//! and a no-show undone on its own day.
+//! a no-show undone on its own day, and the whole clinic's day in one list.
 
 use entity::user::Role;
 use lumbar::clock::Clock;
@@ -7,9 +7,10 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::{
-    appointments::{Clinic, clinic},
+    appointments::{Clinic, clinic, set_hours},
     helpers::{TestApp, expect_problem},
     intakes::call_ok,
+    practitioners::{location, practitioner},
 };
 
 fn instant(text: &str) -> chrono::DateTime<chrono::Utc> {
@@ -285,4 +286,159 @@ async fn a_no_show_is_undone_on_its_own_day_and_not_after() {
     assert_eq!(count("appointment.no_show_undo", &at_10), 1, "{entries:?}");
     assert_eq!(count("appointment.no_show_undo", &at_11), 1, "{entries:?}");
     assert_eq!(count("appointment.no_show", &at_11), 2, "{entries:?}");
+}
+
+#[tokio::test]
+async fn the_whole_clinics_day_lists_every_location_by_its_own_clock() {
+    // London (GMT in March) and New York (EST, UTC−5), a practitioner at each.
+    let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
+    clinic.app.expect_unsent_mail();
+    let staff = &clinic.staff;
+    let new_york = location(&clinic.app, staff, "America/New_York").await;
+    let dr_ortiz = practitioner(
+        &clinic.app,
+        staff,
+        "dr.ortiz@clinic.example",
+        "chiropractic",
+        &[&new_york],
+    )
+    .await;
+    // Evenings too, so a visit's local date and its UTC date differ.
+    set_hours(
+        &clinic.app,
+        staff,
+        &dr_ortiz,
+        &new_york,
+        &crate::appointments::WEEKDAYS,
+        &[("09:00", "23:00")],
+    )
+    .await;
+    let (_, second_patient) = clinic.app.add_patient("sam@example.org").await;
+    let second_patient = second_patient.to_string();
+    let lee = clinic.practitioner.clone();
+    let london = clinic.location.clone();
+    let (new_visit, follow_up) = (clinic.new_visit.clone(), clinic.follow_up.clone());
+    let patient = clinic.patient_id.clone();
+    let at = async |who: &str, practitioner: &str, location: &str, kind: &str, start: &str| {
+        book_with(&clinic, who, practitioner, location, kind, start).await
+    };
+
+    // Tuesday 3 March, London 09:00 GMT.
+    let london_morning = at(&patient, &lee, &london, &new_visit, "2026-03-03T09:00:00Z").await;
+    // Tuesday 14:00 UTC, twice: London 14:00 GMT and New York 09:00 EST.
+    let london_afternoon = at(
+        &second_patient,
+        &lee,
+        &london,
+        &new_visit,
+        "2026-03-03T14:00:00Z",
+    )
+    .await;
+    let new_york_morning = at(
+        &patient,
+        &dr_ortiz,
+        &new_york,
+        &follow_up,
+        "2026-03-03T14:00:00Z",
+    )
+    .await;
+    // Tuesday 20:00 EST: Wednesday in UTC, Tuesday in New York.
+    let new_york_evening = at(
+        &patient,
+        &dr_ortiz,
+        &new_york,
+        &follow_up,
+        "2026-03-04T01:00:00Z",
+    )
+    .await;
+    // Monday 20:00 EST: Tuesday in UTC, Monday in New York.
+    let monday_evening = at(
+        &patient,
+        &dr_ortiz,
+        &new_york,
+        &follow_up,
+        "2026-03-03T01:00:00Z",
+    )
+    .await;
+    // Wednesday in London.
+    at(&patient, &lee, &london, &follow_up, "2026-03-04T09:00:00Z").await;
+
+    let ids = |list: &Value| -> Vec<String> {
+        list["appointments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|appointment| appointment["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // At the same start, by practitioner.
+    let mut same_start = [(&lee, &london_afternoon), (&dr_ortiz, &new_york_morning)];
+    same_start.sort();
+    let expected = vec![
+        london_morning.clone(),
+        same_start[0].1.clone(),
+        same_start[1].1.clone(),
+        new_york_evening.clone(),
+    ];
+    let practitioner_token = clinic.app.access_token(Role::Practitioner).await;
+    for token in [staff, &practitioner_token] {
+        let day = call_ok(
+            &clinic.app,
+            Method::GET,
+            "/api/v1/appointments?date=2026-03-03",
+            token,
+            None,
+        )
+        .await;
+        assert_eq!(ids(&day), expected);
+    }
+    let monday = call_ok(
+        &clinic.app,
+        Method::GET,
+        "/api/v1/appointments?date=2026-03-02",
+        staff,
+        None,
+    )
+    .await;
+    assert_eq!(ids(&monday), vec![monday_evening.clone()]);
+    assert_eq!(
+        monday["appointments"][0]["local_start"],
+        "2026-03-02T20:00:00-05:00"
+    );
+
+    // Patients and admins do not see the clinic's day; one filter at most.
+    let admin = clinic.app.access_token(Role::Admin).await;
+    for token in [&clinic.patient, &admin] {
+        expect_problem(
+            clinic
+                .app
+                .send(
+                    Method::GET,
+                    "/api/v1/appointments?date=2026-03-03",
+                    Some(token),
+                    None,
+                )
+                .await,
+            403,
+            "forbidden",
+        )
+        .await;
+    }
+    let both = expect_problem(
+        clinic
+            .app
+            .send(
+                Method::GET,
+                &format!(
+                    "/api/v1/appointments?date=2026-03-03&location_id={london}&practitioner_id={lee}"
+                ),
+                Some(staff),
+                None,
+            )
+            .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(both.body["errors"][0]["code"], "at_most_one_allowed");
 }
