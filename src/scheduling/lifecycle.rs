@@ -6,6 +6,7 @@
 //! booked ──check_in──▶ checked_in ──complete──▶ completed
 //!   │  └──no_show──────────┴─────no_show──────▶ no_show
 //!   └──cancel──▶ cancelled
+//! no_show ──undo_no_show (the same local day)──▶ booked
 //! ```
 //!
 //! A no-show is a patient who never arrived, so it normally follows `booked`; it may also
