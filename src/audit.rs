@@ -58,6 +58,8 @@ pub enum Action {
     AppointmentCheckIn,
     AppointmentComplete,
     AppointmentNoShow,
+    /// A no-show was taken back on the appointment's day: it is booked again.
+    AppointmentNoShowUndo,
     /// The front desk booked although the intake check refused (the reason is on the row).
     IntakeCheckOverride,
     /// A practitioner's calendar feed token was issued (replacing any earlier one) or revoked.
@@ -102,6 +104,7 @@ impl Action {
             Self::AppointmentCheckIn => "appointment.check_in",
             Self::AppointmentComplete => "appointment.complete",
             Self::AppointmentNoShow => "appointment.no_show",
+            Self::AppointmentNoShowUndo => "appointment.no_show_undo",
             Self::IntakeCheckOverride => "intake_check.override",
             Self::CalendarTokenIssue => "calendar_token.issue",
             Self::CalendarTokenRevoke => "calendar_token.revoke",

@@ -6,11 +6,17 @@
 //! booked ──check_in──▶ checked_in ──complete──▶ completed
 //!   │  └──no_show──────────┴─────no_show──────▶ no_show
 //!   └──cancel──▶ cancelled
+//! no_show ──undo_no_show (the same local day)──▶ booked
 //! ```
 //!
 //! A no-show is a patient who never arrived, so it normally follows `booked`; it may also
 //! follow `checked_in` for a patient who left before being seen. Completing requires a
-//! check-in first. `completed`, `no_show` and `cancelled` are final.
+//! check-in first. `completed` and `cancelled` are final; a no-show can be undone (back to
+//! `booked`) on the appointment's own day, for the patient who turns up late after all or a
+//! mark made on the wrong row.
+//!
+//! The front desk's changes are also bound to the visit's time ([`desk_window`]): nobody can
+//! mark a 13:30 visit as a no-show at 10:45, or complete tomorrow's visit today.
 
 use std::fmt;
 
@@ -21,6 +27,7 @@ use crate::ids::{LocationId, PractitionerId};
 
 use super::clinic::{Actor, ClinicPolicies, add_saturating, sub_saturating};
 use super::error::{ValidationCode, ValidationError};
+use super::zone::{WallClock, Zone};
 
 /// Where an appointment is in its life; serialised in snake_case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -52,9 +59,9 @@ impl AppointmentStatus {
         }
     }
 
-    /// No transition leaves this state.
+    /// No transition leaves this state. (A no-show is not final: it can be undone, on its day.)
     pub fn is_final(self) -> bool {
-        matches!(self, Self::Completed | Self::NoShow | Self::Cancelled)
+        matches!(self, Self::Completed | Self::Cancelled)
     }
 
     /// Whether the appointment holds its time in the practitioner's and patient's calendars:
@@ -81,6 +88,8 @@ pub enum StatusChange {
     Cancel,
     /// Moves a booked appointment; it stays booked.
     Reschedule,
+    /// Takes back a no-show: the appointment is booked again.
+    UndoNoShow,
 }
 
 impl StatusChange {
@@ -91,6 +100,7 @@ impl StatusChange {
             Self::NoShow => "no_show",
             Self::Cancel => "cancel",
             Self::Reschedule => "reschedule",
+            Self::UndoNoShow => "undo_no_show",
         }
     }
 
@@ -101,6 +111,19 @@ impl StatusChange {
             Self::NoShow => "mark as a no-show",
             Self::Cancel => "cancel",
             Self::Reschedule => "reschedule",
+            Self::UndoNoShow => "undo the no-show of",
+        }
+    }
+
+    /// What the change does to an appointment, for "this appointment can be …".
+    fn done(self) -> &'static str {
+        match self {
+            Self::CheckIn => "checked in",
+            Self::Complete => "completed",
+            Self::NoShow => "marked as a no-show",
+            Self::Cancel => "cancelled",
+            Self::Reschedule => "moved",
+            Self::UndoNoShow => "taken back from no-show",
         }
     }
 }
@@ -140,6 +163,7 @@ pub fn transition(
         (S::Booked | S::CheckedIn, C::NoShow) => Ok(S::NoShow),
         (S::Booked, C::Cancel) => Ok(S::Cancelled),
         (S::Booked, C::Reschedule) => Ok(S::Booked),
+        (S::NoShow, C::UndoNoShow) => Ok(S::Booked),
         _ => Err(IllegalTransition { from, change }),
     }
 }
@@ -163,6 +187,18 @@ pub enum LifecycleError {
     /// Bad input, such as a blank reason (HTTP 422).
     #[error(transparent)]
     Invalid(#[from] ValidationError),
+    /// A front-desk change before its [`desk_window`] opens (HTTP 409); the words say when.
+    #[error("{}", too_early_words(*.change, .opens))]
+    TooEarly {
+        change: StatusChange,
+        opens: WallClock,
+    },
+    /// A front-desk change after its [`desk_window`] closed (HTTP 409).
+    #[error("{}", too_late_words(*.change, .closed))]
+    TooLate {
+        change: StatusChange,
+        closed: WallClock,
+    },
 }
 
 impl LifecycleError {
@@ -172,8 +208,120 @@ impl LifecycleError {
             Self::InsideCancellationWindow { .. } => "inside_cancellation_window",
             Self::AlreadyStarted => "already_started",
             Self::Invalid(error) => error.code.as_str(),
+            Self::TooEarly { .. } => "too_early",
+            Self::TooLate { .. } => "too_late",
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The front desk's changes and the visit's time
+// ---------------------------------------------------------------------------------------------
+
+/// Check-in opens this long before the start: patients arrive early, and the desk checks them
+/// in as they come. (The endpoints' documentation in `api/appointments/lifecycle.rs` quotes
+/// this and [`NO_SHOW_GRACE`]; change them together.)
+pub const CHECK_IN_OPENS_BEFORE_START: TimeDelta = TimeDelta::minutes(60);
+
+/// A patient who has not come this long after the start may be marked as a no-show: a few
+/// minutes late is late, not absent (and the mark drops nothing that could still help them).
+pub const NO_SHOW_GRACE: TimeDelta = TimeDelta::minutes(10);
+
+/// When the front desk may make a change to an appointment: from `opens` (none: from the
+/// moment the status allows it) until just before `closes`.
+///
+/// | change | opens | closes |
+/// |---|---|---|
+/// | check-in | [`CHECK_IN_OPENS_BEFORE_START`] before the start | the end of the day |
+/// | complete | the start | the end of the day |
+/// | no-show | [`NO_SHOW_GRACE`] after the start (the end, for a visit shorter than that) | the end of the day |
+/// | undo a no-show | — | the end of the day |
+///
+/// "The day" is the date of the start on the location's clock (the date the day lists show
+/// it under); its end is the next local midnight, or the visit's end when a late visit runs
+/// past midnight. Check-in stays open after the visit's end because completing needs a
+/// check-in: a desk that forgot to check in an arrived patient can still record the visit
+/// that day. After the day, the record stands. Cancelling and rescheduling have their own
+/// rules and no window here (`None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DeskWindow {
+    pub opens: Option<DateTime<Utc>>,
+    pub closes: DateTime<Utc>,
+}
+
+/// The [`DeskWindow`] of `change` for a visit from `starts_at` to `ends_at` at a location in
+/// `zone`.
+pub fn desk_window(
+    change: StatusChange,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    zone: Zone,
+) -> Option<DeskWindow> {
+    let (_, day_end) = zone.day_bounds(zone.local_date(starts_at));
+    let closes = day_end.max(ends_at);
+    let opens = match change {
+        StatusChange::CheckIn => Some(sub_saturating(starts_at, CHECK_IN_OPENS_BEFORE_START)),
+        StatusChange::Complete => Some(starts_at),
+        StatusChange::NoShow => Some(add_saturating(starts_at, NO_SHOW_GRACE).min(ends_at)),
+        StatusChange::UndoNoShow => None,
+        StatusChange::Cancel | StatusChange::Reschedule => return None,
+    };
+    Some(DeskWindow { opens, closes })
+}
+
+/// A front-desk change of status (check-in, complete, no-show, undo a no-show): the new
+/// status, if the current one allows the change ([`transition`]; that refusal comes first)
+/// and `now` is inside its [`desk_window`]; otherwise `too_early` or `too_late`, with the
+/// time on the location's clock.
+pub fn desk_change(
+    from: AppointmentStatus,
+    change: StatusChange,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    zone: Zone,
+    now: DateTime<Utc>,
+) -> Result<AppointmentStatus, LifecycleError> {
+    let to = transition(from, change)?;
+    let Some(window) = desk_window(change, starts_at, ends_at, zone) else {
+        return Ok(to);
+    };
+    if let Some(opens) = window.opens
+        && now < opens
+    {
+        return Err(LifecycleError::TooEarly {
+            change,
+            opens: zone.wall_clock(opens),
+        });
+    }
+    if now >= window.closes {
+        return Err(LifecycleError::TooLate {
+            change,
+            closed: zone.wall_clock(window.closes),
+        });
+    }
+    Ok(to)
+}
+
+fn too_early_words(change: StatusChange, opens: &WallClock) -> String {
+    let rule = match change {
+        StatusChange::CheckIn => format!(
+            "{} minutes before it starts",
+            CHECK_IN_OPENS_BEFORE_START.num_minutes()
+        ),
+        StatusChange::NoShow => format!("{} minutes after it starts", NO_SHOW_GRACE.num_minutes()),
+        _ => "when it starts".to_owned(),
+    };
+    format!(
+        "It is too early: this appointment can be {} from {opens}, {rule}.",
+        change.done()
+    )
+}
+
+fn too_late_words(change: StatusChange, closed: &WallClock) -> String {
+    format!(
+        "It is too late: this appointment could be {} only on its own day, until {closed}.",
+        change.done()
+    )
 }
 
 /// Whether `now` is inside the cancellation window before `starts_at`: less than the window

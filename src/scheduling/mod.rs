@@ -10,7 +10,8 @@
 //! | setup (locations, policies, types, hours, time off) | [`Zone::parse`], [`ClinicPolicies::new`], [`AppointmentType::new`], [`WeeklyHours::new`] then [`LocationHours::check_against`], [`TimeOff::new`] — each error a [`ValidationError`] with `field`, `code`, `message` for a per-field 422 |
 //! | `GET /availability` | load the type, policies and one [`PractitionerCalendar`] per practitioner (busy and time off over [`AvailabilityQuery::load_window`]), then [`availability`] |
 //! | `POST /appointments` | read the facts in one statement, outside any transaction (the practitioner's calendar over [`AvailabilityQuery::load_window_around`] the start), [`availability`] for the start's [`Zone::local_date`], [`check_booking`]; write `slot.start`, `slot.end`, `slot.blocked_until` and the [`reminder`] all or nothing: the database's overlap constraint settles a race (see `service::booking`) |
-//! | reschedule / cancel / check-in / complete / no-show | [`check_reschedule`] (then as a booking), [`cancel`], [`transition`]; [`follow_up_at`] on completion |
+//! | reschedule / cancel | [`check_reschedule`] (then as a booking), [`cancel`] |
+//! | check-in / complete / no-show / undo a no-show | the location's [`Zone`], then [`desk_change`] (the [`transition`], inside its [`desk_window`]); [`follow_up_at`] on completion |
 //!
 //! # Example
 //!
@@ -96,8 +97,12 @@
 //!
 //! # Lifecycle
 //!
-//! `booked → checked_in → completed | no_show`, `booked → cancelled`, guarded by
-//! [`transition`] (`illegal_transition`). Patients reschedule only outside the cancellation
+//! `booked → checked_in → completed | no_show`, `booked → cancelled`, `no_show → booked` (an
+//! undone no-show), guarded by [`transition`] (`illegal_transition`). The front desk's
+//! changes happen around the visit ([`desk_window`], `too_early` / `too_late`): check-in from
+//! [`CHECK_IN_OPENS_BEFORE_START`] before the start, completion from the start, a no-show
+//! from [`NO_SHOW_GRACE`] after it, each (and undoing a no-show) until the end of the
+//! appointment's local day. Patients reschedule only outside the cancellation
 //! window; cancellations inside it are marked late. The [`reminder`] goes while the patient can
 //! still move the visit online (at the lead time, or [`REMINDER_BEFORE_WINDOW`] before the
 //! window closes when the lead time is inside it); booked too late for that, at the lead time
@@ -137,9 +142,10 @@ pub use hours::{
     weekday_from_iso,
 };
 pub use lifecycle::{
-    AppointmentStatus, Cancellation, IllegalTransition, LifecycleError, MAX_CANCEL_REASON_CHARS,
-    Placement, REMINDER_BEFORE_WINDOW, Reminder, StatusChange, cancel, check_reschedule,
-    follow_up_at, inside_cancellation_window, reminder, reschedule_moves, transition,
+    AppointmentStatus, CHECK_IN_OPENS_BEFORE_START, Cancellation, DeskWindow, IllegalTransition,
+    LifecycleError, MAX_CANCEL_REASON_CHARS, NO_SHOW_GRACE, Placement, REMINDER_BEFORE_WINDOW,
+    Reminder, StatusChange, cancel, check_reschedule, desk_change, desk_window, follow_up_at,
+    inside_cancellation_window, reminder, reschedule_moves, transition,
 };
 pub use time::{Interval, LocalTime, Minutes, SlotGrid};
 pub use zone::{WallClock, Zone};

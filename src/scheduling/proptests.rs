@@ -460,3 +460,71 @@ proptest! {
         }
     }
 }
+
+const DESK_CHANGES: [StatusChange; 4] = [
+    StatusChange::CheckIn,
+    StatusChange::Complete,
+    StatusChange::NoShow,
+    StatusChange::UndoNoShow,
+];
+
+/// The status each desk change starts from.
+fn desk_from(change: StatusChange) -> AppointmentStatus {
+    match change {
+        StatusChange::Complete => AppointmentStatus::CheckedIn,
+        StatusChange::UndoNoShow => AppointmentStatus::NoShow,
+        _ => AppointmentStatus::Booked,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Around DST changes in every test zone: a desk change is allowed exactly inside its
+    /// window; the window never opens more than the check-in lead before the start (and a
+    /// no-show or completion never before the start), and closes at the end of the start's
+    /// local day, or at the end of a visit that runs past it.
+    #[test]
+    fn desk_changes_are_allowed_exactly_on_the_visits_day(
+        zone_index in 0usize..ZONES.len(),
+        base in 0usize..7,
+        start_minutes in -1440i64..2880,
+        length in 5i64..240,
+        now_minutes in -2880i64..4320,
+        change_index in 0usize..4,
+    ) {
+        let zone = zone(ZONES[zone_index]);
+        let change = DESK_CHANGES[change_index];
+        let midnight = base_dates()[base].and_hms_opt(0, 0, 0).unwrap().and_utc();
+        let start = midnight + TimeDelta::minutes(start_minutes);
+        let end = start + TimeDelta::minutes(length);
+        let now = midnight + TimeDelta::minutes(now_minutes);
+        let window = desk_window(change, start, end, zone).expect("a desk change is timed");
+
+        let day = zone.local_date(start);
+        prop_assert!(window.closes >= end);
+        if window.closes > end {
+            prop_assert_eq!(zone.local_date(window.closes - TimeDelta::seconds(1)), day);
+            prop_assert!(zone.local_date(window.closes) > day);
+        }
+        if let Some(opens) = window.opens {
+            prop_assert!(opens < window.closes);
+            prop_assert!(opens >= start - CHECK_IN_OPENS_BEFORE_START);
+            if change != StatusChange::CheckIn {
+                prop_assert!(opens >= start);
+            }
+        }
+
+        let decided = desk_change(desk_from(change), change, start, end, zone, now);
+        let too_early = window.opens.is_some_and(|opens| now < opens);
+        let too_late = now >= window.closes;
+        match decided {
+            Ok(_) => prop_assert!(!too_early && !too_late),
+            Err(refusal) => {
+                let expected = if too_early { "too_early" } else { "too_late" };
+                prop_assert!(too_early || too_late);
+                prop_assert_eq!(refusal.code(), expected);
+            }
+        }
+    }
+}

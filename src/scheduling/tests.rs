@@ -1937,7 +1937,14 @@ fn refusal_codes_serialise_as_their_names() {
 fn transitions_follow_the_state_machine() {
     use AppointmentStatus as S;
     use StatusChange as C;
-    let changes = [C::CheckIn, C::Complete, C::NoShow, C::Cancel, C::Reschedule];
+    let changes = [
+        C::CheckIn,
+        C::Complete,
+        C::NoShow,
+        C::Cancel,
+        C::Reschedule,
+        C::UndoNoShow,
+    ];
     let allowed = [
         (S::Booked, C::CheckIn, S::CheckedIn),
         (S::Booked, C::NoShow, S::NoShow),
@@ -1945,6 +1952,7 @@ fn transitions_follow_the_state_machine() {
         (S::Booked, C::Reschedule, S::Booked),
         (S::CheckedIn, C::Complete, S::Completed),
         (S::CheckedIn, C::NoShow, S::NoShow),
+        (S::NoShow, C::UndoNoShow, S::Booked),
     ];
     for from in AppointmentStatus::ALL {
         for change in changes {
@@ -1979,8 +1987,225 @@ fn transitions_follow_the_state_machine() {
         error.to_string(),
         "cannot check in an appointment that is cancelled"
     );
+    let error = transition(S::Booked, C::UndoNoShow).expect_err("illegal");
+    assert_eq!(
+        error.to_string(),
+        "cannot undo the no-show of an appointment that is booked"
+    );
+    assert!(S::Completed.is_final() && S::Cancelled.is_final() && !S::NoShow.is_final());
     assert!(S::Booked.holds_time() && S::CheckedIn.holds_time() && S::Completed.holds_time());
     assert!(!S::Cancelled.holds_time() && !S::NoShow.holds_time());
+}
+
+/// The issue's morning: at 10:45 a 13:30 visit (30 minutes, London, BST) is neither a no-show
+/// nor complete yet, and a 15:00 one cannot be checked in.
+#[test]
+fn the_desk_cannot_get_ahead_of_the_visit() {
+    use AppointmentStatus as S;
+    use StatusChange as C;
+    let london = zone("Europe/London");
+    let at_1045 = utc(2026, 6, 15, 9, 45);
+    let (start, end) = (utc(2026, 6, 15, 12, 30), utc(2026, 6, 15, 13, 0));
+    let early = |from, change| {
+        desk_change(from, change, start, end, london, at_1045).expect_err("too early")
+    };
+    let no_show = early(S::Booked, C::NoShow);
+    assert_eq!(no_show.code(), "too_early");
+    assert_eq!(
+        no_show.to_string(),
+        "It is too early: this appointment can be marked as a no-show from \
+         Mon 15 Jun 2026 13:40 BST, 10 minutes after it starts."
+    );
+    let complete = early(S::CheckedIn, C::Complete);
+    assert_eq!(
+        complete.to_string(),
+        "It is too early: this appointment can be completed from Mon 15 Jun 2026 13:30 BST, \
+         when it starts."
+    );
+    let check_in = desk_change(
+        S::Booked,
+        C::CheckIn,
+        utc(2026, 6, 15, 14, 0),
+        utc(2026, 6, 15, 14, 30),
+        london,
+        at_1045,
+    )
+    .expect_err("too early");
+    assert_eq!(
+        check_in.to_string(),
+        "It is too early: this appointment can be checked in from Mon 15 Jun 2026 14:00 BST, \
+         60 minutes before it starts."
+    );
+    assert_eq!(
+        check_in,
+        LifecycleError::TooEarly {
+            change: C::CheckIn,
+            opens: london.wall_clock(utc(2026, 6, 15, 13, 0)),
+        }
+    );
+}
+
+#[test]
+fn each_desk_change_has_its_window_around_the_visit() {
+    use AppointmentStatus as S;
+    use StatusChange as C;
+    let new_york = zone("America/New_York");
+    // 09:00–09:45 EDT on Tuesday 2 June; the local day ends at midnight EDT, 04:00 UTC.
+    let (start, end) = (utc(2026, 6, 2, 13, 0), utc(2026, 6, 2, 13, 45));
+    let midnight = utc(2026, 6, 3, 4, 0);
+    let minute = TimeDelta::minutes(1);
+    let cases = [
+        (
+            S::Booked,
+            C::CheckIn,
+            start - TimeDelta::hours(1),
+            S::CheckedIn,
+        ),
+        (S::CheckedIn, C::Complete, start, S::Completed),
+        (
+            S::Booked,
+            C::NoShow,
+            start + TimeDelta::minutes(10),
+            S::NoShow,
+        ),
+        (
+            S::CheckedIn,
+            C::NoShow,
+            start + TimeDelta::minutes(10),
+            S::NoShow,
+        ),
+    ];
+    for (from, change, opens, to) in cases {
+        let at = |now| desk_change(from, change, start, end, new_york, now);
+        assert_eq!(
+            desk_window(change, start, end, new_york),
+            Some(DeskWindow {
+                opens: Some(opens),
+                closes: midnight
+            }),
+            "{change}"
+        );
+        assert_eq!(
+            at(opens - minute).map_err(|e| e.code()),
+            Err("too_early"),
+            "{change}"
+        );
+        assert_eq!(at(opens), Ok(to), "{change} opens");
+        assert_eq!(
+            at(end + TimeDelta::hours(3)),
+            Ok(to),
+            "{change} after the visit"
+        );
+        assert_eq!(at(midnight - minute), Ok(to), "{change} late that evening");
+        let late = at(midnight).expect_err("the next day");
+        assert_eq!(late.code(), "too_late", "{change}");
+        assert_eq!(
+            late.to_string(),
+            format!(
+                "It is too late: this appointment could be {} only on its own day, until \
+                 Wed 3 Jun 2026 00:00 EDT.",
+                match change {
+                    C::CheckIn => "checked in",
+                    C::Complete => "completed",
+                    _ => "marked as a no-show",
+                }
+            )
+        );
+    }
+    // Undoing a no-show has no opening (a no-show exists only once its window opened), and
+    // the same end.
+    let undo = |now| desk_change(S::NoShow, C::UndoNoShow, start, end, new_york, now);
+    assert_eq!(
+        desk_window(C::UndoNoShow, start, end, new_york),
+        Some(DeskWindow {
+            opens: None,
+            closes: midnight
+        })
+    );
+    assert_eq!(undo(start + TimeDelta::minutes(10)), Ok(S::Booked));
+    assert_eq!(undo(midnight - minute), Ok(S::Booked));
+    let late = undo(midnight).expect_err("the next day");
+    assert_eq!(late.code(), "too_late");
+    assert_eq!(
+        late.to_string(),
+        "It is too late: this appointment could be taken back from no-show only on its own \
+         day, until Wed 3 Jun 2026 00:00 EDT."
+    );
+    // Cancelling and rescheduling keep their own rules.
+    assert_eq!(desk_window(C::Cancel, start, end, new_york), None);
+    assert_eq!(desk_window(C::Reschedule, start, end, new_york), None);
+}
+
+#[test]
+fn the_status_refusal_comes_before_the_time_refusal() {
+    use AppointmentStatus as S;
+    use StatusChange as C;
+    let london = zone("Europe/London");
+    let (start, end) = (utc(2026, 6, 15, 12, 30), utc(2026, 6, 15, 13, 0));
+    let long_before = start - TimeDelta::days(3);
+    let long_after = start + TimeDelta::days(3);
+    for now in [long_before, long_after] {
+        for (from, change) in [
+            (S::Cancelled, C::CheckIn),
+            (S::Booked, C::Complete),
+            (S::Completed, C::NoShow),
+            (S::Booked, C::UndoNoShow),
+        ] {
+            let refused = desk_change(from, change, start, end, london, now).expect_err("illegal");
+            assert_eq!(refused.code(), "illegal_transition", "{from} {change}");
+        }
+    }
+}
+
+#[test]
+fn the_desk_day_is_the_local_day_of_the_start() {
+    use StatusChange as C;
+    // London in summer: a 23:15–23:45 BST visit is on Monday 15 June; the day ends at
+    // 23:00 UTC, not at UTC midnight.
+    let london = zone("Europe/London");
+    let (start, end) = (utc(2026, 6, 15, 22, 15), utc(2026, 6, 15, 22, 45));
+    let window = desk_window(C::Complete, start, end, london).expect("timed");
+    assert_eq!(window.closes, utc(2026, 6, 15, 23, 0));
+    // Tokyo (UTC+9): a 08:00 local visit on 16 June starts at 23:00 UTC on the 15th; its day
+    // ends at local midnight, 15:00 UTC on the 16th.
+    let tokyo = zone("Asia/Tokyo");
+    let window = desk_window(
+        C::NoShow,
+        utc(2026, 6, 15, 23, 0),
+        utc(2026, 6, 15, 23, 30),
+        tokyo,
+    )
+    .expect("timed");
+    assert_eq!(window.opens, Some(utc(2026, 6, 15, 23, 10)));
+    assert_eq!(window.closes, utc(2026, 6, 16, 15, 0));
+    // The fall-back day in New York is 25 hours long: 04:00 UTC on 1 Nov to 05:00 UTC on 2 Nov.
+    let new_york = zone("America/New_York");
+    let window = desk_window(
+        C::UndoNoShow,
+        utc(2026, 11, 1, 14, 0),
+        utc(2026, 11, 1, 14, 30),
+        new_york,
+    )
+    .expect("timed");
+    assert_eq!(window.closes, utc(2026, 11, 2, 5, 0));
+    // A late visit that runs past midnight can be finished until it ends.
+    let window = desk_window(
+        C::Complete,
+        utc(2026, 6, 15, 22, 45),
+        utc(2026, 6, 15, 23, 30),
+        london,
+    )
+    .expect("timed");
+    assert_eq!(window.closes, utc(2026, 6, 15, 23, 30));
+    // A visit shorter than the grace may be marked a no-show once it has ended.
+    let window = desk_window(
+        C::NoShow,
+        utc(2026, 6, 15, 9, 0),
+        utc(2026, 6, 15, 9, 5),
+        london,
+    )
+    .expect("timed");
+    assert_eq!(window.opens, Some(utc(2026, 6, 15, 9, 5)));
 }
 
 #[test]

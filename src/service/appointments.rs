@@ -362,8 +362,11 @@ pub async fn cancel(
     shown_one(state, saved).await
 }
 
-/// Check-in, completion or no-show, by the clinic team. A completed visit queues the
-/// follow-up questionnaire; a no-show drops the pending reminder.
+/// Check-in, completion, no-show or undoing a no-show, by the clinic team, around the visit's
+/// time on its location's clock (`scheduling::desk_change`: `too_early` / `too_late`). A
+/// completed visit queues the follow-up questionnaire; a no-show drops the pending reminder.
+/// An undone no-show holds its time again, so a visit booked into that time meanwhile makes
+/// it a 409 `slot_taken`.
 #[tracing::instrument(name = "service.appointments.change_status", skip_all)]
 pub async fn change_status(
     state: &AppState,
@@ -374,16 +377,31 @@ pub async fn change_status(
     let action = match change {
         StatusChange::CheckIn => Action::AppointmentCheckIn,
         StatusChange::Complete => Action::AppointmentComplete,
-        _ => Action::AppointmentNoShow,
+        StatusChange::NoShow => Action::AppointmentNoShow,
+        StatusChange::UndoNoShow => Action::AppointmentNoShowUndo,
+        StatusChange::Cancel | StatusChange::Reschedule => {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "{change} is not a status change of the desk"
+            )));
+        }
     };
     let row = visible(state, caller, CLINIC_TEAM, id, action).await?;
+    let zones = zones(&state.db).await?;
     let work = Work::begin(state, caller).await?;
     let now = work.now();
     let row = appointments::find(work.db(), row.id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let next = scheduling::transition(lifecycle_status(row.status), change)
-        .map_err(|illegal| lifecycle_error(illegal.into()))?;
+    let zone = zone_at(state, &zones, row.location_id);
+    let next = scheduling::desk_change(
+        lifecycle_status(row.status),
+        change,
+        row.starts_at,
+        row.ends_at,
+        zone,
+        now,
+    )
+    .map_err(lifecycle_error)?;
     let mut changed = row.into_active_model();
     changed.status = Set(stored_status(next));
     changed.updated_at = Set(now);
@@ -400,7 +418,16 @@ pub async fn change_status(
     }
     work.allowed(action, &saved).await?;
     work.commit().await?;
-    shown_one(state, saved).await
+    Ok(Appointment::of(saved, &zones))
+}
+
+/// The zone of a location, or the clinic's for one that is gone: the day an appointment
+/// belongs to is read on its location's clock.
+fn zone_at(state: &AppState, zones: &[(Uuid, Zone)], location_id: Uuid) -> Zone {
+    zones
+        .iter()
+        .find(|(id, _)| *id == location_id)
+        .map_or(Zone::from_tz(state.config.time_zone), |(_, zone)| *zone)
 }
 
 /// Whose day a list shows.
@@ -408,10 +435,14 @@ pub async fn change_status(
 pub enum DayOf {
     Practitioner(Uuid),
     Location(Uuid),
+    /// Every practitioner at every location: the front desk's day.
+    Clinic,
 }
 
-/// A day's appointments of one practitioner or at one location. The day is the location's
-/// local date, or for a practitioner the clinic's.
+/// A day's appointments of one practitioner, at one location, or in the whole clinic (at
+/// most 500, by start). The day is the location's local date (for the whole clinic, each
+/// appointment's location's, so every location's list is part of it), or for a practitioner
+/// the clinic's.
 #[tracing::instrument(name = "service.appointments.day", skip_all)]
 pub async fn day(
     state: &AppState,
@@ -421,11 +452,11 @@ pub async fn day(
 ) -> ApiResult<Vec<Appointment>> {
     caller.require(state, CLINIC_TEAM).await?;
     let zones = zones(&state.db).await?;
-    let (scope, zone) = match of {
-        DayOf::Practitioner(id) => (
-            Scope::Practitioner(id),
-            Zone::from_tz(state.config.time_zone),
-        ),
+    let rows = match of {
+        DayOf::Practitioner(id) => {
+            let (from, to) = Zone::from_tz(state.config.time_zone).day_bounds(date);
+            appointments::list(&state.db, Scope::Practitioner(id), Some(from), Some(to)).await?
+        }
         DayOf::Location(id) => {
             let zone = zones
                 .iter()
@@ -434,11 +465,20 @@ pub async fn day(
                 .ok_or_else(|| {
                     ApiError::unknown_field("location_id", "There is no such location.")
                 })?;
-            (Scope::Location(id), zone)
+            let (from, to) = zone.day_bounds(date);
+            appointments::list(&state.db, Scope::Location(id), Some(from), Some(to)).await?
+        }
+        DayOf::Clinic => {
+            let days: Vec<_> = zones
+                .iter()
+                .map(|(location, zone)| {
+                    let (from, to) = zone.day_bounds(date);
+                    (*location, from, to)
+                })
+                .collect();
+            appointments::list_clinic_day(&state.db, &days).await?
         }
     };
-    let (from, to) = zone.day_bounds(date);
-    let rows = appointments::list(&state.db, scope, Some(from), Some(to)).await?;
     caller
         .audit(state)
         .allowed(&state.db, Action::AppointmentList, Subject::NONE)

@@ -7,7 +7,7 @@ use entity::{
     appointment_type, practitioner, time_off, working_hours,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
     IdenStatic, QueryFilter, QueryOrder, QueryResult, QuerySelect, RuntimeErr, TransactionSession,
     TransactionTrait, TryGetError, TryGetable,
     sea_query::{Alias, Expr, ExprTrait, Func, JoinType, Query, SelectStatement, UnionType},
@@ -597,6 +597,39 @@ pub async fn list<C: ConnectionTrait>(
     }
     query
         .order_by_asc(Column::StartsAt)
+        .order_by_asc(Column::Id)
+        .limit(500)
+        .all(db)
+        .await
+}
+
+/// The whole clinic's appointments on one day, where "the day" is each location's own:
+/// `days` names every location with the instants of that date on its clock, and an
+/// appointment is listed when it starts inside its location's `[from, to)`. By start, then
+/// practitioner, at most 500 (as every list).
+#[tracing::instrument(name = "store.appointments.list_clinic_day", skip_all)]
+pub async fn list_clinic_day<C: ConnectionTrait>(
+    db: &C,
+    days: &[(Uuid, DateTime<Utc>, DateTime<Utc>)],
+) -> Result<Vec<appointment::Model>, DbErr> {
+    if days.is_empty() {
+        return Ok(Vec::new());
+    }
+    // One statement for all locations, so the order and the limit apply to the whole day.
+    let any_location = days
+        .iter()
+        .fold(Condition::any(), |any, (location, from, to)| {
+            any.add(
+                Condition::all()
+                    .add(Column::LocationId.eq(*location))
+                    .add(Column::StartsAt.gte(*from))
+                    .add(Column::StartsAt.lt(*to)),
+            )
+        });
+    Entity::find()
+        .filter(any_location)
+        .order_by_asc(Column::StartsAt)
+        .order_by_asc(Column::PractitionerId)
         .order_by_asc(Column::Id)
         .limit(500)
         .all(db)

@@ -241,6 +241,11 @@ const MATRIX: &[(&str, &str, [u16; 5])] = &[
         "/api/v1/appointments/{id}/no-show",
         [401, 403, 200, 200, 403],
     ),
+    (
+        "post",
+        "/api/v1/appointments/{id}/undo-no-show",
+        [401, 403, 200, 200, 403],
+    ),
     ("get", "/api/v1/appointments", [401, 403, 200, 200, 403]),
     (
         "get",
@@ -265,6 +270,8 @@ struct Fixture {
     appointment_type: String,
     /// How many appointment times have been handed out (each call books its own).
     booked: std::cell::Cell<u32>,
+    /// How many appointments have been moved to earlier today.
+    under_way: std::cell::Cell<u32>,
 }
 
 impl Fixture {
@@ -295,6 +302,40 @@ impl Fixture {
         assert_eq!(response.status(), 201);
         let booked: Value = response.json().await.unwrap();
         booked["id"].as_str().unwrap().to_owned()
+    }
+
+    /// A new appointment of the other patient that started earlier today, so that check-in,
+    /// completion and no-show are inside their time windows now; returns its id. Nothing
+    /// books a time that has passed, and moving the clock would expire the callers' tokens,
+    /// so the booked row is moved in the database: 20-minute visits from midnight on, one
+    /// after the other (the last well before the epoch's 09:00).
+    async fn appointment_under_way(&self, app: &TestApp) -> String {
+        use entity::appointment;
+        use lumbar::clock::Clock;
+        use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+
+        let id = self.appointment(app).await;
+        let n = self.under_way.get();
+        self.under_way.set(n + 1);
+        let midnight = app
+            .clock
+            .now()
+            .date_naive()
+            .and_time(chrono::NaiveTime::MIN)
+            .and_utc();
+        let start = midnight + chrono::Duration::minutes(i64::from(n) * 20);
+        assert!(start + chrono::Duration::minutes(10) <= app.clock.now());
+        let row = appointment::Entity::find_by_id(id.parse::<Uuid>().unwrap())
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut moved = row.into_active_model();
+        moved.starts_at = Set(start);
+        moved.ends_at = Set(start + chrono::Duration::minutes(20));
+        moved.blocked_until = Set(start + chrono::Duration::minutes(20));
+        moved.update(&app.db).await.unwrap();
+        id
     }
 }
 
@@ -392,6 +433,7 @@ async fn fixture(app: &TestApp) -> Fixture {
         practitioner,
         appointment_type,
         booked: std::cell::Cell::new(0),
+        under_way: std::cell::Cell::new(0),
     }
 }
 
@@ -802,11 +844,24 @@ async fn call(
         }
         ("post", "/api/v1/appointments/{id}/check-in")
         | ("post", "/api/v1/appointments/{id}/no-show") => {
-            let id = fixture.appointment(app).await;
+            let id = fixture.appointment_under_way(app).await;
+            (Method::POST, path.replace("{id}", &id), None)
+        }
+        ("post", "/api/v1/appointments/{id}/undo-no-show") => {
+            let id = fixture.appointment_under_way(app).await;
+            let marked = app
+                .send(
+                    Method::POST,
+                    &format!("/api/v1/appointments/{id}/no-show"),
+                    Some(&fixture.staff),
+                    None,
+                )
+                .await;
+            assert_eq!(marked.status(), 200);
             (Method::POST, path.replace("{id}", &id), None)
         }
         ("post", "/api/v1/appointments/{id}/complete") => {
-            let id = fixture.appointment(app).await;
+            let id = fixture.appointment_under_way(app).await;
             let checked_in = app
                 .send(
                     Method::POST,

@@ -1214,12 +1214,25 @@ async fn lists_by_practitioner_location_and_patient_show_only_what_the_caller_ma
     )
     .await;
     assert_eq!(by_practitioner["appointments"][0]["id"], id);
+    // With neither, the whole clinic's day (front_desk.rs tests it across locations).
+    let whole_clinic = call_ok(
+        &clinic.app,
+        Method::GET,
+        "/api/v1/appointments?date=2026-03-03",
+        &clinic.staff,
+        None,
+    )
+    .await;
+    assert_eq!(whole_clinic["appointments"][0]["id"], id);
     expect_problem(
         clinic
             .app
             .send(
                 Method::GET,
-                "/api/v1/appointments?date=2026-03-03",
+                &format!(
+                    "/api/v1/appointments?date=2026-03-03&location_id={}&practitioner_id={}",
+                    clinic.location, clinic.practitioner
+                ),
                 Some(&clinic.staff),
                 None,
             )

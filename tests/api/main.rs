@@ -14,6 +14,7 @@ mod demo;
 mod docs;
 mod email_change;
 mod errors;
+mod front_desk;
 mod gate;
 mod health;
 mod helpers;

@@ -98,8 +98,11 @@ impl BookingApi {
         Ok(Booked::Created(Json(booked.appointment.into()), replayed))
     }
 
-    /// A day's appointments of one practitioner or at one location (give exactly one). The
-    /// day is the location's local date, or for a practitioner the clinic's.
+    /// A day's appointments: of one practitioner, at one location, or, with neither, of the
+    /// whole clinic (every practitioner at every location; give at most one). The day is the
+    /// location's local date (for the whole clinic, each appointment's location's), or for a
+    /// practitioner the clinic's. By start (the whole clinic's: by start, then practitioner),
+    /// at most 500.
     #[oai(
         path = "/appointments",
         method = "get",
@@ -121,12 +124,13 @@ impl BookingApi {
         let of = match (practitioner_id.0, location_id.0) {
             (Some(id), None) => DayOf::Practitioner(id),
             (None, Some(id)) => DayOf::Location(id),
-            _ => {
+            (None, None) => DayOf::Clinic,
+            (Some(_), Some(_)) => {
                 return Err(ApiError::field(
                     "practitioner_id",
-                    "exactly_one_required",
-                    "Give either practitioner_id or location_id.",
-                    "Give exactly one of practitioner_id and location_id.",
+                    "at_most_one_allowed",
+                    "Give practitioner_id or location_id, not both.",
+                    "Give at most one of practitioner_id and location_id.",
                 ));
             }
         };

@@ -1,4 +1,4 @@
-//! The appointment's life: reschedule, cancel, check-in, complete, no-show.
+//! The appointment's life: reschedule, cancel, check-in, complete, no-show and undoing one.
 
 use chrono::{DateTime, Utc};
 use poem::{Request, web::Data};
@@ -87,7 +87,9 @@ impl LifecycleApi {
         Ok(Json(shown.into()))
     }
 
-    /// The patient has arrived.
+    /// The patient has arrived. Possible from 60 minutes before the start until the end of the
+    /// appointment's day on its location's clock (so a forgotten check-in can still be made
+    /// that day); before, a 409 `too_early`, after, a 409 `too_late`, each saying when.
     #[oai(
         path = "/appointments/:id/check-in",
         method = "post",
@@ -103,8 +105,10 @@ impl LifecycleApi {
         change(&state, request, &auth, id.0, StatusChange::CheckIn).await
     }
 
-    /// The visit took place. The follow-up questionnaire link is emailed after the clinic's
-    /// follow-up delay.
+    /// The visit took place (it must have been checked in). Possible from the start until the
+    /// end of the appointment's day on its location's clock; before, a 409 `too_early`,
+    /// after, a 409 `too_late`. The follow-up questionnaire link is emailed after the
+    /// clinic's follow-up delay.
     #[oai(
         path = "/appointments/:id/complete",
         method = "post",
@@ -120,7 +124,9 @@ impl LifecycleApi {
         change(&state, request, &auth, id.0, StatusChange::Complete).await
     }
 
-    /// The patient did not come.
+    /// The patient did not come (or left before being seen). Possible from 10 minutes after
+    /// the start until the end of the appointment's day on its location's clock; before, a
+    /// 409 `too_early`, after, a 409 `too_late`. Undo it with `undo-no-show`, that same day.
     #[oai(
         path = "/appointments/:id/no-show",
         method = "post",
@@ -134,6 +140,26 @@ impl LifecycleApi {
         id: Path<Uuid>,
     ) -> ApiResult<Json<AppointmentView>> {
         change(&state, request, &auth, id.0, StatusChange::NoShow).await
+    }
+
+    /// Takes back a no-show (the patient came late after all, or the wrong visit was marked):
+    /// the appointment is `booked` again, to be checked in as usual. Possible only until the
+    /// end of the appointment's day on its location's clock (then a 409 `too_late`); an
+    /// appointment that is not a no-show is a 409 `illegal_transition`, and one whose time
+    /// was booked for another visit meanwhile a 409 `slot_taken`.
+    #[oai(
+        path = "/appointments/:id/undo-no-show",
+        method = "post",
+        operation_id = "undoAppointmentNoShow"
+    )]
+    async fn undo_no_show(
+        &self,
+        auth: BearerAuth,
+        request: &Request,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<AppointmentView>> {
+        change(&state, request, &auth, id.0, StatusChange::UndoNoShow).await
     }
 }
 
