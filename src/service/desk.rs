@@ -55,8 +55,8 @@ pub struct DeskDay {
     pub all_locations: Vec<Location>,
 }
 
-/// The day at every active location, or at `only` (which may be inactive: its history
-/// stays readable). Columns are the practitioners who work there and anyone else with an
+/// The day at every active location (and any other with appointments that day), or at
+/// `only` (which may be inactive: its history stays readable). Columns are the practitioners who work there and anyone else with an
 /// appointment there that day; cancelled appointments are left out.
 #[tracing::instrument(name = "service.desk.day", skip_all)]
 pub async fn day(
@@ -67,6 +67,21 @@ pub async fn day(
 ) -> ApiResult<DeskDay> {
     caller.require(state, FRONT_DESK).await?;
     let all = clinic::locations(state, caller).await?;
+    let people = practitioners::list(state, caller).await?;
+    let types: HashMap<Uuid, String> = clinic::appointment_types(state, caller)
+        .await?
+        .into_iter()
+        .map(|kind| (kind.id, kind.name))
+        .collect();
+
+    // One read: the whole clinic's day (each appointment on its own location's date), or the
+    // one location's.
+    let of = match only {
+        Some(id) => DayOf::Location(id),
+        None => DayOf::Clinic,
+    };
+    let mut listed = appointments::day(state, caller, date, of).await?;
+    // A location closed since keeps its history: shown when it has appointments that day.
     let chosen: Vec<Location> = match only {
         Some(id) => vec![
             all.iter()
@@ -76,22 +91,25 @@ pub async fn day(
         ],
         None => all
             .iter()
-            .filter(|location| location.active)
+            .filter(|location| {
+                location.active
+                    || listed
+                        .iter()
+                        .any(|appointment| appointment.location_id == location.id)
+            })
             .cloned()
             .collect(),
     };
-    let people = practitioners::list(state, caller).await?;
-    let types: HashMap<Uuid, String> = clinic::appointment_types(state, caller)
-        .await?
+    let days: Vec<(Location, Vec<Appointment>)> = chosen
         .into_iter()
-        .map(|kind| (kind.id, kind.name))
+        .map(|location| {
+            let here;
+            (here, listed) = listed
+                .drain(..)
+                .partition(|appointment| appointment.location_id == location.id);
+            (location, here)
+        })
         .collect();
-
-    let mut days = Vec::with_capacity(chosen.len());
-    for location in chosen {
-        let listed = appointments::day(state, caller, date, DayOf::Location(location.id)).await?;
-        days.push((location, listed));
-    }
     // One query for every patient of the day.
     let patient_ids: Vec<Uuid> = days
         .iter()

@@ -1,8 +1,9 @@
 //! The front desk's day: every location (or one), each practitioner a column, moving between
-//! days, and check-in, completion and no-show from the list. The day is `service::desk::day`;
+//! days, and check-in, completion, no-show and its undoing from the list, each offered only
+//! when the lifecycle's desk rule allows it. The day is `service::desk::day`;
 //! the changes are `service::appointments::change_status`, whose rules decide what is allowed.
 
-use chrono::{Duration, NaiveDate};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use minijinja::{Value, context};
 use poem::{
     IntoResponse, Request, Response, handler,
@@ -21,9 +22,10 @@ use super::{
 use crate::{
     app::AppState,
     error::ApiError,
-    scheduling::{AppointmentStatus, StatusChange},
+    scheduling::{self, AppointmentStatus, StatusChange, Zone},
     service::{
-        Caller, appointments,
+        Caller,
+        appointments::{self, Appointment},
         desk::{self, DeskDay},
     },
 };
@@ -37,11 +39,23 @@ pub struct DayQuery {
     done: Option<String>,
 }
 
-/// The status changes the desk makes from the day, as the form names them.
-const CHANGES: [(StatusChange, &str, &str); 3] = [
-    (StatusChange::CheckIn, "check_in", "Checked in"),
-    (StatusChange::Complete, "complete", "Completed"),
-    (StatusChange::NoShow, "no_show", "Marked as not attended"),
+/// The status changes the desk makes from the day: the form's value, the button, and what
+/// the page says once done.
+const CHANGES: [(StatusChange, &str, &str, &str); 4] = [
+    (StatusChange::CheckIn, "check_in", "Check in", "Checked in"),
+    (StatusChange::Complete, "complete", "Complete", "Completed"),
+    (
+        StatusChange::NoShow,
+        "no_show",
+        "Did not attend",
+        "Marked as did not attend",
+    ),
+    (
+        StatusChange::UndoNoShow,
+        "undo_no_show",
+        "Undo did not attend",
+        "Did not attend is undone: the appointment is booked again",
+    ),
 ];
 
 fn status_label(status: AppointmentStatus) -> &'static str {
@@ -54,16 +68,23 @@ fn status_label(status: AppointmentStatus) -> &'static str {
     }
 }
 
-/// The buttons an appointment in `status` offers; the service still decides when.
-fn offered(status: AppointmentStatus) -> Vec<Value> {
-    let names: &[(&str, &str)] = match status {
-        AppointmentStatus::Booked => &[("check_in", "Check in"), ("no_show", "Did not attend")],
-        AppointmentStatus::CheckedIn => &[("complete", "Complete")],
-        _ => &[],
-    };
-    names
+/// The buttons an appointment offers now: the changes the lifecycle's desk rule allows at
+/// this moment (the service applies the same rule when one is pressed).
+fn offered(appointment: &Appointment, zone: Zone, now: DateTime<Utc>) -> Vec<Value> {
+    CHANGES
         .iter()
-        .map(|&(value, label)| context! { value, label })
+        .filter(|(change, ..)| {
+            scheduling::desk_change(
+                appointment.status,
+                *change,
+                appointment.start,
+                appointment.end,
+                zone,
+                now,
+            )
+            .is_ok()
+        })
+        .map(|&(_, value, label, _)| context! { value, label })
         .collect()
 }
 
@@ -112,8 +133,8 @@ pub async fn day_page(
     let done = query.done.as_deref().and_then(|done| {
         CHANGES
             .iter()
-            .find(|(_, value, _)| *value == done)
-            .map(|(_, _, said)| *said)
+            .find(|(_, value, ..)| *value == done)
+            .map(|(.., said)| *said)
     });
     let status = if errors.is_empty() {
         StatusCode::OK
@@ -145,9 +166,9 @@ pub async fn change_status(
         .text("location")
         .and_then(|text| Uuid::parse_str(&text).ok());
     let chosen = form.text("change").unwrap_or_default();
-    let Some((change, value, _)) = CHANGES.iter().find(|(_, value, _)| *value == chosen) else {
+    let Some((change, value, ..)) = CHANGES.iter().find(|(_, value, ..)| *value == chosen) else {
         let mut errors = FormErrors::default();
-        errors.general = Some("Choose check in, complete or did not attend.".into());
+        errors.general = Some("Choose one of the appointment's buttons.".into());
         return render_day(
             &state,
             csrf,
@@ -196,6 +217,7 @@ async fn render_day(
     } = desk::day(state, caller, date, location)
         .await
         .map_err(page_error)?;
+    let now = state.clock.now();
     let days: Vec<Value> = locations
         .iter()
         .map(|day| {
@@ -219,7 +241,7 @@ async fn render_day(
                                 what => shown.type_name.clone(),
                                 status => status_label(appointment.status),
                                 level => format!("{:?}", appointment.status).to_lowercase(),
-                                actions => offered(appointment.status),
+                                actions => offered(appointment, day.zone, now),
                             }
                         })
                         .collect();

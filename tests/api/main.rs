@@ -27,6 +27,7 @@ mod outbox;
 mod pages;
 mod pages_account;
 mod pages_booking;
+mod pages_desk;
 mod pages_intake;
 mod pages_review;
 mod password_reset;
