@@ -412,7 +412,7 @@ pub fn password_problem(field: &str, new_password: &str) -> Option<FieldError> {
         })
 }
 
-fn invalid_fields(errors: Vec<FieldError>) -> ApiResult<()> {
+pub(crate) fn invalid_fields(errors: Vec<FieldError>) -> ApiResult<()> {
     if errors.is_empty() {
         return Ok(());
     }

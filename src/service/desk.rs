@@ -17,9 +17,10 @@ use crate::{
         access::FRONT_DESK,
         appointments::{self, Appointment, DayOf},
         clinic::{self, Location},
+        patients::{self, Patient},
         practitioners,
     },
-    store::patients,
+    store,
 };
 
 /// One appointment as the desk's day shows it.
@@ -115,7 +116,7 @@ pub async fn day(
         .iter()
         .flat_map(|(_, listed)| listed.iter().map(|appointment| appointment.patient_id))
         .collect();
-    let names: HashMap<Uuid, String> = patients::find_many(&state.db, patient_ids)
+    let names: HashMap<Uuid, String> = store::patients::find_many(&state.db, patient_ids)
         .await?
         .into_iter()
         .map(|record| {
@@ -185,4 +186,12 @@ pub async fn day(
         locations,
         all_locations: all.into_iter().filter(|location| location.active).collect(),
     })
+}
+
+/// A patient's record for the front desk's pages (their details, booking for them): the desk
+/// only, as `patients::get` reads it (scoped and audited there).
+#[tracing::instrument(name = "service.desk.patient", skip_all)]
+pub async fn patient(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Patient> {
+    caller.require(state, FRONT_DESK).await?;
+    patients::get(state, caller, id).await
 }

@@ -16,6 +16,7 @@ use crate::{
     service::{
         Caller, Work,
         access::{CLINIC_TEAM, DEMOGRAPHICS_EDITORS, DEMOGRAPHICS_READERS, FRONT_DESK, PATIENT},
+        accounts,
     },
     store::{
         account_tokens::{EMAIL_CHANGE_TTL, INVITATION_TTL},
@@ -115,11 +116,50 @@ pub struct NewRecord {
     pub phone: Option<String>,
 }
 
+/// What is wrong with a phone number: digits with an optional leading `+`, and spaces,
+/// brackets, dots, slashes or dashes between, 3 to 40 characters (as the API's pattern).
+pub fn phone_problem(field: &str, phone: &str) -> Option<FieldError> {
+    let phone = phone.trim();
+    let digits = phone.strip_prefix('+').unwrap_or(phone);
+    let readable = (3..=40).contains(&phone.chars().count())
+        && digits.chars().any(|c| c.is_ascii_digit())
+        && digits
+            .chars()
+            .all(|c| c.is_ascii_digit() || " ()./-".contains(c));
+    (!readable).then(|| FieldError {
+        field: field.into(),
+        code: "invalid_phone".into(),
+        message: "Enter a phone number of digits, like 0117 496 0000 or +44 117 496 0000.".into(),
+    })
+}
+
+/// Every problem with a new record typed into a form, in the form's order: names, date of
+/// birth, then the optional email address and phone number when given.
+pub fn record_problems(record: &NewRecord, today: NaiveDate) -> Vec<FieldError> {
+    [
+        accounts::name_problem("given_name", "first name", &record.given_name),
+        accounts::name_problem("family_name", "last name", &record.family_name),
+        check_date_of_birth("date_of_birth", record.date_of_birth, today).err(),
+        record
+            .email
+            .as_deref()
+            .and_then(|email| accounts::email_problem("email", email)),
+        record
+            .phone
+            .as_deref()
+            .and_then(|phone| phone_problem("phone", phone)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
 /// Registers a patient without a login (front desk).
 #[tracing::instrument(name = "service.patients.create", skip_all)]
 pub async fn create(state: &AppState, caller: &Caller, command: NewRecord) -> ApiResult<Patient> {
     caller.require(state, FRONT_DESK).await?;
-    plausible_birth_date(command.date_of_birth, state.local_today())?;
+    // The API's edge types hold the same rules; a page sends what was typed.
+    accounts::invalid_fields(record_problems(&command, state.local_today()))?;
     let work = Work::begin(state, caller).await?;
     let created = patients::create(
         work.db(),

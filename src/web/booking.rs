@@ -184,6 +184,48 @@ fn link(path: &str, params: &[(&str, String)]) -> String {
     }
 }
 
+/// Whom the booking pages book for: the signed-in patient (at `/book`), or a patient the
+/// front desk names (at `/desk/book?patient=…`), whose links all keep that patient.
+#[derive(Debug, Clone)]
+pub(super) struct Booker {
+    path: &'static str,
+    /// The front desk's patient: their id and name.
+    patient: Option<(Uuid, String)>,
+}
+
+impl Booker {
+    const SELF: Self = Self {
+        path: "/book",
+        patient: None,
+    };
+
+    pub(super) fn desk(patient_id: Uuid, name: String) -> Self {
+        Self {
+            path: "/desk/book",
+            patient: Some((patient_id, name)),
+        }
+    }
+
+    /// The query parameters every link of these pages keeps.
+    fn keep(&self) -> Vec<(&'static str, String)> {
+        self.patient
+            .iter()
+            .map(|(id, _)| ("patient", id.to_string()))
+            .collect()
+    }
+
+    fn link(&self, params: &[(&'static str, String)]) -> String {
+        link(self.path, &[self.keep(), params.to_vec()].concat())
+    }
+
+    fn title(&self) -> String {
+        match &self.patient {
+            Some((_, name)) => format!("Book for {name}"),
+            None => "Book an appointment".into(),
+        }
+    }
+}
+
 fn parse_uuid(value: Option<&str>) -> Option<Uuid> {
     value.and_then(|value| Uuid::parse_str(value.trim()).ok())
 }
@@ -383,6 +425,8 @@ impl Refusal {
 /// What has been chosen so far, from the address: each step adds to it.
 #[derive(Debug, Default, Deserialize)]
 pub struct BookQuery {
+    /// The front desk's patient (their booking pages only).
+    pub(super) patient: Option<String>,
     #[serde(rename = "type")]
     kind: Option<String>,
     location: Option<String>,
@@ -404,8 +448,19 @@ pub async fn book_page(
     Query(query): Query<BookQuery>,
 ) -> poem::Result<Response> {
     let caller = patient_or_return!(req, state, csrf, session);
+    booking_steps(&state, csrf, &caller, &Booker::SELF, query).await
+}
+
+/// The booking steps (what, where and with whom, a day and a time, confirm) for `booker`.
+pub(super) async fn booking_steps(
+    state: &AppState,
+    csrf: &CsrfToken,
+    caller: &Caller,
+    booker: &Booker,
+    query: BookQuery,
+) -> poem::Result<Response> {
     // A patient the intake check would refuse is told before choosing anything.
-    if let Err(err) = booking::patient_gate(&state, &caller).await {
+    if let Err(err) = booking::patient_gate(state, caller).await {
         let refusal = Refusal::of(err)?;
         return Ok(state.pages.render(
             refusal.status,
@@ -428,7 +483,13 @@ pub async fn book_page(
             status,
             "book.html",
             frame(csrf, &caller),
-            context! { title => "Book an appointment", errors => Value::from(minijinja::value::Serde(errors)), ..page },
+            context! {
+                title => booker.title(),
+                book_path => booker.path,
+                hidden => booker.keep(),
+                errors => Value::from(minijinja::value::Serde(errors)),
+                ..page
+            },
         )
     };
     let bad = |errors: &FormErrors| {
@@ -454,6 +515,7 @@ pub async fn book_page(
             .map(|kind| {
                 context! {
                     id => kind.id.to_string(),
+                    href => booker.link(&[("type", kind.id.to_string())]),
                     name => kind.name.clone(),
                     minutes => kind.duration_minutes,
                     new_patient => kind.new_patient,
@@ -520,7 +582,7 @@ pub async fn book_page(
                 kind_name => kind.name.clone(),
                 locations,
                 people,
-                change_href => "/book",
+                change_href => booker.link(&[]),
             },
             &errors,
         ));
@@ -537,7 +599,7 @@ pub async fn book_page(
         minutes => kind.duration_minutes,
         location_name => location.name.clone(),
         location_address => location.address.clone(),
-        change_where => link("/book", &[("type", kind_id.clone())]),
+        change_where => booker.link(&[("type", kind_id.clone())]),
     };
 
     // Step 4: confirm the chosen time.
@@ -552,7 +614,7 @@ pub async fn book_page(
                 step => 4,
                 when => long_time(clock.local, &clock.abbreviation),
                 with_name => with.display_name.clone(),
-                fields => vec![
+                fields => [booker.keep(), vec![
                     ("type", kind_id.clone()),
                     ("location", location.id.to_string()),
                     ("practitioner", practitioner_param.clone()),
@@ -560,8 +622,8 @@ pub async fn book_page(
                     ("start", start.to_rfc3339()),
                     // A double submit of this form books once: the service replays the key.
                     ("idempotency_key", Uuid::now_v7().to_string()),
-                ],
-                back => link("/book", &[keep.clone(), vec![
+                ]].concat(),
+                back => booker.link(&[keep.clone(), vec![
                     ("week", query.week.clone().unwrap_or_default()),
                     ("day", query.day.clone().unwrap_or_default()),
                 ]].concat()),
@@ -618,8 +680,8 @@ pub async fn book_page(
         Err(err) => return Err(page_error(err)),
     };
     let picker = Picker {
-        path: "/book",
-        keep,
+        path: booker.path,
+        keep: [booker.keep(), keep].concat(),
         today,
         week,
         day,
@@ -647,7 +709,25 @@ pub async fn book(
     form: FormData,
 ) -> poem::Result<Response> {
     let caller = patient_or_return!(req, state, csrf, session);
-    let clinic = Clinic::load(&state, &caller).await?;
+    submit_booking(&state, csrf, &caller, &Booker::SELF, &form).await
+}
+
+/// The intake check's refusals the front desk may book past, with a reason (the service
+/// decides; this only says when to offer the form, and offers it again when the reason given
+/// was refused: `override_reason_required`, `override_reason_too_long`).
+const OVERRIDABLE: [&str; 2] = ["intake_required", "intake_expired"];
+
+/// Books the confirmed time for `booker`. Refused: the gate's calm message and what to do, the
+/// next free times for a taken one, and for the front desk past a missing or old intake, a
+/// form to book anyway with a reason.
+pub(super) async fn submit_booking(
+    state: &AppState,
+    csrf: &CsrfToken,
+    caller: &Caller,
+    booker: &Booker,
+    form: &FormData,
+) -> poem::Result<Response> {
+    let clinic = Clinic::load(state, caller).await?;
     let kind = parse_uuid(form.raw("type"));
     let location = parse_uuid(form.raw("location"));
     let with = parse_uuid(form.raw("with"));
@@ -667,67 +747,101 @@ pub async fn book(
         return Ok(state.pages.render(
             StatusCode::UNPROCESSABLE_ENTITY,
             "book.html",
-            frame(csrf, &caller),
+            frame(csrf, caller),
             context! {
-                title => "Book an appointment",
+                title => booker.title(),
+                book_path => booker.link(&[]),
                 step => "refused",
                 errors => Value::from(minijinja::value::Serde(&errors)),
                 next_step => "choose_again",
             },
         ));
     };
+    // As typed: a blank reason is the service's to refuse, in its words.
+    let override_reason = booker
+        .patient
+        .is_some()
+        .then(|| form.raw("override_reason").map(str::to_owned))
+        .flatten();
     let booked = booking::book(
-        &state,
-        &caller,
+        state,
+        caller,
         BookAppointment {
-            patient_id: None,
+            patient_id: booker.patient.as_ref().map(|(id, _)| (*id).into()),
             practitioner_id: with.into(),
             location_id: location.into(),
             appointment_type_id: kind.into(),
             start,
-            override_reason: None,
-            idempotency_key: key,
+            override_reason: override_reason.clone(),
+            idempotency_key: key.clone(),
         },
     )
     .await;
     match booked {
-        Ok(booked) => Ok(Redirect::see_other(format!(
-            "/appointments/{}?booked=1",
-            booked.appointment.id
-        ))
-        .into_response()),
+        Ok(booked) => {
+            let shown = &booked.appointment;
+            let to = match booker.patient {
+                None => format!("/appointments/{}?booked=1", shown.id),
+                Some(_) => {
+                    let date = DateTime::parse_from_rfc3339(&shown.local_start)
+                        .map_or_else(|_| shown.start.date_naive(), |local| local.date_naive());
+                    format!(
+                        "/desk?date={date}&location={}&done=booked",
+                        shown.location_id
+                    )
+                }
+            };
+            Ok(Redirect::see_other(to).into_response())
+        }
         Err(err) => {
             let refusal = Refusal::of(err)?;
             let practitioner = form.text("practitioner").unwrap_or_else(|| "any".into());
             let other_times = suggestion_links(&refusal.next_slots, &clinic, |slot| {
-                link(
-                    "/book",
-                    &[
-                        ("type", kind.to_string()),
-                        ("location", slot.location_id.to_string()),
-                        ("practitioner", practitioner.clone()),
-                        ("with", slot.practitioner_id.to_string()),
-                        ("start", slot.start.to_rfc3339()),
-                    ],
-                )
+                booker.link(&[
+                    ("type", kind.to_string()),
+                    ("location", slot.location_id.to_string()),
+                    ("practitioner", practitioner.clone()),
+                    ("with", slot.practitioner_id.to_string()),
+                    ("start", slot.start.to_rfc3339()),
+                ])
             });
+            // The desk may book past a missing or old intake, giving the reason.
+            let can_override = booker.patient.is_some()
+                && (OVERRIDABLE.contains(&refusal.code)
+                    || refusal.code.starts_with("override_reason"));
+            let mut errors = FormErrors::default();
+            if can_override && override_reason.is_some() {
+                errors.field("override_reason", refusal.message.clone());
+            }
             Ok(state.pages.render(
                 refusal.status,
                 "book.html",
-                frame(csrf, &caller),
+                frame(csrf, caller),
                 context! {
                     title => "We could not book this time",
                     step => "refused",
+                    book_path => booker.link(&[]),
                     message => refusal.message.clone(),
-                    next_step => refusal.next_step(),
+                    next_step => if can_override { "override" } else { refusal.next_step() },
                     clinic_phone => state.config.clinic_phone.clone(),
-                    call => call_the_clinic(&state),
+                    call => call_the_clinic(state),
                     other_times,
-                    times_href => link("/book", &[
+                    times_href => booker.link(&[
                         ("type", kind.to_string()),
                         ("location", location.to_string()),
                         ("practitioner", practitioner.clone()),
                     ]),
+                    override_action => booker.path,
+                    fields => [booker.keep(), vec![
+                        ("type", kind.to_string()),
+                        ("location", location.to_string()),
+                        ("practitioner", practitioner.clone()),
+                        ("with", with.to_string()),
+                        ("start", start.to_rfc3339()),
+                        ("idempotency_key", key),
+                    ]].concat(),
+                    override_reason => override_reason.unwrap_or_default(),
+                    errors => Value::from(minijinja::value::Serde(&errors)),
                 },
             ))
         }

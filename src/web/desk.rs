@@ -130,11 +130,12 @@ pub async fn day_page(
             }
         },
     };
-    let done = query.done.as_deref().and_then(|done| {
-        CHANGES
+    let done = query.done.as_deref().and_then(|done| match done {
+        "booked" => Some("Booked"),
+        done => CHANGES
             .iter()
             .find(|(_, value, ..)| *value == done)
-            .map(|(.., said)| *said)
+            .map(|(.., said)| *said),
     });
     let status = if errors.is_empty() {
         StatusCode::OK

@@ -16,6 +16,7 @@ mod follow_up;
 pub mod form;
 mod intake;
 mod password;
+mod patients;
 pub mod questionnaire_form;
 mod render;
 mod review;
@@ -94,6 +95,13 @@ pub fn routes(state: &AppState) -> BoxEndpoint<'static> {
             "/desk/appointments/:id/status",
             poem::post(desk::change_status),
         )
+        .at(
+            "/desk/patients",
+            get(patients::search_page).post(patients::create),
+        )
+        .at("/desk/patients/:id", get(patients::patient_page))
+        .at("/desk/patients/:id/invite", poem::post(patients::invite))
+        .at("/desk/book", get(patients::book_page).post(patients::book))
         .at("/reviews", get(review::queue_page))
         .at("/reviews/:id", get(review::case_page).post(review::decide))
         .at("/book", get(booking::book_page).post(booking::book))

@@ -49,6 +49,8 @@ const TEMPLATES: &[(&str, &str)] = embedded![
     "review_case.html",
     "review_queue.html",
     "desk_day.html",
+    "desk_patients.html",
+    "desk_patient.html",
 ];
 
 /// The page templates and what every page shows.

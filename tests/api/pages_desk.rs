@@ -4,7 +4,6 @@
 
 use chrono::{DateTime, Utc};
 use entity::user::Role;
-use lumbar::clock::Clock;
 use reqwest::StatusCode;
 
 use crate::{
@@ -230,4 +229,202 @@ async fn only_the_front_desk_sees_the_day() {
     let anonymous = Browser::new(&clinic.app).get("/desk").await;
     assert_eq!(anonymous.status, 303);
     assert!(anonymous.location().starts_with("/login?next="));
+}
+
+/// The value of the hidden field `name` in the page's form.
+fn field(page: &Page, name: &str) -> String {
+    let text = page.text();
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = text
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no field {name}:\n{}", page.html))
+        + marker.len();
+    text[start..].split('"').next().unwrap().to_owned()
+}
+
+fn confirm_fields(page: &Page) -> Vec<(String, String)> {
+    [
+        "patient",
+        "type",
+        "location",
+        "practitioner",
+        "with",
+        "start",
+        "idempotency_key",
+    ]
+    .iter()
+    .map(|name| ((*name).to_owned(), field(page, name)))
+    .collect()
+}
+
+async fn submit_owned(browser: &mut Browser<'_>, path: &str, fields: &[(String, String)]) -> Page {
+    let borrowed: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    browser.submit(path, &borrowed).await
+}
+
+#[tokio::test]
+async fn the_desk_adds_a_patient_on_the_phone_and_books_past_the_missing_questionnaire() {
+    let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
+    clinic.app.expect_unsent_mail();
+    clinic.app.add_user(DESK, Role::Staff).await;
+    let mut desk = signed_in(&clinic.app, DESK).await;
+
+    // Found by part of a name.
+    let found = desk.get("/desk/patients?q=morg").await;
+    assert_eq!(found.status, 200);
+    found.assert_contains("1 patient matches");
+    found.assert_contains("Alex Morgan");
+
+    // A form with mistakes lists them in the form's order and keeps what was typed.
+    let wrong = desk
+        .submit(
+            "/desk/patients",
+            &[
+                ("family_name", "Okoye"),
+                ("birth_day", "31"),
+                ("birth_month", "2"),
+                ("birth_year", "1970"),
+                ("email", "not an address"),
+                ("phone", "call me"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, 422);
+    let summary: Vec<&str> = wrong
+        .html
+        .split("<li><a href=\"#")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert_eq!(summary, ["given_name", "date_of_birth", "email", "phone"]);
+    wrong.assert_contains("value=\"Okoye\"");
+
+    let added = desk
+        .submit(
+            "/desk/patients",
+            &[
+                ("given_name", "Chidi"),
+                ("family_name", "Okoye"),
+                ("birth_day", "9"),
+                ("birth_month", "7"),
+                ("birth_year", "1971"),
+                ("phone", "0117 496 0123"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, 303, "{}", added.html);
+    let patient_path = added.location().split('?').next().unwrap().to_owned();
+    let page = desk.get(added.location()).await;
+    page.assert_contains("The patient is added.");
+    page.assert_contains("Chidi Okoye");
+    page.assert_contains("9 July 1971");
+    // No email address: nothing to invite with.
+    assert!(!page.text().contains("Email an invitation"));
+    let patient_id = patient_path.rsplit('/').next().unwrap().to_owned();
+
+    // The booking steps, for this patient.
+    let first = desk.get(&format!("/desk/book?patient={patient_id}")).await;
+    assert_eq!(first.status, 200, "{}", first.html);
+    first.assert_contains("Book for Chidi Okoye");
+    first.assert_contains(&format!("/desk/book?patient={patient_id}&type="));
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("patient", &patient_id)
+        .append_pair("type", &clinic.new_visit)
+        .append_pair("location", &clinic.location)
+        .append_pair("practitioner", "any")
+        .append_pair("with", &clinic.practitioner)
+        .append_pair("start", "2026-03-04T09:00:00+00:00")
+        .finish();
+    let confirm = desk.get(&format!("/desk/book?{query}")).await;
+    assert_eq!(confirm.status, 200, "{}", confirm.html);
+    confirm.assert_contains("Step 4 of 4");
+    let fields = confirm_fields(&confirm);
+    assert_eq!(fields[0].1, patient_id);
+
+    // No questionnaire yet: refused, with the form to book anyway.
+    let refused = submit_owned(&mut desk, "/desk/book", &fields).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.html);
+    refused.assert_contains("Reason for booking without a current questionnaire");
+    refused.assert_contains("Book anyway");
+    // A blank reason is refused with the gate's words at the field.
+    let mut blank = fields.clone();
+    blank.push(("override_reason".into(), "  ".into()));
+    let again = submit_owned(&mut desk, "/desk/book", &blank).await;
+    assert_eq!(
+        again.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        again.html
+    );
+    again.assert_contains("<a href=\"#override_reason\">");
+
+    let mut with_reason = fields.clone();
+    with_reason.push((
+        "override_reason".into(),
+        "Booked by phone; will fill in the questionnaire at the clinic".into(),
+    ));
+    let booked = submit_owned(&mut desk, "/desk/book", &with_reason).await;
+    assert_eq!(booked.status, 303, "{}", booked.html);
+    assert_eq!(
+        booked.location(),
+        format!(
+            "/desk?date=2026-03-04&location={}&done=booked",
+            clinic.location
+        )
+    );
+    let day = desk.get(booked.location()).await;
+    day.assert_contains("Booked.");
+    day.assert_contains("Chidi Okoye");
+    let page = desk.get(&patient_path).await;
+    page.assert_contains("Wed 4 Mar 2026, 09:00 GMT");
+}
+
+#[tokio::test]
+async fn the_desk_invites_a_patient_with_an_address_and_other_roles_cannot_book_for_one() {
+    let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
+    clinic.app.expect_unsent_mail();
+    clinic.app.add_user(DESK, Role::Staff).await;
+    let mut desk = signed_in(&clinic.app, DESK).await;
+    let added = desk
+        .submit(
+            "/desk/patients",
+            &[
+                ("given_name", "Ines"),
+                ("family_name", "Duarte"),
+                ("birth_day", "1"),
+                ("birth_month", "12"),
+                ("birth_year", "1990"),
+                ("email", "ines@example.org"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, 303);
+    let patient_path = added.location().split('?').next().unwrap().to_owned();
+    let page = desk.get(&patient_path).await;
+    page.assert_contains("Email an invitation to log in");
+    let invited = desk.submit(&format!("{patient_path}/invite"), &[]).await;
+    assert_eq!(invited.status, 303);
+    desk.get(invited.location())
+        .await
+        .assert_contains("The invitation is on its way.");
+    let forged = desk.post_form(&format!("{patient_path}/invite"), &[]).await;
+    assert_eq!(forged.status, 403);
+
+    let patient_id = patient_path.rsplit('/').next().unwrap();
+    clinic
+        .app
+        .add_user("dr.kay@clinic.example", Role::Practitioner)
+        .await;
+    let mut practitioner = signed_in(&clinic.app, "dr.kay@clinic.example").await;
+    let page = practitioner
+        .get(&format!("/desk/book?patient={patient_id}"))
+        .await;
+    assert_eq!(page.status, 403);
+    assert!(!page.text().contains("Ines"));
+    let mut patient = signed_in(&clinic.app, crate::appointments::PATIENT_EMAIL).await;
+    assert_eq!(patient.get("/desk/patients").await.status, 403);
+    assert_eq!(patient.get(&patient_path).await.status, 403);
 }
