@@ -1,7 +1,9 @@
-//! Clinic journeys: the review queue showing a new emergency by itself, and the case an alert
-//! email links to, decided.
+//! Clinic journeys: the review queue showing a new emergency by itself, the case an alert
+//! email links to, decided, and the front desk booking a new patient by phone and checking them
+//! in.
 
 use entity::user::Role;
+use lumbar::clock::Clock;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -137,3 +139,96 @@ async fn a_practitioner_opens_an_alerted_case_and_decides_it(b: &mut Browser) {
     b.expect_text("Phoned the patient").await;
 }
 journey!(a_practitioner_opens_an_alerted_case_and_decides_it);
+
+/// The front desk takes a call from someone new: adds them as a patient, books their first
+/// visit at the first free time (past the missing questionnaire, giving the reason), finds it
+/// on the day and checks them in when they arrive.
+async fn the_desk_books_a_new_patient_by_phone_and_checks_them_in(b: &mut Browser) {
+    crate::patient::open_the_demo_clinic(&b.app).await;
+    let desk = "frontdesk@clinic.example";
+    b.app.add_user(desk, Role::Staff).await;
+    b.open("/login").await;
+    b.fill("Email address", desk).await;
+    b.fill("Password", TEST_PASSWORD).await;
+    b.press("Log in").await;
+    b.follow("The day").await;
+    b.expect_text("The day: Monday 2 March 2026").await;
+    b.check_accessibility("desk-day-empty").await;
+
+    b.follow("Patients").await;
+    b.expect_heading("Patients").await;
+    b.fill("First name", "Chidi").await;
+    b.fill("Last name", "Okoye").await;
+    b.fill("Day", "9").await;
+    b.fill("Month", "7").await;
+    b.fill("Year", "1971").await;
+    b.fill("Phone number (optional)", "0117 496 0123").await;
+    b.press("Add the patient").await;
+    b.expect_text("The patient is added.").await;
+    b.expect_heading("Chidi Okoye").await;
+    b.check_accessibility("desk-patient").await;
+    let address = b.address().await;
+    let patient_id = address
+        .split("/desk/patients/")
+        .nth(1)
+        .and_then(|rest| rest.split('?').next())
+        .expect("the patient's page names them")
+        .to_owned();
+
+    b.follow("Book an appointment").await;
+    b.expect_heading("Book for Chidi Okoye").await;
+    b.follow_first("//a[starts-with(normalize-space(.), 'Chiropractic new patient visit')]")
+        .await;
+    b.choose("Where", "Riverside Clinic").await;
+    b.press("Show free times").await;
+    b.follow_first("//ul[@class='day-list']//a").await;
+    b.check_accessibility("desk-book-when").await;
+    b.follow_first("//ul[@class='time-list']//a").await;
+    b.press("Book this appointment").await;
+    // No questionnaire yet: the desk books anyway, saying why.
+    b.expect_text("Reason for booking without a current questionnaire")
+        .await;
+    b.check_accessibility("desk-book-override").await;
+    b.fill(
+        "Reason for booking without a current questionnaire",
+        "New patient on the phone; will fill in the questionnaire at the clinic.",
+    )
+    .await;
+    b.press("Book anyway").await;
+    b.expect_text("Booked.").await;
+    b.expect_text("Chidi Okoye").await;
+
+    // The patient arrives a little before the time.
+    let staff = b.app.access_token(Role::Staff).await;
+    let day: Value = b
+        .app
+        .send(
+            Method::GET,
+            "/api/v1/appointments?date=2026-03-02",
+            Some(&staff),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let start = day["appointments"]
+        .as_array()
+        .and_then(|list| {
+            list.iter()
+                .find(|appointment| appointment["patient_id"] == patient_id.as_str())
+        })
+        .and_then(|appointment| appointment["start"].as_str())
+        .and_then(|start| chrono::DateTime::parse_from_rfc3339(start).ok())
+        .expect("the booking is on today's list")
+        .to_utc();
+    b.app.clock.set(start - chrono::Duration::minutes(10));
+    b.follow("The day").await;
+    b.expect_text("Chidi Okoye").await;
+    b.check_accessibility("desk-day").await;
+    b.screenshot("desk-day").await;
+    b.press_for("Check in", "Chidi Okoye").await;
+    b.expect_text("Checked in.").await;
+    b.expect_text("Checked in").await;
+}
+journey!(the_desk_books_a_new_patient_by_phone_and_checks_them_in);

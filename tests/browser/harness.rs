@@ -554,15 +554,27 @@ impl Browser {
     /// Presses the button reading `text` and waits for the page it leads to.
     pub async fn press(&mut self, text: &str) {
         let literal = xpath_literal(text);
-        let button = self
-            .only(
-                &format!(
-                    "//button[normalize-space(.)={literal}] | \
-                     //input[(@type='submit' or @type='button') and @value={literal}]"
-                ),
-                &format!("the button {text:?}"),
-            )
+        let xpath = format!(
+            "//button[normalize-space(.)={literal}] | \
+             //input[(@type='submit' or @type='button') and @value={literal}]"
+        );
+        self.press_matching(&xpath, text).await;
+    }
+
+    /// Presses the one button whose text starts with `label` and names `subject` (a list's
+    /// buttons say whose they are to a screen reader: "Check in: Alex Morgan, 09:00").
+    pub async fn press_for(&mut self, label: &str, subject: &str) {
+        let xpath = format!(
+            "//button[starts-with(normalize-space(.), {}) and contains(., {})]",
+            xpath_literal(label),
+            xpath_literal(subject)
+        );
+        self.press_matching(&xpath, &format!("{label} … {subject}"))
             .await;
+    }
+
+    async fn press_matching(&mut self, xpath: &str, text: &str) {
+        let button = self.only(xpath, &format!("the button {text:?}")).await;
         let from = self.current_url().await;
         let old_page = self.document().await;
         button
@@ -675,6 +687,11 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// The address of the page shown.
+    pub async fn address(&self) -> String {
+        self.current_url().await
     }
 
     /// Whether the browser shows the page at `path` (path and query of this server).

@@ -98,7 +98,7 @@ async fn complete_the_intake(b: &mut Browser) {
 }
 
 /// The demo clinic's practitioners, locations and appointment types, to book with.
-async fn open_the_demo_clinic(app: &TestApp) {
+pub(crate) async fn open_the_demo_clinic(app: &TestApp) {
     let zone = app.state.config.time_zone;
     lumbar::demo::seed(&app.db, app.clock.now(), zone, &app.state.triage)
         .await
