@@ -298,6 +298,17 @@ pub fn changes(edit: PatientEdit, today: NaiveDate) -> Result<PatientChanges, Ve
     {
         errors.push(error);
     }
+    // The API's edge types check these too; a page sends what was typed.
+    if let Edit::Set(email) = &edit.email
+        && let Some(problem) = accounts::email_problem("email", email)
+    {
+        errors.push(problem);
+    }
+    if let Edit::Set(phone) = &edit.phone
+        && let Some(problem) = phone_problem("phone", phone)
+    {
+        errors.push(problem);
+    }
     if !errors.is_empty() {
         return Err(errors);
     }

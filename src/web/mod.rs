@@ -99,7 +99,10 @@ pub fn routes(state: &AppState) -> BoxEndpoint<'static> {
             "/desk/patients",
             get(patients::search_page).post(patients::create),
         )
-        .at("/desk/patients/:id", get(patients::patient_page))
+        .at(
+            "/desk/patients/:id",
+            get(patients::patient_page).post(patients::update),
+        )
         .at("/desk/patients/:id/invite", poem::post(patients::invite))
         .at("/desk/book", get(patients::book_page).post(patients::book))
         .at("/reviews", get(review::queue_page))

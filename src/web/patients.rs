@@ -3,7 +3,7 @@
 //! availability patients see (the booking pages, for a named patient). The rules are the
 //! service's: `patients::{search, create, get, invite}`, `desk::patient_for_booking`, booking.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use minijinja::{Value, context};
 use poem::{
     IntoResponse, Request, Response, handler,
@@ -26,7 +26,7 @@ use crate::{
     scheduling::AppointmentStatus,
     service::{
         Caller, appointments, desk,
-        patients::{self, NewRecord, Patient, Search},
+        patients::{self, Edit, NewRecord, Patient, PatientEdit, Search},
     },
 };
 
@@ -230,6 +230,7 @@ pub async fn create(
 pub struct PatientQuery {
     added: Option<String>,
     invited: Option<String>,
+    updated: Option<String>,
 }
 
 #[handler]
@@ -247,12 +248,26 @@ pub async fn patient_page(
         Some("The patient is added.")
     } else if query.invited.is_some() {
         Some("The invitation is on its way.")
+    } else if query.updated.is_some() {
+        Some("The details are saved.")
     } else {
         None
     };
-    render_patient(&state, csrf, &caller, id, StatusCode::OK, done, None).await
+    render_patient(
+        &state,
+        csrf,
+        &caller,
+        id,
+        StatusCode::OK,
+        done,
+        FormErrors::default(),
+        None,
+    )
+    .await
 }
 
+/// The patient's page; `typed` is a refused change of details, shown again to correct.
+#[allow(clippy::too_many_arguments)]
 async fn render_patient(
     state: &AppState,
     csrf: &CsrfToken,
@@ -260,7 +275,8 @@ async fn render_patient(
     id: Uuid,
     status: StatusCode,
     done: Option<&str>,
-    problem: Option<String>,
+    errors: FormErrors,
+    typed: Option<&FormData>,
 ) -> poem::Result<Response> {
     let patient = desk::patient(state, caller, id).await.map_err(page_error)?;
     let mut listed = appointments::of_patient(state, caller, id)
@@ -287,9 +303,21 @@ async fn render_patient(
             context! { when, day_href => format!("/desk?date={date}&location={}", shown.location_id) }
         })
         .collect();
-    let errors = FormErrors {
-        general: problem,
-        ..FormErrors::default()
+    let birth = patient.date_of_birth;
+    let value = |name: &str, stored: Option<String>| match typed {
+        Some(form) => form.text(name).unwrap_or_default(),
+        None => stored.unwrap_or_default(),
+    };
+    let edit = context! {
+        given_name => value("given_name", Some(patient.given_name.clone())),
+        family_name => value("family_name", Some(patient.family_name.clone())),
+        email => value("email", patient.email.clone()),
+        phone => value("phone", patient.phone.clone()),
+        birth => context! {
+            day => value("birth_day", Some(birth.day().to_string())),
+            month => value("birth_month", Some(birth.month().to_string())),
+            year => value("birth_year", Some(birth.year().to_string())),
+        },
     };
     Ok(state.pages.render(
         status,
@@ -305,9 +333,71 @@ async fn render_patient(
             can_invite => !patient.has_login && patient.email.is_some(),
             upcoming,
             done,
+            edit,
+            editing => typed.is_some(),
             errors => Value::from(minijinja::value::Serde(&errors)),
         },
     ))
+}
+
+#[handler]
+pub async fn update(
+    req: &Request,
+    state: Data<&AppState>,
+    csrf: &CsrfToken,
+    session: &Session,
+    Path(id): Path<String>,
+    form: FormData,
+) -> poem::Result<Response> {
+    let caller = signed_in_or_return!(req, session);
+    let id = parse_id(&id)?;
+    let date_of_birth = birth_date(&form);
+    // A cleared email address or phone number is removed; names are required.
+    let optional = |name: &str| match form.text(name) {
+        Some(text) if !text.trim().is_empty() => Edit::Set(text),
+        _ => Edit::Remove,
+    };
+    let edit = PatientEdit {
+        given_name: Edit::Set(form.text("given_name").unwrap_or_default()),
+        family_name: Edit::Set(form.text("family_name").unwrap_or_default()),
+        date_of_birth: date_of_birth.map_or(Edit::Keep, Edit::Set),
+        email: optional("email"),
+        phone: optional("phone"),
+    };
+    let refused = |errors: FormErrors, status| {
+        let (state, caller, form) = (&state, &caller, &form);
+        async move { render_patient(state, csrf, caller, id, status, None, errors, Some(form)).await }
+    };
+    if date_of_birth.is_none() {
+        let mut errors = FormErrors::default();
+        if let Err(problems) = patients::changes(edit, state.local_today()) {
+            for problem in problems {
+                errors.field(&problem.field, problem.message);
+            }
+        }
+        errors.field(
+            "date_of_birth",
+            "Enter the date of birth as day, month and year, for example 27 3 1980.",
+        );
+        const ORDER: [&str; 5] = [
+            "given_name",
+            "family_name",
+            "date_of_birth",
+            "email",
+            "phone",
+        ];
+        errors
+            .list
+            .sort_by_key(|problem| ORDER.iter().position(|field| *field == problem.field));
+        return refused(errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    match patients::update(&state, &caller, id, edit).await {
+        Ok(_) => Ok(Redirect::see_other(format!("/desk/patients/{id}?updated=1")).into_response()),
+        Err(err @ (ApiError::Validation { .. } | ApiError::Conflict { .. })) => {
+            refused(FormErrors::from_api(&err, &[]), err.status()).await
+        }
+        Err(err) => Err(page_error(err)),
+    }
 }
 
 #[handler]
@@ -327,7 +417,11 @@ pub async fn invite(
                 ApiError::Conflict { detail, .. } => detail.clone(),
                 _ => String::new(),
             };
-            render_patient(&state, csrf, &caller, id, err.status(), None, Some(message)).await
+            let errors = FormErrors {
+                general: Some(message),
+                ..FormErrors::default()
+            };
+            render_patient(&state, csrf, &caller, id, err.status(), None, errors, None).await
         }
         Err(err) => Err(page_error(err)),
     }

@@ -3,7 +3,6 @@
 //! in.
 
 use entity::user::Role;
-use lumbar::clock::Clock;
 use reqwest::Method;
 use serde_json::{Value, json};
 
