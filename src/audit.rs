@@ -63,6 +63,8 @@ pub enum Action {
     /// A practitioner's calendar feed token was issued (replacing any earlier one) or revoked.
     CalendarTokenIssue,
     CalendarTokenRevoke,
+    /// Time off was recorded over this booked visit, which the front desk chose to keep.
+    TimeOffKeepsAppointment,
 }
 
 impl Action {
@@ -105,6 +107,7 @@ impl Action {
             Self::IntakeCheckOverride => "intake_check.override",
             Self::CalendarTokenIssue => "calendar_token.issue",
             Self::CalendarTokenRevoke => "calendar_token.revoke",
+            Self::TimeOffKeepsAppointment => "time_off.keeps_appointment",
         }
     }
 }

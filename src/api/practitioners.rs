@@ -132,6 +132,11 @@ pub struct NewTimeOff {
     pub ends_at: DateTime<Utc>,
     /// For colleagues; never shown to patients.
     pub reason: NonBlank<200>,
+    /// Record it although booked appointments fall in it, keeping them (each is audited).
+    /// Without it, such time off is refused (409 `time_off_clashes`, the appointments listed in
+    /// `clashing_appointments`) for the desk to move or cancel them first.
+    #[oai(default)]
+    pub keep_appointments: bool,
 }
 
 #[derive(Debug, Object)]
@@ -340,7 +345,9 @@ impl PractitionersApi {
         Ok(Json(stored.into()))
     }
 
-    /// Records time off (absolute instants; the end after the start).
+    /// Records time off (absolute instants; the end after the start). Time off over the
+    /// practitioner's booked or checked-in appointments is refused (409 `time_off_clashes`,
+    /// listing them) unless `keep_appointments` is true.
     #[oai(
         path = "/practitioners/:id/time-off",
         method = "post",
@@ -359,6 +366,7 @@ impl PractitionersApi {
             starts_at: body.starts_at,
             ends_at: body.ends_at,
             reason: body.reason.into_string(),
+            keep_appointments: body.keep_appointments,
         };
         let caller = caller(request, &auth);
         let created = practitioners::add_time_off(&state, &caller, id.0, command).await?;

@@ -10,12 +10,12 @@ use uuid::Uuid;
 
 use crate::{
     app::AppState,
-    audit::{Action, Record},
-    error::{ApiError, ApiResult},
+    audit::{Action, Record, Subject},
+    error::{ApiError, ApiResult, ClashingAppointment},
     notify::calendar::{self, FeedEvent},
     scheduling::{
-        self, Actor, Discipline, LocationHoursInput, StoredInterval, ValidationCode,
-        ValidationError, ValidationErrors, Workplace,
+        self, Actor, Discipline, HeldVisit, LocationHoursInput, StoredInterval, TimeOffDecision,
+        ValidationCode, ValidationError, ValidationErrors, Workplace,
     },
     service::{
         Caller, Work,
@@ -253,9 +253,12 @@ pub struct NewTimeOff {
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     pub reason: String,
+    /// The desk knows visits are booked in the period and keeps them (each kept one audited).
+    pub keep_appointments: bool,
 }
 
-/// Records time off (front desk, admins).
+/// Records time off (front desk, admins). Time off over the practitioner's booked visits is
+/// refused with those visits listed (409 `time_off_clashes`) unless the command keeps them.
 #[tracing::instrument(name = "service.practitioners.add_time_off", skip_all)]
 pub async fn add_time_off(
     state: &AppState,
@@ -265,8 +268,8 @@ pub async fn add_time_off(
 ) -> ApiResult<TimeOff> {
     caller.require(state, CLINIC_SETUP).await?;
     let practitioner = existing(state, id).await?;
-    scheduling::TimeOff::new(command.starts_at, command.ends_at, &command.reason).map_err(
-        |errors| {
+    let period = scheduling::TimeOff::new(command.starts_at, command.ends_at, &command.reason)
+        .map_err(|errors| {
             // The pure module names the interval's ends; the command names them as stored.
             errors
                 .into_iter()
@@ -276,9 +279,59 @@ pub async fn add_time_off(
                     _ => error,
                 })
                 .collect::<ValidationErrors>()
-        },
-    )?;
+        })?;
+    // Read inside the write so a visit booked a moment ago is seen (SQLite serialises writers).
     let work = Work::begin(state, caller).await?;
+    let held = practitioners::held_visits(
+        work.db(),
+        practitioner.id,
+        command.starts_at,
+        command.ends_at,
+    )
+    .await?;
+    let visits: Vec<HeldVisit<usize>> = held
+        .iter()
+        .enumerate()
+        .filter_map(|(index, row)| {
+            Some(HeldVisit {
+                id: index,
+                interval: scheduling::Interval::new(row.starts_at, row.ends_at).ok()?,
+            })
+        })
+        .collect();
+    match scheduling::check_time_off(&period, &visits, command.keep_appointments) {
+        TimeOffDecision::Clear => {}
+        TimeOffDecision::KeepsVisits(kept) => {
+            for row in kept.into_iter().filter_map(|index| held.get(index)) {
+                let subject =
+                    Subject::record(Record::Appointment(row.id)).for_patient(row.patient_id);
+                work.allowed(Action::TimeOffKeepsAppointment, subject)
+                    .await?;
+            }
+        }
+        TimeOffDecision::Clashes(clashing) => {
+            let appointments: Vec<ClashingAppointment> = clashing
+                .into_iter()
+                .filter_map(|index| held.get(index))
+                .map(|row| ClashingAppointment {
+                    id: row.id,
+                    starts_at: row.starts_at,
+                    ends_at: row.ends_at,
+                    patient_id: row.patient_id,
+                    patient_name: format!("{} {}", row.patient_given_name, row.patient_family_name),
+                })
+                .collect();
+            work.rollback().await?;
+            return Err(ApiError::TimeOffClashes {
+                detail: format!(
+                    "{} booked appointment(s) fall in this time off. Move or cancel them first, \
+                     or send `keep_appointments: true` to keep them.",
+                    appointments.len()
+                ),
+                appointments,
+            });
+        }
+    }
     let created = practitioners::add_time_off(
         work.db(),
         work.now(),

@@ -233,6 +233,72 @@ pub async fn add_time_off<C: ConnectionTrait>(
     .await
 }
 
+/// A visit that holds the practitioner's time, with the patient's name for the front desk.
+#[derive(Debug, Clone)]
+pub struct HeldVisitRow {
+    pub id: Uuid,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub patient_id: Uuid,
+    pub patient_given_name: String,
+    pub patient_family_name: String,
+}
+
+/// The practitioner's booked and checked-in visits overlapping `[from, to)`, by start. Two
+/// queries: the visits, then their patients' names (names only, nothing clinical).
+#[tracing::instrument(name = "store.practitioners.held_visits", skip_all)]
+pub async fn held_visits<C: ConnectionTrait>(
+    db: &C,
+    practitioner_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<HeldVisitRow>, DbErr> {
+    let visits = appointment::Entity::find()
+        .filter(appointment::Column::PractitionerId.eq(practitioner_id))
+        .filter(
+            appointment::Column::Status
+                .is_in([AppointmentStatus::Booked, AppointmentStatus::CheckedIn]),
+        )
+        .filter(appointment::Column::StartsAt.lt(to))
+        .filter(appointment::Column::EndsAt.gt(from))
+        .order_by_asc(appointment::Column::StartsAt)
+        .order_by_asc(appointment::Column::Id)
+        .all(db)
+        .await?;
+    if visits.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut patient_ids: Vec<Uuid> = visits.iter().map(|row| row.patient_id).collect();
+    patient_ids.sort_unstable();
+    patient_ids.dedup();
+    let names: HashMap<Uuid, (String, String)> = patient::Entity::find()
+        .select_only()
+        .column(patient::Column::Id)
+        .column(patient::Column::GivenName)
+        .column(patient::Column::FamilyName)
+        .filter(patient::Column::Id.is_in(patient_ids))
+        .into_tuple::<(Uuid, String, String)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|(id, given, family)| (id, (given, family)))
+        .collect();
+    Ok(visits
+        .into_iter()
+        .filter_map(|row| {
+            let (given, family) = names.get(&row.patient_id)?;
+            Some(HeldVisitRow {
+                id: row.id,
+                starts_at: row.starts_at,
+                ends_at: row.ends_at,
+                patient_id: row.patient_id,
+                patient_given_name: given.clone(),
+                patient_family_name: family.clone(),
+            })
+        })
+        .collect())
+}
+
 /// Time off that has not ended by `now`, soonest first.
 #[tracing::instrument(name = "store.practitioners.upcoming_time_off", skip_all)]
 pub async fn upcoming_time_off<C: ConnectionTrait>(

@@ -35,3 +35,4 @@ mod probe;
 mod races;
 mod service;
 mod smtp_sink;
+mod time_off;
