@@ -79,6 +79,20 @@ pub struct NewPractitioner {
     pub location_ids: Vec<Uuid>,
 }
 
+/// Changes to a practitioner; absent fields stay as they are.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct PractitionerChanges {
+    /// Where they work from now on (at least one). Their weekly hours at a location left out
+    /// are removed with it; their booked appointments there stay.
+    #[oai(validator(min_items = 1, max_items = 20, unique_items))]
+    pub location_ids: Option<Vec<Uuid>>,
+    /// `false` deactivates them: none of their times are offered or booked any more, while
+    /// their appointments stay and show, for the front desk to move. `true` takes them back
+    /// (not while their account is disabled: `account_disabled`).
+    pub active: Option<bool>,
+}
+
 #[derive(Debug, Object)]
 #[oai(rename = "Practitioner")]
 pub struct PractitionerView {
@@ -286,6 +300,29 @@ impl PractitionersApi {
         };
         let created = practitioners::create(&state, &caller(request, &auth), command).await?;
         Ok(PractitionerCreated::Created(Json(created.into())))
+    }
+
+    /// Edits, deactivates or reactivates a practitioner (front desk, admins).
+    #[oai(
+        path = "/practitioners/:id",
+        method = "patch",
+        operation_id = "updatePractitioner"
+    )]
+    async fn update(
+        &self,
+        auth: BearerAuth,
+        request: &Request,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+        body: Json<PractitionerChanges>,
+    ) -> ApiResult<Json<PractitionerView>> {
+        let body = body.0;
+        let command = practitioners::PractitionerUpdate {
+            location_ids: body.location_ids,
+            active: body.active,
+        };
+        let updated = practitioners::update(&state, &caller(request, &auth), id.0, command).await?;
+        Ok(Json(updated.into()))
     }
 
     /// The practitioners, by name.

@@ -1540,6 +1540,7 @@ fn request<'a>(
         location_id: LOCATION,
         start: bst(10, 0),
         practitioner_active: true,
+        location_active: true,
         held_by_discipline: &[(Discipline::Chiropractic, 2)],
         patient_busy: &[],
         intake,
@@ -1730,6 +1731,21 @@ fn an_inactive_practitioner_takes_no_bookings() {
     assert_eq!(refusal.kind, RefusalKind::NotAllowed);
 }
 
+#[test]
+fn an_inactive_location_takes_no_bookings() {
+    let setup = booking();
+    let refusal = check_booking(
+        &BookingRequest {
+            location_active: false,
+            ..request(&setup, &setup.regular, routine(setup.now))
+        },
+        &setup.offered,
+    )
+    .expect_err("inactive");
+    assert_eq!(refusal.code, RefusalCode::LocationInactive);
+    assert_eq!(refusal.kind, RefusalKind::NotAllowed);
+}
+
 /// What the gate reads: an intake submitted `days_ago` (none if `None`) and an open flag.
 fn gate(now: DateTime<Utc>, days_ago: Option<i64>, open_flag: Option<OpenFlag>) -> IntakeGateFacts {
     IntakeGateFacts {
@@ -1885,6 +1901,7 @@ fn refusal_codes_serialise_as_their_names() {
         SlotNotOffered,
         AppointmentTypeInactive,
         PractitionerInactive,
+        LocationInactive,
         DisciplineMismatch,
         NewPatientTypeRequired,
         IntakeRequired,

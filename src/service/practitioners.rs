@@ -99,22 +99,7 @@ pub async fn create(
             detail: "This account is a practitioner already.".into(),
         });
     }
-    let known: Vec<Uuid> = clinic::locations(&state.db)
-        .await?
-        .into_iter()
-        .map(|location| location.id)
-        .collect();
-    if let Some(index) = command
-        .location_ids
-        .iter()
-        .position(|id| !known.contains(id))
-    {
-        return Err(one_problem(
-            &format!("location_ids[{index}]"),
-            ValidationCode::Required,
-            "No location has this id.",
-        ));
-    }
+    known_locations(state, &command.location_ids).await?;
     let work = Work::begin(state, caller).await?;
     let created = practitioners::create(
         work.db(),
@@ -128,6 +113,76 @@ pub async fn create(
     let location_ids = practitioners::location_ids(work.db(), created.id).await?;
     work.commit().await?;
     Ok(Practitioner::of(created, location_ids))
+}
+
+/// Changes to a practitioner; what is not given stays.
+#[derive(Debug, Clone, Default)]
+pub struct PractitionerUpdate {
+    /// Where they work from now on (at least one). Their hours at a location left out go.
+    pub location_ids: Option<Vec<Uuid>>,
+    /// Whether they take new bookings. Deactivating keeps their appointments, which still
+    /// show (for the front desk to move); nothing of theirs is offered any more.
+    pub active: Option<bool>,
+}
+
+/// Edits, deactivates or reactivates a practitioner (front desk, admins); a 404 if there is
+/// none. One whose account is disabled cannot be reactivated (they could not sign in to see
+/// their schedule): enable the account first.
+#[tracing::instrument(name = "service.practitioners.update", skip_all)]
+pub async fn update(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    command: PractitionerUpdate,
+) -> ApiResult<Practitioner> {
+    caller.require(state, CLINIC_SETUP).await?;
+    let practitioner = existing(state, id).await?;
+    if command.active == Some(true) {
+        let account_enabled = users::find(&state.db, practitioner.user_id)
+            .await?
+            .is_some_and(|user| user.disabled_at.is_none());
+        if !account_enabled {
+            return Err(ApiError::Conflict {
+                code: "account_disabled",
+                detail: "This practitioner's account is disabled; enable it before they take \
+                         bookings again."
+                    .into(),
+            });
+        }
+    }
+    if let Some(location_ids) = &command.location_ids {
+        known_locations(state, location_ids).await?;
+    }
+    let work = Work::begin(state, caller).await?;
+    let updated = practitioners::update(
+        work.db(),
+        work.now(),
+        practitioner.id,
+        command.active,
+        command.location_ids.as_deref(),
+    )
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    let location_ids = practitioners::location_ids(work.db(), updated.id).await?;
+    work.commit().await?;
+    Ok(Practitioner::of(updated, location_ids))
+}
+
+/// A 422 naming the first id that is no location.
+async fn known_locations(state: &AppState, location_ids: &[Uuid]) -> ApiResult<()> {
+    let known: Vec<Uuid> = clinic::locations(&state.db)
+        .await?
+        .into_iter()
+        .map(|location| location.id)
+        .collect();
+    match location_ids.iter().position(|id| !known.contains(id)) {
+        Some(index) => Err(one_problem(
+            &format!("location_ids[{index}]"),
+            ValidationCode::Required,
+            "No location has this id.",
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The practitioners, by name.

@@ -88,6 +88,47 @@ pub async fn deactivate_for_user<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Sets whether the practitioner takes bookings, and (when given) where they work: hours at a
+/// location they no longer work at go with it, so nothing is offered there; their booked
+/// visits stay. `None` if there is no such practitioner.
+#[tracing::instrument(name = "store.practitioners.update", skip_all)]
+pub async fn update<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    id: Uuid,
+    active: Option<bool>,
+    location_ids: Option<&[Uuid]>,
+) -> Result<Option<practitioner::Model>, DbErr> {
+    let Some(found) = practitioner::Entity::find_by_id(id).one(db).await? else {
+        return Ok(None);
+    };
+    if let Some(location_ids) = location_ids {
+        working_hours::Entity::delete_many()
+            .filter(working_hours::Column::PractitionerId.eq(id))
+            .filter(working_hours::Column::LocationId.is_not_in(location_ids.iter().copied()))
+            .exec(db)
+            .await?;
+        practitioner_location::Entity::delete_many()
+            .filter(practitioner_location::Column::PractitionerId.eq(id))
+            .exec(db)
+            .await?;
+        for location_id in location_ids {
+            practitioner_location::ActiveModel {
+                practitioner_id: Set(id),
+                location_id: Set(*location_id),
+            }
+            .insert(db)
+            .await?;
+        }
+    }
+    let mut row: practitioner::ActiveModel = found.into();
+    if let Some(active) = active {
+        row.active = Set(active);
+    }
+    row.updated_at = Set(now);
+    Ok(Some(row.update(db).await?))
+}
+
 #[tracing::instrument(name = "store.practitioners.list", skip_all)]
 pub async fn list<C: ConnectionTrait>(db: &C) -> Result<Vec<practitioner::Model>, DbErr> {
     practitioner::Entity::find()

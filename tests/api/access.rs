@@ -151,6 +151,17 @@ const MATRIX: &[(&str, &str, [u16; 5])] = &[
     ),
     ("post", "/api/v1/locations", [401, 403, 201, 403, 201]),
     ("get", "/api/v1/locations", [401, 200, 200, 200, 200]),
+    ("patch", "/api/v1/locations/{id}", [401, 403, 200, 403, 200]),
+    (
+        "patch",
+        "/api/v1/appointment-types/{id}",
+        [401, 403, 200, 403, 200],
+    ),
+    (
+        "patch",
+        "/api/v1/practitioners/{id}",
+        [401, 403, 200, 403, 200],
+    ),
     (
         "post",
         "/api/v1/appointment-types",
@@ -628,6 +639,22 @@ async fn call(
             path.into(),
             Some(json!({"name": "Chiro visit", "discipline": "chiropractic",
                         "duration_minutes": 30, "buffer_after_minutes": 0, "new_patient": true})),
+        ),
+        // Changes that leave the fixture bookable for the rows after.
+        ("patch", "/api/v1/locations/{id}") => (
+            Method::PATCH,
+            format!("/api/v1/locations/{}", fixture.location),
+            Some(json!({"address": "3 Hill Rd", "active": true})),
+        ),
+        ("patch", "/api/v1/appointment-types/{id}") => (
+            Method::PATCH,
+            format!("/api/v1/appointment-types/{}", fixture.appointment_type),
+            Some(json!({"name": "Chiropractic first visit", "active": true})),
+        ),
+        ("patch", "/api/v1/practitioners/{id}") => (
+            Method::PATCH,
+            format!("/api/v1/practitioners/{}", fixture.practitioner),
+            Some(json!({"location_ids": [fixture.location], "active": true})),
         ),
         ("put", "/api/v1/clinic/policies") => (
             Method::PUT,

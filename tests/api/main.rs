@@ -10,6 +10,7 @@ mod cli;
 mod clinic;
 mod database;
 mod date_of_birth;
+mod deactivation;
 mod demo;
 mod docs;
 mod email_change;
