@@ -63,6 +63,9 @@ pub enum Action {
     /// A practitioner's calendar feed token was issued (replacing any earlier one) or revoked.
     CalendarTokenIssue,
     CalendarTokenRevoke,
+    /// An administrator disabled or re-enabled an account.
+    UserDisable,
+    UserEnable,
     /// Time off was recorded over this booked visit, which the front desk chose to keep.
     TimeOffKeepsAppointment,
 }
@@ -107,6 +110,8 @@ impl Action {
             Self::IntakeCheckOverride => "intake_check.override",
             Self::CalendarTokenIssue => "calendar_token.issue",
             Self::CalendarTokenRevoke => "calendar_token.revoke",
+            Self::UserDisable => "user.disable",
+            Self::UserEnable => "user.enable",
             Self::TimeOffKeepsAppointment => "time_off.keeps_appointment",
         }
     }

@@ -75,6 +75,11 @@ const MATRIX: &[(&str, &str, [u16; 5])] = &[
         "/api/v1/users/{id}/disable",
         [401, 403, 403, 403, 200],
     ),
+    (
+        "post",
+        "/api/v1/users/{id}/enable",
+        [401, 403, 403, 403, 200],
+    ),
     ("post", "/api/v1/patients", [401, 403, 201, 403, 403]),
     ("get", "/api/v1/patients", [401, 403, 200, 200, 403]),
     ("get", "/api/v1/patients/me", [401, 200, 403, 403, 403]),
@@ -528,6 +533,10 @@ async fn call(
                 format!("/api/v1/users/{target}/disable"),
                 None,
             )
+        }
+        ("post", "/api/v1/users/{id}/enable") => {
+            let target = app.add_user(&unique_email("enable"), Role::Staff).await;
+            (Method::POST, format!("/api/v1/users/{target}/enable"), None)
         }
         ("post", "/api/v1/patients") => (
             Method::POST,

@@ -37,3 +37,4 @@ mod races;
 mod service;
 mod smtp_sink;
 mod time_off;
+mod users;
