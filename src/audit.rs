@@ -39,6 +39,8 @@ pub enum Action {
     PatientUpdate,
     PatientSearch,
     PatientInvite,
+    /// The front desk read which patients emails could not reach.
+    PatientUnreachableList,
     IntakeCreate,
     IntakeRead,
     IntakeList,
@@ -88,6 +90,7 @@ impl Action {
             Self::PatientUpdate => "patient.update",
             Self::PatientSearch => "patient.search",
             Self::PatientInvite => "patient.invite",
+            Self::PatientUnreachableList => "patient.unreachable_list",
             Self::IntakeCreate => "intake.create",
             Self::IntakeRead => "intake.read",
             Self::IntakeList => "intake.list",

@@ -83,6 +83,11 @@ const MATRIX: &[(&str, &str, [u16; 5])] = &[
     ("post", "/api/v1/patients", [401, 403, 201, 403, 403]),
     ("get", "/api/v1/patients", [401, 403, 200, 200, 403]),
     ("get", "/api/v1/patients/me", [401, 200, 403, 403, 403]),
+    (
+        "get",
+        "/api/v1/patients/unreachable",
+        [401, 403, 200, 403, 403],
+    ),
     // Another patient's record: a patient may not know it exists.
     ("get", "/api/v1/patients/{id}", [401, 404, 200, 200, 403]),
     ("patch", "/api/v1/patients/{id}", [401, 404, 200, 403, 403]),

@@ -37,4 +37,5 @@ mod races;
 mod service;
 mod smtp_sink;
 mod time_off;
+mod unreachable;
 mod users;
