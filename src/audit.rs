@@ -39,6 +39,8 @@ pub enum Action {
     PatientUpdate,
     PatientSearch,
     PatientInvite,
+    /// The front desk read which patients emails could not reach.
+    PatientUnreachableList,
     IntakeCreate,
     IntakeRead,
     IntakeList,
@@ -65,6 +67,11 @@ pub enum Action {
     /// A practitioner's calendar feed token was issued (replacing any earlier one) or revoked.
     CalendarTokenIssue,
     CalendarTokenRevoke,
+    /// An administrator disabled or re-enabled an account.
+    UserDisable,
+    UserEnable,
+    /// Time off was recorded over this booked visit, which the front desk chose to keep.
+    TimeOffKeepsAppointment,
 }
 
 impl Action {
@@ -85,6 +92,7 @@ impl Action {
             Self::PatientUpdate => "patient.update",
             Self::PatientSearch => "patient.search",
             Self::PatientInvite => "patient.invite",
+            Self::PatientUnreachableList => "patient.unreachable_list",
             Self::IntakeCreate => "intake.create",
             Self::IntakeRead => "intake.read",
             Self::IntakeList => "intake.list",
@@ -108,6 +116,9 @@ impl Action {
             Self::IntakeCheckOverride => "intake_check.override",
             Self::CalendarTokenIssue => "calendar_token.issue",
             Self::CalendarTokenRevoke => "calendar_token.revoke",
+            Self::UserDisable => "user.disable",
+            Self::UserEnable => "user.enable",
+            Self::TimeOffKeepsAppointment => "time_off.keeps_appointment",
         }
     }
 }

@@ -68,6 +68,22 @@ pub struct Problem {
     #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub safety_advice: Option<Advice>,
+    /// When time off would fall on booked visits (`time_off_clashes`): those visits, for the
+    /// front desk to move or cancel first.
+    #[oai(default, skip_serializing_if_is_empty)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub clashing_appointments: Vec<ClashingAppointment>,
+}
+
+/// A booked visit in the way of a change: when it is and whose it is, nothing clinical.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Object)]
+pub struct ClashingAppointment {
+    pub id: uuid::Uuid,
+    pub starts_at: chrono::DateTime<chrono::Utc>,
+    pub ends_at: chrono::DateTime<chrono::Utc>,
+    pub patient_id: uuid::Uuid,
+    /// The patient's given and family name, for the front desk to call them.
+    pub patient_name: String,
 }
 
 /// What the patient reads: calm, clear next steps.
@@ -108,6 +124,7 @@ impl Problem {
             errors: Vec::new(),
             next_slots: Vec::new(),
             safety_advice: None,
+            clashing_appointments: Vec::new(),
         }
     }
 
@@ -198,6 +215,13 @@ pub enum ApiError {
         next_slots: Vec<SuggestedSlot>,
     },
 
+    /// Time off would fall on booked visits (409 `time_off_clashes`), listed for the desk.
+    #[error("{detail}")]
+    TimeOffClashes {
+        detail: String,
+        appointments: Vec<ClashingAppointment>,
+    },
+
     /// A bug or an unexpected failure. The cause is logged, never sent to the client.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -264,7 +288,7 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Conflict { .. } | Self::TimeOffClashes { .. } => StatusCode::CONFLICT,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Refused { status, .. } => *status,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -284,6 +308,7 @@ impl ApiError {
                 "validation_failed"
             }
             Self::NotFound => "not_found",
+            Self::TimeOffClashes { .. } => "time_off_clashes",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -325,6 +350,13 @@ impl ApiError {
                 detail, next_slots, ..
             } => Problem {
                 next_slots: next_slots.clone(),
+                ..Problem::new(status, self.code(), title, Some(detail.clone()))
+            },
+            Self::TimeOffClashes {
+                detail,
+                appointments,
+            } => Problem {
+                clashing_appointments: appointments.clone(),
                 ..Problem::new(status, self.code(), title, Some(detail.clone()))
             },
             Self::BadRequest { detail, .. }

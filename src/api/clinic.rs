@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use poem::{Request, web::Data};
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi, payload::Json};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, param::Path, payload::Json};
 use uuid::Uuid;
 
 use crate::{
@@ -17,7 +17,9 @@ use crate::{
     auth::BearerAuth,
     error::ApiResult,
     scheduling::{ClinicPoliciesInput, Discipline},
-    service::clinic::{self, AppointmentType, Location, NewAppointmentType},
+    service::clinic::{
+        self, AppointmentType, AppointmentTypeUpdate, Location, LocationUpdate, NewAppointmentType,
+    },
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -53,6 +55,18 @@ pub struct NewLocation {
     /// IANA time zone, e.g. `Europe/London`; working hours here are local to it.
     #[oai(validator(min_length = 1, max_length = 64))]
     pub time_zone: Text,
+}
+
+/// Changes to a location; absent fields stay as they are. Its time zone cannot change
+/// (working hours and booked visits are read in it): add a new location instead.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct LocationChanges {
+    pub name: Option<NonBlank<200>>,
+    pub address: Option<NonBlank<500>>,
+    /// `false` deactivates it: nothing there is offered or booked any more, while its
+    /// appointments stay and show. `true` makes it bookable again.
+    pub active: Option<bool>,
 }
 
 #[derive(Debug, Object)]
@@ -92,6 +106,23 @@ pub struct NewAppointmentTypeRequest {
     pub buffer_after_minutes: i32,
     /// For patients new to the discipline.
     pub new_patient: bool,
+}
+
+/// Changes to an appointment type; absent fields stay as they are. Its discipline cannot
+/// change. Booked visits keep the length they were booked with.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct AppointmentTypeChanges {
+    pub name: Option<NonBlank<200>>,
+    /// On the clinic's slot grid.
+    #[oai(validator(minimum(value = "1"), maximum(value = "480")))]
+    pub duration_minutes: Option<i32>,
+    #[oai(validator(minimum(value = "0"), maximum(value = "120")))]
+    pub buffer_after_minutes: Option<i32>,
+    pub new_patient: Option<bool>,
+    /// `false` deactivates it: it is not offered or booked any more, while its appointments
+    /// stay and show. `true` offers it again.
+    pub active: Option<bool>,
 }
 
 #[derive(Debug, Object)]
@@ -216,6 +247,31 @@ impl ClinicApi {
         Ok(LocationCreated::Created(Json(created.into())))
     }
 
+    /// Edits, deactivates or reactivates a location (front desk, admins).
+    #[oai(
+        path = "/locations/:id",
+        method = "patch",
+        operation_id = "updateLocation"
+    )]
+    async fn update_location(
+        &self,
+        auth: BearerAuth,
+        request: &Request,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+        body: Json<LocationChanges>,
+    ) -> ApiResult<Json<LocationView>> {
+        let body = body.0;
+        let command = LocationUpdate {
+            name: body.name.map(NonBlank::into_string),
+            address: body.address.map(NonBlank::into_string),
+            active: body.active,
+        };
+        let caller = caller(request, &auth);
+        let updated = clinic::update_location(&state, &caller, id.0, command).await?;
+        Ok(Json(updated.into()))
+    }
+
     /// The clinic's locations, by name.
     #[oai(path = "/locations", method = "get", operation_id = "listLocations")]
     async fn locations(
@@ -252,6 +308,34 @@ impl ClinicApi {
         let caller = caller(request, &auth);
         let created = clinic::create_appointment_type(&state, &caller, command).await?;
         Ok(AppointmentTypeCreated::Created(Json(created.into())))
+    }
+
+    /// Edits, deactivates or reactivates an appointment type (front desk, admins). The type as
+    /// changed must still sit on the slot grid.
+    #[oai(
+        path = "/appointment-types/:id",
+        method = "patch",
+        operation_id = "updateAppointmentType"
+    )]
+    async fn update_type(
+        &self,
+        auth: BearerAuth,
+        request: &Request,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+        body: Json<AppointmentTypeChanges>,
+    ) -> ApiResult<Json<AppointmentTypeView>> {
+        let body = body.0;
+        let command = AppointmentTypeUpdate {
+            name: body.name.map(NonBlank::into_string),
+            duration_minutes: body.duration_minutes,
+            buffer_after_minutes: body.buffer_after_minutes,
+            new_patient: body.new_patient,
+            active: body.active,
+        };
+        let caller = caller(request, &auth);
+        let updated = clinic::update_appointment_type(&state, &caller, id.0, command).await?;
+        Ok(Json(updated.into()))
     }
 
     /// The appointment types, by discipline and name.

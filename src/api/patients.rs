@@ -21,8 +21,41 @@ use crate::{
     app::AppState,
     auth::BearerAuth,
     error::ApiResult,
-    service::patients::{self, Edit, NewRecord, Patient, PatientEdit, Search},
+    service::patients::{self, Edit, NewRecord, Patient, PatientEdit, Search, Unreachable},
 };
+
+/// A patient an email could not reach (a dead letter): who, the address that failed, when and
+/// what kind of email. Never the email's content.
+#[derive(Debug, Object)]
+#[oai(rename = "UnreachablePatient")]
+pub struct UnreachableView {
+    pub patient_id: Uuid,
+    pub given_name: String,
+    pub family_name: String,
+    /// The address the email could not be delivered to.
+    pub address: String,
+    /// The kind of email, e.g. `appointment_confirmed` or `appointment_reminder`.
+    pub kind: String,
+    /// When delivery was given up.
+    pub failed_at: DateTime<Utc>,
+    /// The undelivered email, for an admin to retry (`/admin/outbox/{id}/retry`) once the
+    /// address is corrected.
+    pub email_id: Uuid,
+}
+
+impl From<Unreachable> for UnreachableView {
+    fn from(entry: Unreachable) -> Self {
+        Self {
+            patient_id: entry.patient_id,
+            given_name: entry.given_name,
+            family_name: entry.family_name,
+            address: entry.address,
+            kind: entry.kind,
+            failed_at: entry.failed_at,
+            email_id: entry.email_id,
+        }
+    }
+}
 
 /// A patient's demographics.
 #[derive(Debug, Object)]
@@ -209,6 +242,27 @@ impl PatientsApi {
         };
         let page = patients::search(&state, &caller(request, &auth), search).await?;
         Ok(Json(page.into()))
+    }
+
+    /// Patients the clinic's emails could not reach (front desk), newest failure first, one
+    /// entry per undelivered email: call them and correct the address. An address corrected
+    /// since no longer shows.
+    #[oai(
+        path = "/patients/unreachable",
+        method = "get",
+        operation_id = "listUnreachablePatients"
+    )]
+    async fn unreachable(
+        &self,
+        auth: BearerAuth,
+        request: &Request,
+        state: Data<&AppState>,
+        /// At most this many entries (1–200, default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
+        limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<Vec<UnreachableView>>> {
+        let found = patients::unreachable(&state, &caller(request, &auth), limit.0).await?;
+        Ok(Json(found.into_iter().map(UnreachableView::from).collect()))
     }
 
     /// The caller's own patient record.

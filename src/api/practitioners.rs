@@ -79,6 +79,20 @@ pub struct NewPractitioner {
     pub location_ids: Vec<Uuid>,
 }
 
+/// Changes to a practitioner; absent fields stay as they are.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct PractitionerChanges {
+    /// Where they work from now on (at least one). Their weekly hours at a location left out
+    /// are removed with it; their booked appointments there stay.
+    #[oai(validator(min_items = 1, max_items = 20, unique_items))]
+    pub location_ids: Option<Vec<Uuid>>,
+    /// `false` deactivates them: none of their times are offered or booked any more, while
+    /// their appointments stay and show, for the front desk to move. `true` takes them back
+    /// (not while their account is disabled: `account_disabled`).
+    pub active: Option<bool>,
+}
+
 #[derive(Debug, Object)]
 #[oai(rename = "Practitioner")]
 pub struct PractitionerView {
@@ -132,6 +146,11 @@ pub struct NewTimeOff {
     pub ends_at: DateTime<Utc>,
     /// For colleagues; never shown to patients.
     pub reason: NonBlank<200>,
+    /// Record it although booked appointments fall in it, keeping them (each is audited).
+    /// Without it, such time off is refused (409 `time_off_clashes`, the appointments listed in
+    /// `clashing_appointments`) for the desk to move or cancel them first.
+    #[oai(default)]
+    pub keep_appointments: bool,
 }
 
 #[derive(Debug, Object)]
@@ -283,6 +302,29 @@ impl PractitionersApi {
         Ok(PractitionerCreated::Created(Json(created.into())))
     }
 
+    /// Edits, deactivates or reactivates a practitioner (front desk, admins).
+    #[oai(
+        path = "/practitioners/:id",
+        method = "patch",
+        operation_id = "updatePractitioner"
+    )]
+    async fn update(
+        &self,
+        auth: BearerAuth,
+        request: &Request,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+        body: Json<PractitionerChanges>,
+    ) -> ApiResult<Json<PractitionerView>> {
+        let body = body.0;
+        let command = practitioners::PractitionerUpdate {
+            location_ids: body.location_ids,
+            active: body.active,
+        };
+        let updated = practitioners::update(&state, &caller(request, &auth), id.0, command).await?;
+        Ok(Json(updated.into()))
+    }
+
     /// The practitioners, by name.
     #[oai(
         path = "/practitioners",
@@ -340,7 +382,9 @@ impl PractitionersApi {
         Ok(Json(stored.into()))
     }
 
-    /// Records time off (absolute instants; the end after the start).
+    /// Records time off (absolute instants; the end after the start). Time off over the
+    /// practitioner's booked or checked-in appointments is refused (409 `time_off_clashes`,
+    /// listing them) unless `keep_appointments` is true.
     #[oai(
         path = "/practitioners/:id/time-off",
         method = "post",
@@ -359,6 +403,7 @@ impl PractitionersApi {
             starts_at: body.starts_at,
             ends_at: body.ends_at,
             reason: body.reason.into_string(),
+            keep_appointments: body.keep_appointments,
         };
         let caller = caller(request, &auth);
         let created = practitioners::add_time_off(&state, &caller, id.0, command).await?;

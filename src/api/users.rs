@@ -1,5 +1,5 @@
 //! `/api/v1/users`: administrators create staff, practitioner and admin accounts, list them,
-//! and disable any account (`service::users`).
+//! and disable or re-enable any account (`service::users`).
 
 use chrono::{DateTime, Utc};
 use poem::{Request, web::Data};
@@ -134,6 +134,24 @@ impl UsersApi {
         id: Path<Uuid>,
     ) -> ApiResult<Json<Account>> {
         let account = users::disable(&state, &caller(request, &auth), id.0).await?;
+        Ok(Json(account.into()))
+    }
+
+    /// Re-enables a disabled account: it can log in again with its password. A practitioner
+    /// is not put back on the booking list by this: `PATCH /practitioners/{id}` does that.
+    #[oai(
+        path = "/users/:id/enable",
+        method = "post",
+        operation_id = "enableUser"
+    )]
+    async fn enable(
+        &self,
+        auth: BearerAuth,
+        request: &Request,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<Account>> {
+        let account = users::enable(&state, &caller(request, &auth), id.0).await?;
         Ok(Json(account.into()))
     }
 }

@@ -49,6 +49,8 @@ pub enum RefusalCode {
     AppointmentTypeInactive,
     /// The practitioner no longer takes bookings.
     PractitionerInactive,
+    /// The location no longer takes bookings.
+    LocationInactive,
     /// The type's discipline is not the practitioner's.
     DisciplineMismatch,
     /// A patient new to the discipline must book a new-patient type.
@@ -75,6 +77,7 @@ impl RefusalCode {
             Self::PatientBusy => "patient_busy",
             Self::AppointmentTypeInactive => "appointment_type_inactive",
             Self::PractitionerInactive => "practitioner_inactive",
+            Self::LocationInactive => "location_inactive",
             Self::DisciplineMismatch => "discipline_mismatch",
             Self::NewPatientTypeRequired => "new_patient_type_required",
             Self::IntakeRequired => "intake_required",
@@ -285,6 +288,8 @@ pub struct BookingRequest<'a> {
     pub start: DateTime<Utc>,
     /// Whether the practitioner is active (an inactive one takes no new bookings).
     pub practitioner_active: bool,
+    /// Whether the location is active (an inactive one takes no new bookings).
+    pub location_active: bool,
     /// How many appointments the patient holds (booked, checked in or completed: not
     /// cancelled, not a no-show) per discipline; a discipline not listed has none.
     pub held_by_discipline: &'a [(Discipline, u64)],
@@ -307,7 +312,7 @@ pub struct BookingApproval {
 
 /// Runs every booking check, returning the first refusal in this order: the intake gate
 /// (first, so a patient who should go to hospital reads that, not "slot taken"), an inactive
-/// practitioner, an inactive type, the discipline, the new-patient rule, then the slot.
+/// practitioner, an inactive location, an inactive type, the discipline, the new-patient rule, then the slot.
 ///
 /// `offered` is availability computed from the same read for the same actor, type and
 /// `now`, over (at least) the start's local date ([`Zone::local_date`](super::Zone::local_date)).
@@ -326,6 +331,13 @@ pub fn check_booking(
             RefusalCode::PractitionerInactive,
             RefusalKind::NotAllowed,
             "This practitioner is not taking appointments. Please choose another.",
+        ));
+    }
+    if !request.location_active {
+        return Err(BookingRefusal::new(
+            RefusalCode::LocationInactive,
+            RefusalKind::NotAllowed,
+            "This location is not taking appointments. Please choose another.",
         ));
     }
     let kind = request.appointment_type;

@@ -7,7 +7,7 @@
 //!
 //! | endpoint | pure calls |
 //! |---|---|
-//! | setup (locations, policies, types, hours, time off) | [`Zone::parse`], [`ClinicPolicies::new`], [`AppointmentType::new`], [`WeeklyHours::new`] then [`LocationHours::check_against`], [`TimeOff::new`] — each error a [`ValidationError`] with `field`, `code`, `message` for a per-field 422 |
+//! | setup (locations, policies, types, hours, time off) | [`Zone::parse`], [`ClinicPolicies::new`], [`AppointmentType::new`], [`WeeklyHours::new`] then [`LocationHours::check_against`], [`TimeOff::new`] then [`check_time_off`] against the visits it would fall on — each error a [`ValidationError`] with `field`, `code`, `message` for a per-field 422 |
 //! | `GET /availability` | load the type, policies and one [`PractitionerCalendar`] per practitioner (busy and time off over [`AvailabilityQuery::load_window`]), then [`availability`] |
 //! | `POST /appointments` | read the facts in one statement, outside any transaction (the practitioner's calendar over [`AvailabilityQuery::load_window_around`] the start), [`availability`] for the start's [`Zone::local_date`], [`check_booking`]; write `slot.start`, `slot.end`, `slot.blocked_until` and the [`reminder`] all or nothing: the database's overlap constraint settles a race (see `service::booking`) |
 //! | reschedule / cancel | [`check_reschedule`] (then as a booking), [`cancel`] |
@@ -133,7 +133,7 @@ pub use booking::{
 };
 pub use clinic::{
     Actor, AppointmentType, AppointmentTypeInput, BookingWindow, ClinicPolicies,
-    ClinicPoliciesInput, Discipline, TimeOff,
+    ClinicPoliciesInput, Discipline, HeldVisit, TimeOff, TimeOffDecision, check_time_off,
 };
 pub use error::{ValidationCode, ValidationError, ValidationErrors};
 pub use hours::{

@@ -340,6 +340,7 @@ proptest! {
                 location_id: slot.location_id,
                 start: slot.start,
                 practitioner_active: true,
+                location_active: true,
                 held_by_discipline: &[(Discipline::Physiotherapy, 1)],
                 patient_busy: &[],
                 intake,

@@ -1540,6 +1540,7 @@ fn request<'a>(
         location_id: LOCATION,
         start: bst(10, 0),
         practitioner_active: true,
+        location_active: true,
         held_by_discipline: &[(Discipline::Chiropractic, 2)],
         patient_busy: &[],
         intake,
@@ -1730,6 +1731,21 @@ fn an_inactive_practitioner_takes_no_bookings() {
     assert_eq!(refusal.kind, RefusalKind::NotAllowed);
 }
 
+#[test]
+fn an_inactive_location_takes_no_bookings() {
+    let setup = booking();
+    let refusal = check_booking(
+        &BookingRequest {
+            location_active: false,
+            ..request(&setup, &setup.regular, routine(setup.now))
+        },
+        &setup.offered,
+    )
+    .expect_err("inactive");
+    assert_eq!(refusal.code, RefusalCode::LocationInactive);
+    assert_eq!(refusal.kind, RefusalKind::NotAllowed);
+}
+
 /// What the gate reads: an intake submitted `days_ago` (none if `None`) and an open flag.
 fn gate(now: DateTime<Utc>, days_ago: Option<i64>, open_flag: Option<OpenFlag>) -> IntakeGateFacts {
     IntakeGateFacts {
@@ -1885,6 +1901,7 @@ fn refusal_codes_serialise_as_their_names() {
         SlotNotOffered,
         AppointmentTypeInactive,
         PractitionerInactive,
+        LocationInactive,
         DisciplineMismatch,
         NewPatientTypeRequired,
         IntakeRequired,
@@ -2521,4 +2538,71 @@ fn a_reschedule_to_where_the_appointment_is_does_not_move_it() {
     ] {
         assert!(reschedule_moves(here, moved), "{moved:?}");
     }
+}
+
+// Time off over booked visits.
+
+fn visit(id: u8, start: DateTime<Utc>, minutes: i64) -> HeldVisit<u8> {
+    HeldVisit {
+        id,
+        interval: Interval::new(start, start + TimeDelta::minutes(minutes)).expect("a visit"),
+    }
+}
+
+fn afternoon_off() -> TimeOff {
+    TimeOff::new(utc(2026, 3, 4, 13, 0), utc(2026, 3, 4, 17, 0), "Training").expect("valid")
+}
+
+#[test]
+fn time_off_over_no_visit_is_clear() {
+    let visits = [
+        // Ends as the time off starts, and starts as it ends: touching is no clash.
+        visit(1, utc(2026, 3, 4, 12, 15), 45),
+        visit(2, utc(2026, 3, 4, 17, 0), 30),
+        visit(3, utc(2026, 3, 5, 13, 0), 30),
+    ];
+    assert_eq!(
+        check_time_off(&afternoon_off(), &visits, false),
+        TimeOffDecision::Clear
+    );
+    assert_eq!(
+        check_time_off::<u8>(&afternoon_off(), &[], true),
+        TimeOffDecision::Clear
+    );
+}
+
+#[test]
+fn time_off_over_visits_is_refused_naming_them_by_start() {
+    let visits = [
+        visit(1, utc(2026, 3, 4, 16, 30), 45),
+        visit(2, utc(2026, 3, 4, 9, 0), 30),
+        // Starts before the time off and runs into it.
+        visit(3, utc(2026, 3, 4, 12, 30), 45),
+        visit(4, utc(2026, 3, 4, 14, 0), 30),
+    ];
+    assert_eq!(
+        check_time_off(&afternoon_off(), &visits, false),
+        TimeOffDecision::Clashes(vec![3, 4, 1])
+    );
+}
+
+#[test]
+fn time_off_over_visits_the_desk_keeps_names_the_kept_ones() {
+    let visits = [
+        visit(1, utc(2026, 3, 4, 14, 0), 30),
+        visit(2, utc(2026, 3, 4, 9, 0), 30),
+    ];
+    assert_eq!(
+        check_time_off(&afternoon_off(), &visits, true),
+        TimeOffDecision::KeepsVisits(vec![1])
+    );
+}
+
+#[test]
+fn time_off_inside_one_visit_clashes_with_it() {
+    let visits = [visit(7, utc(2026, 3, 4, 12, 0), 6 * 60)];
+    assert_eq!(
+        check_time_off(&afternoon_off(), &visits, false),
+        TimeOffDecision::Clashes(vec![7])
+    );
 }

@@ -235,7 +235,10 @@ fn calendar(
     let hours = location_ids
         .into_iter()
         .filter_map(|location_id| {
-            let location = locations.iter().find(|row| row.id == location_id)?;
+            // A deactivated location offers nothing; its history stays.
+            let location = locations
+                .iter()
+                .find(|row| row.id == location_id && row.active)?;
             let zone = Zone::parse(&location.time_zone).ok()?;
             let stored: Vec<StoredInterval> = rows
                 .working_hours
@@ -371,10 +374,16 @@ pub async fn suggestions(
 /// A booking's refusal as the caller reads it, with the next free times for a slot that is not
 /// free.
 pub fn refused(refusal: scheduling::BookingRefusal, next_slots: Vec<SuggestedSlot>) -> ApiError {
-    // The request names a practitioner who takes no bookings: a problem with that field.
-    if refusal.code == scheduling::RefusalCode::PractitionerInactive {
+    // The request names a practitioner or location that takes no bookings: a problem with that
+    // field.
+    let inactive_field = match refusal.code {
+        scheduling::RefusalCode::PractitionerInactive => Some("practitioner_id"),
+        scheduling::RefusalCode::LocationInactive => Some("location_id"),
+        _ => None,
+    };
+    if let Some(field) = inactive_field {
         return ApiError::field(
-            "practitioner_id",
+            field,
             refusal.code.as_str(),
             &refusal.message,
             &refusal.message,

@@ -142,6 +142,7 @@ pub async fn book(
             appointment_type: &scheduling_type,
             practitioner_id: practitioner.id.into(),
             practitioner_active: practitioner.active,
+            location_active: location.active,
             practitioner_discipline: discipline_of(practitioner.discipline),
             location_id: location.id.into(),
             start: command.start,

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::{
     app::AppState,
-    error::ApiResult,
+    error::{ApiError, ApiResult},
     scheduling::{
         self, AppointmentTypeInput, ClinicPolicies, ClinicPoliciesInput, Discipline,
         ValidationErrors, Zone,
@@ -75,6 +75,41 @@ pub async fn create_location(
     .await?;
     work.commit().await?;
     Ok(created.into())
+}
+
+/// Changes to a location; what is not given stays. Deactivating keeps its history: its
+/// appointments stay and show, but nothing there is offered or booked any more.
+#[derive(Debug, Clone, Default)]
+pub struct LocationUpdate {
+    pub name: Option<String>,
+    pub address: Option<String>,
+    pub active: Option<bool>,
+}
+
+/// Edits, deactivates or reactivates a location (front desk, admins); a 404 if there is none.
+#[tracing::instrument(name = "service.clinic.update_location", skip_all)]
+pub async fn update_location(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    command: LocationUpdate,
+) -> ApiResult<Location> {
+    caller.require(state, CLINIC_SETUP).await?;
+    let work = Work::begin(state, caller).await?;
+    let updated = stored::update_location(
+        work.db(),
+        work.now(),
+        id,
+        stored::LocationChanges {
+            name: command.name.map(|name| name.trim().to_owned()),
+            address: command.address.map(|address| address.trim().to_owned()),
+            active: command.active,
+        },
+    )
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    work.commit().await?;
+    Ok(updated.into())
 }
 
 /// The clinic's locations, by name.
@@ -158,6 +193,76 @@ pub async fn create_appointment_type(
     .await?;
     work.commit().await?;
     Ok(created.into())
+}
+
+/// Changes to an appointment type; what is not given stays. Deactivating keeps its history:
+/// its appointments stay and show, but it is not offered or booked any more.
+#[derive(Debug, Clone, Default)]
+pub struct AppointmentTypeUpdate {
+    pub name: Option<String>,
+    pub duration_minutes: Option<i32>,
+    pub buffer_after_minutes: Option<i32>,
+    pub new_patient: Option<bool>,
+    pub active: Option<bool>,
+}
+
+/// Edits, deactivates or reactivates an appointment type (front desk, admins); a 404 if there
+/// is none. The type as changed is checked as a new one is (its duration on the slot grid),
+/// unless only whether it is offered changes: a type the grid left behind can still be retired.
+#[tracing::instrument(name = "service.clinic.update_appointment_type", skip_all)]
+pub async fn update_appointment_type(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    command: AppointmentTypeUpdate,
+) -> ApiResult<AppointmentType> {
+    caller.require(state, CLINIC_SETUP).await?;
+    let existing = crate::store::appointments::find_type(&state.db, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let name = command.name.map(|name| name.trim().to_owned());
+    let reshaped = name.is_some()
+        || command.duration_minutes.is_some()
+        || command.buffer_after_minutes.is_some();
+    if reshaped {
+        let policies = availability::policies(&state.db).await?;
+        scheduling::AppointmentType::new(
+            AppointmentTypeInput {
+                name: name.clone().unwrap_or_else(|| existing.name.clone()),
+                discipline: discipline_of(existing.discipline),
+                duration_minutes: i64::from(
+                    command
+                        .duration_minutes
+                        .unwrap_or(existing.duration_minutes),
+                ),
+                buffer_after_minutes: i64::from(
+                    command
+                        .buffer_after_minutes
+                        .unwrap_or(existing.buffer_after_minutes),
+                ),
+                new_patient: command.new_patient.unwrap_or(existing.new_patient),
+                active: command.active.unwrap_or(existing.active),
+            },
+            policies.slot_grid(),
+        )?;
+    }
+    let work = Work::begin(state, caller).await?;
+    let updated = stored::update_appointment_type(
+        work.db(),
+        work.now(),
+        id,
+        stored::AppointmentTypeChanges {
+            name,
+            duration_minutes: command.duration_minutes,
+            buffer_after_minutes: command.buffer_after_minutes,
+            new_patient: command.new_patient,
+            active: command.active,
+        },
+    )
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    work.commit().await?;
+    Ok(updated.into())
 }
 
 /// The appointment types, by discipline and name.

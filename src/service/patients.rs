@@ -20,7 +20,7 @@ use crate::{
     },
     store::{
         account_tokens::{EMAIL_CHANGE_TTL, INVITATION_TTL},
-        outbox::NewMessage,
+        outbox::{self, NewMessage},
         patients::{self, NewPatient, PatientChanges},
         scope, users,
     },
@@ -222,6 +222,73 @@ pub async fn search(state: &AppState, caller: &Caller, search: Search) -> ApiRes
         limit,
         offset,
     })
+}
+
+/// How many unreachable entries the front desk gets when it does not say.
+const DEFAULT_UNREACHABLE: u32 = 50;
+/// How many of the newest dead letters the unreachable list looks through: a clinic with more
+/// has a delivery problem for its admins, not a list for its desk.
+const DEAD_LETTERS_SCANNED: u64 = 1000;
+
+/// A patient an email could not reach: who, at which address, when, and what kind of email.
+/// Never its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreachable {
+    pub patient_id: Uuid,
+    pub given_name: String,
+    pub family_name: String,
+    /// The address that failed.
+    pub address: String,
+    /// The kind of email, e.g. `appointment_reminder`.
+    pub kind: String,
+    pub failed_at: DateTime<Utc>,
+    /// The dead letter, for an admin to retry once the address is right.
+    pub email_id: Uuid,
+}
+
+/// The patients whose emails could not be delivered (dead letters), newest failure first, at
+/// most `limit` (front desk): so the desk can call them and correct the address. A dead letter
+/// to an address no patient has any more (corrected since) is left out.
+#[tracing::instrument(name = "service.patients.unreachable", skip_all)]
+pub async fn unreachable(
+    state: &AppState,
+    caller: &Caller,
+    limit: Option<u32>,
+) -> ApiResult<Vec<Unreachable>> {
+    caller.require(state, FRONT_DESK).await?;
+    let limit = usize::try_from(limit.unwrap_or(DEFAULT_UNREACHABLE)).unwrap_or(usize::MAX);
+    let letters = outbox::dead_letters(&state.db, DEAD_LETTERS_SCANNED).await?;
+    let mut addresses: Vec<String> = letters
+        .iter()
+        .map(|letter| users::normalize_email(&letter.recipient))
+        .collect();
+    addresses.sort_unstable();
+    addresses.dedup();
+    let reached = patients::reached_at(&state.db, &addresses).await?;
+    let found: Vec<Unreachable> = letters
+        .into_iter()
+        .flat_map(|letter| {
+            let address = users::normalize_email(&letter.recipient);
+            reached
+                .iter()
+                .filter(move |(_, at)| at.contains(&address))
+                .map(move |(patient, _)| Unreachable {
+                    patient_id: patient.id,
+                    given_name: patient.given_name.clone(),
+                    family_name: patient.family_name.clone(),
+                    address: letter.recipient.clone(),
+                    kind: letter.kind.clone(),
+                    failed_at: letter.failed_at,
+                    email_id: letter.id,
+                })
+        })
+        .take(limit)
+        .collect();
+    caller
+        .audit(state)
+        .allowed(&state.db, Action::PatientUnreachableList, Subject::NONE)
+        .await?;
+    Ok(found)
 }
 
 /// The caller's own patient record, found by their account.

@@ -10,12 +10,12 @@ use uuid::Uuid;
 
 use crate::{
     app::AppState,
-    audit::{Action, Record},
-    error::{ApiError, ApiResult},
+    audit::{Action, Record, Subject},
+    error::{ApiError, ApiResult, ClashingAppointment},
     notify::calendar::{self, FeedEvent},
     scheduling::{
-        self, Actor, Discipline, LocationHoursInput, StoredInterval, ValidationCode,
-        ValidationError, ValidationErrors, Workplace,
+        self, Actor, Discipline, HeldVisit, LocationHoursInput, StoredInterval, TimeOffDecision,
+        ValidationCode, ValidationError, ValidationErrors, Workplace,
     },
     service::{
         Caller, Work,
@@ -99,22 +99,7 @@ pub async fn create(
             detail: "This account is a practitioner already.".into(),
         });
     }
-    let known: Vec<Uuid> = clinic::locations(&state.db)
-        .await?
-        .into_iter()
-        .map(|location| location.id)
-        .collect();
-    if let Some(index) = command
-        .location_ids
-        .iter()
-        .position(|id| !known.contains(id))
-    {
-        return Err(one_problem(
-            &format!("location_ids[{index}]"),
-            ValidationCode::Required,
-            "No location has this id.",
-        ));
-    }
+    known_locations(state, &command.location_ids).await?;
     let work = Work::begin(state, caller).await?;
     let created = practitioners::create(
         work.db(),
@@ -128,6 +113,76 @@ pub async fn create(
     let location_ids = practitioners::location_ids(work.db(), created.id).await?;
     work.commit().await?;
     Ok(Practitioner::of(created, location_ids))
+}
+
+/// Changes to a practitioner; what is not given stays.
+#[derive(Debug, Clone, Default)]
+pub struct PractitionerUpdate {
+    /// Where they work from now on (at least one). Their hours at a location left out go.
+    pub location_ids: Option<Vec<Uuid>>,
+    /// Whether they take new bookings. Deactivating keeps their appointments, which still
+    /// show (for the front desk to move); nothing of theirs is offered any more.
+    pub active: Option<bool>,
+}
+
+/// Edits, deactivates or reactivates a practitioner (front desk, admins); a 404 if there is
+/// none. One whose account is disabled cannot be reactivated (they could not sign in to see
+/// their schedule): enable the account first.
+#[tracing::instrument(name = "service.practitioners.update", skip_all)]
+pub async fn update(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    command: PractitionerUpdate,
+) -> ApiResult<Practitioner> {
+    caller.require(state, CLINIC_SETUP).await?;
+    let practitioner = existing(state, id).await?;
+    if command.active == Some(true) {
+        let account_enabled = users::find(&state.db, practitioner.user_id)
+            .await?
+            .is_some_and(|user| user.disabled_at.is_none());
+        if !account_enabled {
+            return Err(ApiError::Conflict {
+                code: "account_disabled",
+                detail: "This practitioner's account is disabled; enable it before they take \
+                         bookings again."
+                    .into(),
+            });
+        }
+    }
+    if let Some(location_ids) = &command.location_ids {
+        known_locations(state, location_ids).await?;
+    }
+    let work = Work::begin(state, caller).await?;
+    let updated = practitioners::update(
+        work.db(),
+        work.now(),
+        practitioner.id,
+        command.active,
+        command.location_ids.as_deref(),
+    )
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    let location_ids = practitioners::location_ids(work.db(), updated.id).await?;
+    work.commit().await?;
+    Ok(Practitioner::of(updated, location_ids))
+}
+
+/// A 422 naming the first id that is no location.
+async fn known_locations(state: &AppState, location_ids: &[Uuid]) -> ApiResult<()> {
+    let known: Vec<Uuid> = clinic::locations(&state.db)
+        .await?
+        .into_iter()
+        .map(|location| location.id)
+        .collect();
+    match location_ids.iter().position(|id| !known.contains(id)) {
+        Some(index) => Err(one_problem(
+            &format!("location_ids[{index}]"),
+            ValidationCode::Required,
+            "No location has this id.",
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The practitioners, by name.
@@ -253,9 +308,12 @@ pub struct NewTimeOff {
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     pub reason: String,
+    /// The desk knows visits are booked in the period and keeps them (each kept one audited).
+    pub keep_appointments: bool,
 }
 
-/// Records time off (front desk, admins).
+/// Records time off (front desk, admins). Time off over the practitioner's booked visits is
+/// refused with those visits listed (409 `time_off_clashes`) unless the command keeps them.
 #[tracing::instrument(name = "service.practitioners.add_time_off", skip_all)]
 pub async fn add_time_off(
     state: &AppState,
@@ -265,8 +323,8 @@ pub async fn add_time_off(
 ) -> ApiResult<TimeOff> {
     caller.require(state, CLINIC_SETUP).await?;
     let practitioner = existing(state, id).await?;
-    scheduling::TimeOff::new(command.starts_at, command.ends_at, &command.reason).map_err(
-        |errors| {
+    let period = scheduling::TimeOff::new(command.starts_at, command.ends_at, &command.reason)
+        .map_err(|errors| {
             // The pure module names the interval's ends; the command names them as stored.
             errors
                 .into_iter()
@@ -276,9 +334,59 @@ pub async fn add_time_off(
                     _ => error,
                 })
                 .collect::<ValidationErrors>()
-        },
-    )?;
+        })?;
+    // Read inside the write so a visit booked a moment ago is seen (SQLite serialises writers).
     let work = Work::begin(state, caller).await?;
+    let held = practitioners::held_visits(
+        work.db(),
+        practitioner.id,
+        command.starts_at,
+        command.ends_at,
+    )
+    .await?;
+    let visits: Vec<HeldVisit<usize>> = held
+        .iter()
+        .enumerate()
+        .filter_map(|(index, row)| {
+            Some(HeldVisit {
+                id: index,
+                interval: scheduling::Interval::new(row.starts_at, row.ends_at).ok()?,
+            })
+        })
+        .collect();
+    match scheduling::check_time_off(&period, &visits, command.keep_appointments) {
+        TimeOffDecision::Clear => {}
+        TimeOffDecision::KeepsVisits(kept) => {
+            for row in kept.into_iter().filter_map(|index| held.get(index)) {
+                let subject =
+                    Subject::record(Record::Appointment(row.id)).for_patient(row.patient_id);
+                work.allowed(Action::TimeOffKeepsAppointment, subject)
+                    .await?;
+            }
+        }
+        TimeOffDecision::Clashes(clashing) => {
+            let appointments: Vec<ClashingAppointment> = clashing
+                .into_iter()
+                .filter_map(|index| held.get(index))
+                .map(|row| ClashingAppointment {
+                    id: row.id,
+                    starts_at: row.starts_at,
+                    ends_at: row.ends_at,
+                    patient_id: row.patient_id,
+                    patient_name: format!("{} {}", row.patient_given_name, row.patient_family_name),
+                })
+                .collect();
+            work.rollback().await?;
+            return Err(ApiError::TimeOffClashes {
+                detail: format!(
+                    "{} booked appointment(s) fall in this time off. Move or cancel them first, \
+                     or send `keep_appointments: true` to keep them.",
+                    appointments.len()
+                ),
+                appointments,
+            });
+        }
+    }
     let created = practitioners::add_time_off(
         work.db(),
         work.now(),

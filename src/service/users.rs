@@ -1,11 +1,12 @@
 //! Staff accounts, for administrators: creating staff, practitioner and admin accounts,
-//! listing every account, and disabling one.
+//! listing every account, and disabling and re-enabling one (both audited).
 
 use entity::user::Role;
 use uuid::Uuid;
 
 use crate::{
     app::AppState,
+    audit::{Action, Record},
     error::{ApiError, ApiResult},
     service::{Caller, Work, access::ADMIN, accounts::Account},
     store::{
@@ -97,6 +98,25 @@ pub async fn disable(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<A
     refresh_tokens::revoke_all_of_user(work.db(), work.now(), account.id).await?;
     web_sessions::end_all_of_user(work.db(), account.id).await?;
     practitioners::deactivate_for_user(work.db(), work.now(), account.id).await?;
+    work.allowed(Action::UserDisable, Record::User(account.id))
+        .await?;
+    work.commit().await?;
+    Ok(account.into())
+}
+
+/// Re-enables a disabled account: it can sign in again (with its old password; its sessions
+/// stay revoked). A practitioner's account does not put them back on the booking list: the
+/// front desk does that (`PATCH /practitioners/{id}`), once their hours are right.
+/// Enabling an enabled account changes nothing.
+#[tracing::instrument(name = "service.users.enable", skip_all)]
+pub async fn enable(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Account> {
+    caller.require(state, ADMIN).await?;
+    let work = Work::begin(state, caller).await?;
+    let account = users::enable(work.db(), work.now(), id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    work.allowed(Action::UserEnable, Record::User(account.id))
+        .await?;
     work.commit().await?;
     Ok(account.into())
 }

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use entity::{appointment_type, clinic_policy, location, practitioner::Discipline};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, QueryOrder,
-    sea_query::OnConflict,
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
+    QueryOrder, sea_query::OnConflict,
 };
 use uuid::Uuid;
 
@@ -38,6 +38,90 @@ pub async fn locations<C: ConnectionTrait>(db: &C) -> Result<Vec<location::Model
         .order_by_asc(location::Column::Id)
         .all(db)
         .await
+}
+
+#[tracing::instrument(name = "store.clinic.find_location", skip_all)]
+pub async fn find_location<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+) -> Result<Option<location::Model>, DbErr> {
+    location::Entity::find_by_id(id).one(db).await
+}
+
+/// What may change on a location (its zone may not: hours and visits are read in it).
+#[derive(Debug, Clone, Default)]
+pub struct LocationChanges {
+    pub name: Option<String>,
+    pub address: Option<String>,
+    pub active: Option<bool>,
+}
+
+/// Applies `changes` to the location; `None` if there is no such location.
+#[tracing::instrument(name = "store.clinic.update_location", skip_all)]
+pub async fn update_location<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    id: Uuid,
+    changes: LocationChanges,
+) -> Result<Option<location::Model>, DbErr> {
+    let Some(found) = location::Entity::find_by_id(id).one(db).await? else {
+        return Ok(None);
+    };
+    let mut row = found.into_active_model();
+    if let Some(name) = changes.name {
+        row.name = Set(name);
+    }
+    if let Some(address) = changes.address {
+        row.address = Set(address);
+    }
+    if let Some(active) = changes.active {
+        row.active = Set(active);
+    }
+    row.updated_at = Set(now);
+    Ok(Some(row.update(db).await?))
+}
+
+/// What may change on an appointment type (not its discipline: its visits were booked with
+/// practitioners of that one).
+#[derive(Debug, Clone, Default)]
+pub struct AppointmentTypeChanges {
+    pub name: Option<String>,
+    pub duration_minutes: Option<i32>,
+    pub buffer_after_minutes: Option<i32>,
+    pub new_patient: Option<bool>,
+    pub active: Option<bool>,
+}
+
+/// Applies `changes` to the type; `None` if there is no such type. Booked visits keep the
+/// times they were booked with.
+#[tracing::instrument(name = "store.clinic.update_appointment_type", skip_all)]
+pub async fn update_appointment_type<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    id: Uuid,
+    changes: AppointmentTypeChanges,
+) -> Result<Option<appointment_type::Model>, DbErr> {
+    let Some(found) = appointment_type::Entity::find_by_id(id).one(db).await? else {
+        return Ok(None);
+    };
+    let mut row = found.into_active_model();
+    if let Some(name) = changes.name {
+        row.name = Set(name);
+    }
+    if let Some(minutes) = changes.duration_minutes {
+        row.duration_minutes = Set(minutes);
+    }
+    if let Some(minutes) = changes.buffer_after_minutes {
+        row.buffer_after_minutes = Set(minutes);
+    }
+    if let Some(new_patient) = changes.new_patient {
+        row.new_patient = Set(new_patient);
+    }
+    if let Some(active) = changes.active {
+        row.active = Set(active);
+    }
+    row.updated_at = Set(now);
+    Ok(Some(row.update(db).await?))
 }
 
 pub struct NewAppointmentType {

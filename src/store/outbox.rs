@@ -421,6 +421,47 @@ pub async fn list<C: ConnectionTrait>(
         .await
 }
 
+/// A dead letter as the front desk may know it: to whom, what kind, when it failed. Never the
+/// content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub id: Uuid,
+    pub kind: String,
+    pub recipient: String,
+    /// When it became a dead letter (its last change).
+    pub failed_at: DateTime<Utc>,
+}
+
+/// The newest `limit` dead letters, newest failure first; only the columns of [`DeadLetter`]
+/// are read.
+#[tracing::instrument(name = "store.outbox.dead_letters", skip_all)]
+pub async fn dead_letters<C: ConnectionTrait>(
+    db: &C,
+    limit: u64,
+) -> Result<Vec<DeadLetter>, DbErr> {
+    Ok(Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .column(Column::Kind)
+        .column(Column::Recipient)
+        .column(Column::UpdatedAt)
+        .filter(Column::Status.eq(OutboxStatus::Dead))
+        .order_by(Column::UpdatedAt, Order::Desc)
+        .order_by(Column::Id, Order::Desc)
+        .limit(limit)
+        .into_tuple::<(Uuid, String, String, DateTime<Utc>)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|(id, kind, recipient, failed_at)| DeadLetter {
+            id,
+            kind,
+            recipient,
+            failed_at,
+        })
+        .collect())
+}
+
 #[tracing::instrument(name = "store.outbox.find", skip_all)]
 pub async fn find<C: ConnectionTrait>(
     db: &C,

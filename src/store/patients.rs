@@ -200,3 +200,53 @@ pub async fn link_user<C: ConnectionTrait>(
         .await?;
     Ok(linked.rows_affected == 1)
 }
+
+/// The patients an address reaches: their contact address, the new one they have not
+/// confirmed yet, or their login's. `addresses` are lower case, as stored.
+#[tracing::instrument(name = "store.patients.reached_at", skip_all)]
+pub async fn reached_at<C: ConnectionTrait>(
+    db: &C,
+    addresses: &[String],
+) -> Result<Vec<(patient::Model, Vec<String>)>, DbErr> {
+    if addresses.is_empty() {
+        return Ok(Vec::new());
+    }
+    let logins: Vec<(Uuid, String)> = entity::user::Entity::find()
+        .select_only()
+        .column(entity::user::Column::Id)
+        .column(entity::user::Column::Email)
+        .filter(entity::user::Column::Role.eq(entity::user::Role::Patient))
+        .filter(entity::user::Column::Email.is_in(addresses.iter().cloned()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let rows = Entity::find()
+        .filter(
+            Condition::any()
+                .add(Column::Email.is_in(addresses.iter().cloned()))
+                .add(Column::PendingEmail.is_in(addresses.iter().cloned()))
+                .add(Column::UserId.is_in(logins.iter().map(|(id, _)| *id))),
+        )
+        .order_by_asc(Column::Id)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let mut reached: Vec<String> = [row.email.clone(), row.pending_email.clone()]
+                .into_iter()
+                .flatten()
+                .chain(
+                    logins
+                        .iter()
+                        .filter(|(id, _)| Some(*id) == row.user_id)
+                        .map(|(_, email)| email.clone()),
+                )
+                .filter(|address| addresses.contains(address))
+                .collect();
+            reached.sort_unstable();
+            reached.dedup();
+            (row, reached)
+        })
+        .collect())
+}

@@ -88,6 +88,47 @@ pub async fn deactivate_for_user<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Sets whether the practitioner takes bookings, and (when given) where they work: hours at a
+/// location they no longer work at go with it, so nothing is offered there; their booked
+/// visits stay. `None` if there is no such practitioner.
+#[tracing::instrument(name = "store.practitioners.update", skip_all)]
+pub async fn update<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    id: Uuid,
+    active: Option<bool>,
+    location_ids: Option<&[Uuid]>,
+) -> Result<Option<practitioner::Model>, DbErr> {
+    let Some(found) = practitioner::Entity::find_by_id(id).one(db).await? else {
+        return Ok(None);
+    };
+    if let Some(location_ids) = location_ids {
+        working_hours::Entity::delete_many()
+            .filter(working_hours::Column::PractitionerId.eq(id))
+            .filter(working_hours::Column::LocationId.is_not_in(location_ids.iter().copied()))
+            .exec(db)
+            .await?;
+        practitioner_location::Entity::delete_many()
+            .filter(practitioner_location::Column::PractitionerId.eq(id))
+            .exec(db)
+            .await?;
+        for location_id in location_ids {
+            practitioner_location::ActiveModel {
+                practitioner_id: Set(id),
+                location_id: Set(*location_id),
+            }
+            .insert(db)
+            .await?;
+        }
+    }
+    let mut row: practitioner::ActiveModel = found.into();
+    if let Some(active) = active {
+        row.active = Set(active);
+    }
+    row.updated_at = Set(now);
+    Ok(Some(row.update(db).await?))
+}
+
 #[tracing::instrument(name = "store.practitioners.list", skip_all)]
 pub async fn list<C: ConnectionTrait>(db: &C) -> Result<Vec<practitioner::Model>, DbErr> {
     practitioner::Entity::find()
@@ -231,6 +272,72 @@ pub async fn add_time_off<C: ConnectionTrait>(
     }
     .insert(db)
     .await
+}
+
+/// A visit that holds the practitioner's time, with the patient's name for the front desk.
+#[derive(Debug, Clone)]
+pub struct HeldVisitRow {
+    pub id: Uuid,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub patient_id: Uuid,
+    pub patient_given_name: String,
+    pub patient_family_name: String,
+}
+
+/// The practitioner's booked and checked-in visits overlapping `[from, to)`, by start. Two
+/// queries: the visits, then their patients' names (names only, nothing clinical).
+#[tracing::instrument(name = "store.practitioners.held_visits", skip_all)]
+pub async fn held_visits<C: ConnectionTrait>(
+    db: &C,
+    practitioner_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<HeldVisitRow>, DbErr> {
+    let visits = appointment::Entity::find()
+        .filter(appointment::Column::PractitionerId.eq(practitioner_id))
+        .filter(
+            appointment::Column::Status
+                .is_in([AppointmentStatus::Booked, AppointmentStatus::CheckedIn]),
+        )
+        .filter(appointment::Column::StartsAt.lt(to))
+        .filter(appointment::Column::EndsAt.gt(from))
+        .order_by_asc(appointment::Column::StartsAt)
+        .order_by_asc(appointment::Column::Id)
+        .all(db)
+        .await?;
+    if visits.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut patient_ids: Vec<Uuid> = visits.iter().map(|row| row.patient_id).collect();
+    patient_ids.sort_unstable();
+    patient_ids.dedup();
+    let names: HashMap<Uuid, (String, String)> = patient::Entity::find()
+        .select_only()
+        .column(patient::Column::Id)
+        .column(patient::Column::GivenName)
+        .column(patient::Column::FamilyName)
+        .filter(patient::Column::Id.is_in(patient_ids))
+        .into_tuple::<(Uuid, String, String)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|(id, given, family)| (id, (given, family)))
+        .collect();
+    Ok(visits
+        .into_iter()
+        .filter_map(|row| {
+            let (given, family) = names.get(&row.patient_id)?;
+            Some(HeldVisitRow {
+                id: row.id,
+                starts_at: row.starts_at,
+                ends_at: row.ends_at,
+                patient_id: row.patient_id,
+                patient_given_name: given.clone(),
+                patient_family_name: family.clone(),
+            })
+        })
+        .collect())
 }
 
 /// Time off that has not ended by `now`, soonest first.

@@ -101,6 +101,26 @@ pub async fn disable<C: ConnectionTrait>(
     Ok(Some(update.update(db).await?))
 }
 
+/// Lets a disabled account sign in again (an enabled one is left as it is). `None` if it does
+/// not exist.
+#[tracing::instrument(name = "store.users.enable", skip_all)]
+pub async fn enable<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    id: Uuid,
+) -> Result<Option<user::Model>, DbErr> {
+    let Some(found) = Entity::find_by_id(id).one(db).await? else {
+        return Ok(None);
+    };
+    if found.disabled_at.is_none() {
+        return Ok(Some(found));
+    }
+    let mut update = found.into_active_model();
+    update.disabled_at = Set(None);
+    update.updated_at = Set(now);
+    Ok(Some(update.update(db).await?))
+}
+
 /// Records that the account's owner proved they read its email (once; later calls keep the
 /// first time).
 #[tracing::instrument(name = "store.users.mark_email_verified", skip_all)]

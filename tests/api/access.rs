@@ -75,9 +75,19 @@ const MATRIX: &[(&str, &str, [u16; 5])] = &[
         "/api/v1/users/{id}/disable",
         [401, 403, 403, 403, 200],
     ),
+    (
+        "post",
+        "/api/v1/users/{id}/enable",
+        [401, 403, 403, 403, 200],
+    ),
     ("post", "/api/v1/patients", [401, 403, 201, 403, 403]),
     ("get", "/api/v1/patients", [401, 403, 200, 200, 403]),
     ("get", "/api/v1/patients/me", [401, 200, 403, 403, 403]),
+    (
+        "get",
+        "/api/v1/patients/unreachable",
+        [401, 403, 200, 403, 403],
+    ),
     // Another patient's record: a patient may not know it exists.
     ("get", "/api/v1/patients/{id}", [401, 404, 200, 200, 403]),
     ("patch", "/api/v1/patients/{id}", [401, 404, 200, 403, 403]),
@@ -151,6 +161,17 @@ const MATRIX: &[(&str, &str, [u16; 5])] = &[
     ),
     ("post", "/api/v1/locations", [401, 403, 201, 403, 201]),
     ("get", "/api/v1/locations", [401, 200, 200, 200, 200]),
+    ("patch", "/api/v1/locations/{id}", [401, 403, 200, 403, 200]),
+    (
+        "patch",
+        "/api/v1/appointment-types/{id}",
+        [401, 403, 200, 403, 200],
+    ),
+    (
+        "patch",
+        "/api/v1/practitioners/{id}",
+        [401, 403, 200, 403, 200],
+    ),
     (
         "post",
         "/api/v1/appointment-types",
@@ -560,6 +581,10 @@ async fn call(
                 None,
             )
         }
+        ("post", "/api/v1/users/{id}/enable") => {
+            let target = app.add_user(&unique_email("enable"), Role::Staff).await;
+            (Method::POST, format!("/api/v1/users/{target}/enable"), None)
+        }
         ("post", "/api/v1/patients") => (
             Method::POST,
             path.into(),
@@ -670,6 +695,22 @@ async fn call(
             path.into(),
             Some(json!({"name": "Chiro visit", "discipline": "chiropractic",
                         "duration_minutes": 30, "buffer_after_minutes": 0, "new_patient": true})),
+        ),
+        // Changes that leave the fixture bookable for the rows after.
+        ("patch", "/api/v1/locations/{id}") => (
+            Method::PATCH,
+            format!("/api/v1/locations/{}", fixture.location),
+            Some(json!({"address": "3 Hill Rd", "active": true})),
+        ),
+        ("patch", "/api/v1/appointment-types/{id}") => (
+            Method::PATCH,
+            format!("/api/v1/appointment-types/{}", fixture.appointment_type),
+            Some(json!({"name": "Chiropractic first visit", "active": true})),
+        ),
+        ("patch", "/api/v1/practitioners/{id}") => (
+            Method::PATCH,
+            format!("/api/v1/practitioners/{}", fixture.practitioner),
+            Some(json!({"location_ids": [fixture.location], "active": true})),
         ),
         ("put", "/api/v1/clinic/policies") => (
             Method::PUT,
