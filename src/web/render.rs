@@ -49,6 +49,9 @@ const TEMPLATES: &[(&str, &str)] = embedded![
     "review_case.html",
     "review_queue.html",
     "desk_day.html",
+    "admin_outbox.html",
+    "admin_users.html",
+    "admin_audit.html",
 ];
 
 /// The page templates and what every page shows.

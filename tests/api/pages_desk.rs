@@ -4,7 +4,6 @@
 
 use chrono::{DateTime, Utc};
 use entity::user::Role;
-use lumbar::clock::Clock;
 use reqwest::StatusCode;
 
 use crate::{
