@@ -487,12 +487,19 @@ pub struct AuditParams {
     actor: Option<String>,
     /// Only entries about this patient (a link from an entry).
     patient: Option<String>,
+    /// Only entries of this action (a link from an entry).
+    action: Option<String>,
     /// The first day to show (the clinic's calendar), `YYYY-MM-DD`.
     from: Option<String>,
     /// The last day to show.
     to: Option<String>,
     /// The cursor of the next page.
     before: Option<String>,
+}
+
+/// An audit action as words: `review_queue.read` reads "review queue read".
+fn action_label(action: &str) -> String {
+    action.replace(['_', '.'], " ")
 }
 
 fn blank_is_none(text: &Option<String>) -> Option<&str> {
@@ -561,6 +568,7 @@ pub async fn audit_page(
     {
         errors.field("to", "The last day cannot be before the first day.");
     }
+    let action = blank_is_none(&params.action);
     let patient_id = blank_is_none(&params.patient).and_then(|id| Uuid::parse_str(id).ok());
     let before = blank_is_none(&params.before).and_then(|id| Uuid::parse_str(id).ok());
 
@@ -570,6 +578,7 @@ pub async fn audit_page(
         for (name, value) in [
             ("actor", actor),
             ("patient", blank_is_none(&params.patient)),
+            ("action", action),
             ("from", blank_is_none(&params.from)),
             ("to", blank_is_none(&params.to)),
         ] {
@@ -601,6 +610,7 @@ pub async fn audit_page(
                 actor_user_id,
                 from: from.map(|day| start_of(&state, day)),
                 to: to.map(|day| start_of(&state, day + chrono::Duration::days(1))),
+                action: action.map(str::to_owned),
                 before,
                 limit: Some(AUDIT_PAGE),
             },
@@ -617,7 +627,8 @@ pub async fn audit_page(
                     who => who.map(|account| account.display_name.clone()),
                     who_email => who.map(|account| account.email.clone()),
                     role => entry.actor_role.clone(),
-                    action => entry.action.replace(['_', '.'], " "),
+                    action => action_label(&entry.action),
+                    action_href => format!("/admin/audit?action={}", entry.action),
                     record => entry.record_type.as_ref().map(|kind| kind.replace('_', " ")),
                     patient_href => entry.patient_id.map(|id| format!("/admin/audit?patient={id}")),
                     refused => entry.outcome == Outcome::Denied,
@@ -644,6 +655,7 @@ pub async fn audit_page(
             older,
             newest => before.map(|_| with("")),
             patient => patient_id.map(|id| id.to_string()),
+            only_action => action.map(|action| context! { value => action, label => action_label(action) }),
             everything => "/admin/audit",
             actor => actor.unwrap_or_default(),
             from => blank_is_none(&params.from).unwrap_or_default(),
