@@ -171,6 +171,15 @@ impl Pages {
                 ],
                 link: Some(("/".into(), "Go to the start page".into())),
             },
+            StatusCode::FORBIDDEN => Notice {
+                title: "You cannot open this page".into(),
+                paragraphs: vec![
+                    "Your account does not give access to this page. If you need it for your \
+                     work, ask the clinic's administrator."
+                        .into(),
+                ],
+                link: Some(("/".into(), "Go to the start page".into())),
+            },
             StatusCode::SERVICE_UNAVAILABLE => Notice {
                 title: "Please try again in a moment".into(),
                 paragraphs: vec![

@@ -374,6 +374,7 @@ async fn only_admins_open_the_admin_pages_and_visitors_are_sent_to_log_in() {
         for page in pages {
             let refused = browser.get(page).await;
             assert_eq!(refused.status, 403, "{role:?} {page}");
+            refused.assert_contains("You cannot open this page");
             assert!(!refused.text().contains(PATIENT), "{role:?} {page}");
         }
         browser.get("/").await;
