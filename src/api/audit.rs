@@ -118,6 +118,7 @@ impl AdminAuditApi {
             to: to.0,
             before: before.0,
             limit: limit.0,
+            ..AuditQuery::default()
         };
         let page = admin::audit_trail(&state, &caller(request, &auth), query).await?;
         Ok(Json(page.into()))

@@ -146,6 +146,9 @@ pub struct AuditQuery {
     pub from: Option<DateTime<Utc>>,
     /// Only entries before this time.
     pub to: Option<DateTime<Utc>>,
+    /// Only entries of this action (`patient.read`, `login` …); the admin's audit page filters
+    /// by it.
+    pub action: Option<String>,
     /// Only entries older than this one (the previous page's cursor).
     pub before: Option<Uuid>,
     pub limit: Option<u32>,
@@ -206,6 +209,7 @@ pub async fn audit_trail(
         actor_user_id: query.actor_user_id,
         from: query.from,
         to: query.to,
+        action: query.action,
         before: query.before,
     };
     let limit = u64::from(query.limit.unwrap_or(DEFAULT_AUDIT_PAGE));

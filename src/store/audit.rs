@@ -45,6 +45,7 @@ pub struct AuditFilter {
     pub actor_user_id: Option<Uuid>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+    pub action: Option<String>,
     /// Only entries older than this one (the cursor of the previous page).
     pub before: Option<Uuid>,
 }
@@ -69,6 +70,9 @@ pub async fn page<C: ConnectionTrait>(
     }
     if let Some(to) = filter.to {
         query = query.filter(Column::OccurredAt.lt(to));
+    }
+    if let Some(action) = &filter.action {
+        query = query.filter(Column::Action.eq(action.as_str()));
     }
     if let Some(before) = filter.before {
         query = query.filter(Column::Id.lt(before));

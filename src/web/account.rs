@@ -61,6 +61,7 @@ pub fn caller(req: &Request, principal: Principal) -> Caller {
 
 /// The signed-in caller, or the answer that sends them to log in and come back here. Which
 /// role may use a page is the use case's to say.
+#[allow(clippy::result_large_err)] // a redirect, built once per request
 pub fn signed_in_caller(req: &Request, session: &Session) -> Result<Caller, Response> {
     match session::signed_in(session) {
         Some(principal) => Ok(caller(req, principal)),

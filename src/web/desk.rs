@@ -168,8 +168,10 @@ pub async fn change_status(
         .and_then(|text| Uuid::parse_str(&text).ok());
     let chosen = form.text("change").unwrap_or_default();
     let Some((change, value, ..)) = CHANGES.iter().find(|(_, value, ..)| *value == chosen) else {
-        let mut errors = FormErrors::default();
-        errors.general = Some("Choose one of the appointment's buttons.".into());
+        let errors = FormErrors {
+            general: Some("Choose one of the appointment's buttons.".into()),
+            ..FormErrors::default()
+        };
         return render_day(
             &state,
             csrf,

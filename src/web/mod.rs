@@ -9,6 +9,7 @@
 //! ([`session`]); every form carries a CSRF token, checked before any handler runs.
 
 mod account;
+mod admin;
 mod assets;
 mod booking;
 mod desk;
@@ -106,6 +107,15 @@ pub fn routes(state: &AppState) -> BoxEndpoint<'static> {
         .at("/desk/patients/:id/invite", poem::post(patients::invite))
         .at("/desk/book", get(patients::book_page).post(patients::book))
         .at("/reviews", get(review::queue_page))
+        .at("/admin", get(admin::landing))
+        .at("/admin/outbox", get(admin::outbox_page))
+        .at("/admin/outbox/:id/retry", poem::post(admin::retry))
+        .at(
+            "/admin/users",
+            get(admin::users_page).post(admin::create_user),
+        )
+        .at("/admin/users/:id/disable", poem::post(admin::disable_user))
+        .at("/admin/audit", get(admin::audit_page))
         .at("/reviews/:id", get(review::case_page).post(review::decide))
         .at("/book", get(booking::book_page).post(booking::book))
         .at("/appointments", get(booking::list_page))

@@ -51,6 +51,9 @@ const TEMPLATES: &[(&str, &str)] = embedded![
     "desk_day.html",
     "desk_patients.html",
     "desk_patient.html",
+    "admin_outbox.html",
+    "admin_users.html",
+    "admin_audit.html",
 ];
 
 /// The page templates and what every page shows.
@@ -166,6 +169,15 @@ impl Pages {
                 paragraphs: vec![
                     "We could not find this page. The address may be mistyped, or the page may \
                      have moved."
+                        .into(),
+                ],
+                link: Some(("/".into(), "Go to the start page".into())),
+            },
+            StatusCode::FORBIDDEN => Notice {
+                title: "You cannot open this page".into(),
+                paragraphs: vec![
+                    "Your account does not give access to this page. If you need it for your \
+                     work, ask the clinic's administrator."
                         .into(),
                 ],
                 link: Some(("/".into(), "Go to the start page".into())),

@@ -27,6 +27,7 @@ mod multi_instance;
 mod outbox;
 mod pages;
 mod pages_account;
+mod pages_admin;
 mod pages_booking;
 mod pages_desk;
 mod pages_intake;

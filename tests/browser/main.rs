@@ -61,6 +61,7 @@ macro_rules! journey {
 }
 
 mod account;
+mod admin;
 mod clinic;
 mod harness;
 mod patient;
