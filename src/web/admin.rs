@@ -228,6 +228,8 @@ pub struct UsersQuery {
     created: Option<String>,
     /// The account just disabled.
     disabled: Option<String>,
+    /// The account just enabled again.
+    enabled: Option<String>,
 }
 
 /// What the create-account form holds, to show it again.
@@ -251,11 +253,13 @@ pub async fn users_page(
         Err(to_login) => return Ok(to_login),
     };
     let said = |id: &Option<String>| id.as_deref().and_then(|id| Uuid::parse_str(id).ok());
-    let done = match (said(&query.created), said(&query.disabled)) {
-        (Some(id), _) => Some((id, Done::Created)),
-        (None, Some(id)) => Some((id, Done::Disabled)),
-        (None, None) => None,
-    };
+    let done = [
+        (said(&query.created), Done::Created),
+        (said(&query.disabled), Done::Disabled),
+        (said(&query.enabled), Done::Enabled),
+    ]
+    .into_iter()
+    .find_map(|(id, done)| id.map(|id| (id, done)));
     render_users(
         &state,
         csrf,
@@ -359,20 +363,52 @@ pub async fn disable_user(
     session: &Session,
     Path(id): Path<String>,
 ) -> poem::Result<Response> {
+    change_account(req, &state, csrf, session, &id, Done::Disabled).await
+}
+
+#[handler]
+pub async fn enable_user(
+    req: &Request,
+    state: Data<&AppState>,
+    csrf: &CsrfToken,
+    session: &Session,
+    Path(id): Path<String>,
+) -> poem::Result<Response> {
+    change_account(req, &state, csrf, session, &id, Done::Enabled).await
+}
+
+/// Disables or re-enables an account (the service's rules), then shows the list saying so.
+async fn change_account(
+    req: &Request,
+    state: &AppState,
+    csrf: &CsrfToken,
+    session: &Session,
+    id: &str,
+    change: Done,
+) -> poem::Result<Response> {
     let caller = match signed_in_caller(req, session) {
         Ok(caller) => caller,
         Err(to_login) => return Ok(to_login),
     };
-    let id = parse_id(&id)?;
-    match users::disable(&state, &caller, id).await {
-        Ok(account) => Ok(
-            Redirect::see_other(format!("/admin/users?disabled={}", account.id)).into_response(),
-        ),
+    let id = parse_id(id)?;
+    let changed = match change {
+        Done::Enabled => users::enable(state, &caller, id).await,
+        _ => users::disable(state, &caller, id).await,
+    };
+    match changed {
+        Ok(account) => {
+            let said = if change == Done::Enabled {
+                "enabled"
+            } else {
+                "disabled"
+            };
+            Ok(Redirect::see_other(format!("/admin/users?{said}={}", account.id)).into_response())
+        }
         Err(err @ ApiError::Conflict { .. }) => {
             let status = err.status();
             let errors = FormErrors::from_api(&err, &[]);
             render_users(
-                &state,
+                state,
                 csrf,
                 &caller,
                 status,
@@ -387,15 +423,14 @@ pub async fn disable_user(
     }
 }
 
-// Re-enabling an account and changing its role are being added to `service::users` on another
-// branch (issue 16). Their handlers belong here, beside `disable_user`, each a POST to
-// `/admin/users/:id/<enable|role>` calling the one use case; their buttons go in
-// `admin_users.html` where it says so.
+// Changing an account's role has no use case yet (issue 16 leaves it open): its handler would
+// go here, a POST to `/admin/users/:id/role` calling it.
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Done {
     Created,
     Disabled,
+    Enabled,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -423,6 +458,10 @@ async fn render_users(
             ),
             Done::Disabled => format!(
                 "{}'s account is disabled. They are logged out everywhere and cannot log in.",
+                account.display_name
+            ),
+            Done::Enabled => format!(
+                "{}'s account is enabled again: they can log in with their password.",
                 account.display_name
             ),
         })

@@ -115,6 +115,7 @@ pub fn routes(state: &AppState) -> BoxEndpoint<'static> {
             get(admin::users_page).post(admin::create_user),
         )
         .at("/admin/users/:id/disable", poem::post(admin::disable_user))
+        .at("/admin/users/:id/enable", poem::post(admin::enable_user))
         .at("/admin/audit", get(admin::audit_page))
         .at("/reviews/:id", get(review::case_page).post(review::decide))
         .at("/book", get(booking::book_page).post(booking::book))

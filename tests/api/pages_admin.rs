@@ -1,5 +1,5 @@
 //! The administrators' pages over HTTP (issue 16): the outbox with its dead letters and trying
-//! one again, the accounts (list, create with mistakes listed, disable), the audit trail
+//! one again, the accounts (list, create with mistakes listed, disable, enable again), the audit trail
 //! (filtered, paged, never a record's content), CSRF, and who may open them.
 
 use entity::user::Role;
@@ -240,6 +240,25 @@ async fn an_admin_creates_an_account_with_mistakes_listed_and_disables_one() {
         .await;
     assert_eq!(own.status, 409);
     own.assert_contains("cannot disable their own account");
+
+    // Enabled again: the account logs in once more.
+    let enable = disable.replace("/disable", "/enable");
+    assert!(users.text().contains(&enable), "offered to enable it again");
+    assert_eq!(admin.post_form(&enable, &[]).await.status, 403);
+    admin.get("/admin/users").await;
+    let enabled = admin.submit(&enable, &[]).await;
+    assert_eq!(enabled.status, 303, "{}", enabled.html);
+    let users = admin.get(enabled.location()).await;
+    users.assert_contains("Dr Kay Lee's account is enabled again");
+    assert!(users.text().contains(&disable), "can be disabled again");
+    let login = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": "kay@clinic.example", "password": TEST_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
 }
 
 #[tokio::test]
