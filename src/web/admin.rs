@@ -55,7 +55,7 @@ fn role_label(role: Role) -> &'static str {
 }
 
 /// What an email is for, in plain words.
-fn kind_label(kind: &str) -> String {
+pub(super) fn kind_label(kind: &str) -> String {
     let label = match MessageKind::parse(kind) {
         Some(MessageKind::AccountVerification) => "Confirm a new account's email address",
         Some(MessageKind::PatientInvitation) => "Invitation to create an account",

@@ -32,6 +32,8 @@ use crate::{
 
 /// Patients a search page shows.
 const PAGE_SIZE: u32 = 25;
+/// Patients the emails could not reach, listed above the search.
+const UNREACHABLE_SHOWN: u32 = 20;
 
 fn frame<'a>(csrf: &'a CsrfToken, caller: &Caller) -> Frame<'a> {
     Frame {
@@ -123,6 +125,21 @@ async fn render_search(
             }
         })
         .collect();
+    // The patients the clinic's emails could not reach, to call and correct the address.
+    let unreachable: Vec<Value> = patients::unreachable(state, caller, Some(UNREACHABLE_SHOWN))
+        .await
+        .map_err(page_error)?
+        .iter()
+        .map(|entry| {
+            context! {
+                href => format!("/desk/patients/{}", entry.patient_id),
+                name => format!("{} {}", entry.given_name, entry.family_name),
+                address => entry.address.clone(),
+                what => super::admin::kind_label(&entry.kind),
+                when => state.local_time(entry.failed_at),
+            }
+        })
+        .collect();
     let more = u64::from(page + 1) * u64::from(PAGE_SIZE) < found.total;
     let value = |name: &str| typed.text(name).unwrap_or_default();
     Ok(state.pages.render(
@@ -135,6 +152,7 @@ async fn render_search(
             searched => text.is_some(),
             total => found.total,
             rows,
+            unreachable,
             next => more.then(|| format!("/desk/patients?q={}&page={}", text.unwrap_or_default(), page + 1)),
             given_name => value("given_name"),
             family_name => value("family_name"),

@@ -428,3 +428,30 @@ async fn the_desk_invites_a_patient_with_an_address_and_other_roles_cannot_book_
     assert_eq!(patient.get("/desk/patients").await.status, 403);
     assert_eq!(patient.get(&patient_path).await.status, 403);
 }
+
+#[tokio::test]
+async fn the_desk_sees_which_patients_the_emails_could_not_reach() {
+    let sink = crate::smtp_sink::SmtpSink::start().await;
+    let clinic = clinic(
+        crate::helpers::app_with_sink(&sink, &[]).await,
+        "Europe/London",
+    )
+    .await;
+    clinic.app.expect_dead_letters();
+    clinic.app.add_user(DESK, Role::Staff).await;
+    let mut desk = signed_in(&clinic.app, DESK).await;
+    let before = desk.get("/desk/patients").await;
+    assert!(!before.text().contains("We could not reach"));
+
+    // The booking's confirmation is refused for good by the patient's mail server.
+    with_a_booking(&clinic).await;
+    sink.always(crate::smtp_sink::Reply::Permanent);
+    clinic.app.worker().run_once().await.unwrap();
+
+    let page = desk.get("/desk/patients").await;
+    assert_eq!(page.status, 200);
+    page.assert_contains("We could not reach these patients by email");
+    page.assert_contains(crate::appointments::PATIENT_EMAIL);
+    page.assert_contains("Appointment booked");
+    page.assert_contains(&format!("/desk/patients/{}", clinic.patient_id));
+}
