@@ -465,24 +465,24 @@ pub(super) async fn booking_steps(
         return Ok(state.pages.render(
             refusal.status,
             "book.html",
-            frame(csrf, &caller),
+            frame(csrf, caller),
             context! {
                 title => "Book an appointment",
                 step => "refused",
                 message => refusal.message.clone(),
                 next_step => refusal.next_step(),
                 clinic_phone => state.config.clinic_phone.clone(),
-                call => call_the_clinic(&state),
+                call => call_the_clinic(state),
             },
         ));
     }
-    let clinic = Clinic::load(&state, &caller).await?;
+    let clinic = Clinic::load(state, caller).await?;
     let mut errors = FormErrors::default();
     let render = |status, page: Value, errors: &FormErrors| {
         state.pages.render(
             status,
             "book.html",
-            frame(csrf, &caller),
+            frame(csrf, caller),
             context! {
                 title => booker.title(),
                 book_path => booker.path,
@@ -657,8 +657,8 @@ pub(super) async fn booking_steps(
     let day = parse_date(query.day.as_deref())
         .filter(|day| *day >= week && *day < week + Duration::days(WEEK_DAYS));
     let slots = match availability::find(
-        &state,
-        &caller,
+        state,
+        caller,
         FindSlots {
             appointment_type_id: kind.id,
             from: week,
