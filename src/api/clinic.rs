@@ -57,15 +57,18 @@ pub struct NewLocation {
     pub time_zone: Text,
 }
 
-/// Changes to a location; absent fields stay as they are. Its time zone cannot change
+/// Changes to a location; absent or null fields stay as they are. Its time zone cannot change
 /// (working hours and booked visits are read in it): add a new location instead.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct LocationChanges {
+    #[oai(nullable)]
     pub name: Option<NonBlank<200>>,
+    #[oai(nullable)]
     pub address: Option<NonBlank<500>>,
     /// `false` deactivates it: nothing there is offered or booked any more, while its
     /// appointments stay and show. `true` makes it bookable again.
+    #[oai(nullable)]
     pub active: Option<bool>,
 }
 
@@ -108,20 +111,23 @@ pub struct NewAppointmentTypeRequest {
     pub new_patient: bool,
 }
 
-/// Changes to an appointment type; absent fields stay as they are. Its discipline cannot
+/// Changes to an appointment type; absent or null fields stay as they are. Its discipline cannot
 /// change. Booked visits keep the length they were booked with.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct AppointmentTypeChanges {
+    #[oai(nullable)]
     pub name: Option<NonBlank<200>>,
     /// On the clinic's slot grid.
-    #[oai(validator(minimum(value = "1"), maximum(value = "480")))]
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "480")))]
     pub duration_minutes: Option<i32>,
-    #[oai(validator(minimum(value = "0"), maximum(value = "120")))]
+    #[oai(nullable, validator(minimum(value = "0"), maximum(value = "120")))]
     pub buffer_after_minutes: Option<i32>,
+    #[oai(nullable)]
     pub new_patient: Option<bool>,
     /// `false` deactivates it: it is not offered or booked any more, while its appointments
     /// stay and show. `true` offers it again.
+    #[oai(nullable)]
     pub active: Option<bool>,
 }
 

@@ -79,17 +79,18 @@ pub struct NewPractitioner {
     pub location_ids: Vec<Uuid>,
 }
 
-/// Changes to a practitioner; absent fields stay as they are.
+/// Changes to a practitioner; absent or null fields stay as they are.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct PractitionerChanges {
     /// Where they work from now on (at least one). Their weekly hours at a location left out
     /// are removed with it; their booked appointments there stay.
-    #[oai(validator(min_items = 1, max_items = 20, unique_items))]
+    #[oai(nullable, validator(min_items = 1, max_items = 20, unique_items))]
     pub location_ids: Option<Vec<Uuid>>,
     /// `false` deactivates them: none of their times are offered or booked any more, while
     /// their appointments stay and show, for the front desk to move. `true` takes them back
     /// (not while their account is disabled: `account_disabled`).
+    #[oai(nullable)]
     pub active: Option<bool>,
 }
 
