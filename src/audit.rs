@@ -70,6 +70,8 @@ pub enum Action {
     /// An administrator disabled or re-enabled an account.
     UserDisable,
     UserEnable,
+    /// An administrator gave a staff account another staff role.
+    UserRoleChange,
     /// Time off was recorded over this booked visit, which the front desk chose to keep.
     TimeOffKeepsAppointment,
 }
@@ -118,6 +120,7 @@ impl Action {
             Self::CalendarTokenRevoke => "calendar_token.revoke",
             Self::UserDisable => "user.disable",
             Self::UserEnable => "user.enable",
+            Self::UserRoleChange => "user.role_change",
             Self::TimeOffKeepsAppointment => "time_off.keeps_appointment",
         }
     }

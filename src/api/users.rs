@@ -1,5 +1,6 @@
 //! `/api/v1/users`: administrators create staff, practitioner and admin accounts, list them,
-//! and disable or re-enable any account (`service::users`).
+//! disable or re-enable any account, and give a staff account another staff role
+//! (`service::users`).
 
 use chrono::{DateTime, Utc};
 use poem::{Request, web::Data};
@@ -82,6 +83,12 @@ impl From<accounts::Account> for Account {
     }
 }
 
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct RoleChange {
+    pub role: StaffRole,
+}
+
 #[derive(ApiResponse)]
 pub enum Created {
     #[oai(status = 201)]
@@ -152,6 +159,28 @@ impl UsersApi {
         id: Path<Uuid>,
     ) -> ApiResult<Json<Account>> {
         let account = users::enable(&state, &caller(request, &auth), id.0).await?;
+        Ok(Json(account.into()))
+    }
+
+    /// Gives a staff, practitioner or admin account another of those roles. Its refresh tokens
+    /// and page sessions end, so it signs in again with the new role. A practitioner who
+    /// changes role leaves the booking list (their appointments stay). A patient's account and
+    /// the caller's own are refused with 409.
+    #[oai(
+        path = "/users/:id/role",
+        method = "put",
+        operation_id = "changeUserRole"
+    )]
+    async fn change_role(
+        &self,
+        auth: BearerAuth,
+        request: &Request,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+        body: Json<RoleChange>,
+    ) -> ApiResult<Json<Account>> {
+        let account =
+            users::change_role(&state, &caller(request, &auth), id.0, body.0.role.into()).await?;
         Ok(Json(account.into()))
     }
 }

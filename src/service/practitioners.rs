@@ -138,10 +138,19 @@ pub async fn update(
     caller.require(state, CLINIC_SETUP).await?;
     let practitioner = existing(state, id).await?;
     if command.active == Some(true) {
-        let account_enabled = users::find(&state.db, practitioner.user_id)
-            .await?
-            .is_some_and(|user| user.disabled_at.is_none());
-        if !account_enabled {
+        let account = users::find(&state.db, practitioner.user_id).await?;
+        if account
+            .as_ref()
+            .is_some_and(|user| user.role != Role::Practitioner)
+        {
+            return Err(ApiError::Conflict {
+                code: "not_a_practitioner",
+                detail: "This account no longer has the practitioner role; an administrator \
+                         gives it back before they take bookings again."
+                    .into(),
+            });
+        }
+        if account.is_none_or(|user| user.disabled_at.is_some()) {
             return Err(ApiError::Conflict {
                 code: "account_disabled",
                 detail: "This practitioner's account is disabled; enable it before they take \

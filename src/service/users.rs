@@ -1,5 +1,6 @@
 //! Staff accounts, for administrators: creating staff, practitioner and admin accounts,
-//! listing every account, and disabling and re-enabling one (both audited).
+//! listing every account, disabling and re-enabling one, and changing a staff account's role
+//! (all audited).
 
 use entity::user::Role;
 use uuid::Uuid;
@@ -119,4 +120,55 @@ pub async fn enable(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Ac
         .await?;
     work.commit().await?;
     Ok(account.into())
+}
+
+/// Gives a staff, practitioner or admin account another of those roles. The account's refresh
+/// tokens and page sessions end with it, so its next sign-in carries the new role (access
+/// tokens already issued run out within 15 minutes). A practitioner who becomes front desk or
+/// admin leaves the booking list, their appointments staying for the front desk to move; one
+/// who becomes a practitioner is put on it by the front desk (`POST /practitioners`). A
+/// patient's account keeps its role (its patient record hangs on it), and an administrator
+/// cannot change their own (nobody might be left to undo it). Giving the role it has changes
+/// nothing.
+#[tracing::instrument(name = "service.users.change_role", skip_all)]
+pub async fn change_role(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    role: StaffRole,
+) -> ApiResult<Account> {
+    caller.require(state, ADMIN).await?;
+    if id == caller.user_id() {
+        return Err(ApiError::Conflict {
+            code: "cannot_change_own_role",
+            detail: "An administrator cannot change their own role.".into(),
+        });
+    }
+    let account = users::find(&state.db, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if account.role == Role::Patient {
+        return Err(ApiError::Conflict {
+            code: "patient_account",
+            detail: "A patient's account keeps the patient role; create a staff account instead."
+                .into(),
+        });
+    }
+    let role = Role::from(role);
+    if account.role == role {
+        return Ok(account.into());
+    }
+    let work = Work::begin(state, caller).await?;
+    let changed = users::set_role(work.db(), work.now(), id, role)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    refresh_tokens::revoke_all_of_user(work.db(), work.now(), id).await?;
+    web_sessions::end_all_of_user(work.db(), id).await?;
+    if account.role == Role::Practitioner {
+        practitioners::deactivate_for_user(work.db(), work.now(), id).await?;
+    }
+    work.allowed(Action::UserRoleChange, Record::User(id))
+        .await?;
+    work.commit().await?;
+    Ok(changed.into())
 }

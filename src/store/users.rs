@@ -121,6 +121,23 @@ pub async fn enable<C: ConnectionTrait>(
     Ok(Some(update.update(db).await?))
 }
 
+/// Gives the account another role. `None` if it does not exist.
+#[tracing::instrument(name = "store.users.set_role", skip_all)]
+pub async fn set_role<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    id: Uuid,
+    role: Role,
+) -> Result<Option<user::Model>, DbErr> {
+    let Some(found) = Entity::find_by_id(id).one(db).await? else {
+        return Ok(None);
+    };
+    let mut update = found.into_active_model();
+    update.role = Set(role);
+    update.updated_at = Set(now);
+    Ok(Some(update.update(db).await?))
+}
+
 /// Records that the account's owner proved they read its email (once; later calls keep the
 /// first time).
 #[tracing::instrument(name = "store.users.mark_email_verified", skip_all)]

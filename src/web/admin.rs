@@ -230,6 +230,8 @@ pub struct UsersQuery {
     disabled: Option<String>,
     /// The account just enabled again.
     enabled: Option<String>,
+    /// The account just given another role.
+    role_changed: Option<String>,
 }
 
 /// What the create-account form holds, to show it again.
@@ -257,6 +259,7 @@ pub async fn users_page(
         (said(&query.created), Done::Created),
         (said(&query.disabled), Done::Disabled),
         (said(&query.enabled), Done::Enabled),
+        (said(&query.role_changed), Done::RoleChanged),
     ]
     .into_iter()
     .find_map(|(id, done)| id.map(|id| (id, done)));
@@ -395,12 +398,62 @@ async fn change_account(
         Done::Enabled => users::enable(state, &caller, id).await,
         _ => users::disable(state, &caller, id).await,
     };
+    show_change(state, csrf, &caller, changed, change).await
+}
+
+/// Gives a staff account another staff role (the service's rules), then shows the list saying so.
+#[handler]
+pub async fn change_role(
+    req: &Request,
+    state: Data<&AppState>,
+    csrf: &CsrfToken,
+    session: &Session,
+    Path(id): Path<String>,
+    form: FormData,
+) -> poem::Result<Response> {
+    let caller = match signed_in_caller(req, session) {
+        Ok(caller) => caller,
+        Err(to_login) => return Ok(to_login),
+    };
+    let id = parse_id(&id)?;
+    let chosen = form.text("role").unwrap_or_default();
+    let Some(role) = STAFF_ROLES
+        .iter()
+        .find(|(_, value, _)| *value == chosen)
+        .map(|(role, ..)| *role)
+    else {
+        let mut errors = FormErrors::default();
+        errors.field("role", "Choose one of the roles offered.");
+        return render_users(
+            &state,
+            csrf,
+            &caller,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            None,
+            &AccountForm::default(),
+            &errors,
+        )
+        .await;
+    };
+    let changed = users::change_role(&state, &caller, id, role).await;
+    show_change(&state, csrf, &caller, changed, Done::RoleChanged).await
+}
+
+/// After a change to an account: the list saying what was done, or why it was not.
+async fn show_change(
+    state: &AppState,
+    csrf: &CsrfToken,
+    caller: &Caller,
+    changed: Result<Account, ApiError>,
+    change: Done,
+) -> poem::Result<Response> {
     match changed {
         Ok(account) => {
-            let said = if change == Done::Enabled {
-                "enabled"
-            } else {
-                "disabled"
+            let said = match change {
+                Done::Enabled => "enabled",
+                Done::RoleChanged => "role_changed",
+                _ => "disabled",
             };
             Ok(Redirect::see_other(format!("/admin/users?{said}={}", account.id)).into_response())
         }
@@ -410,7 +463,7 @@ async fn change_account(
             render_users(
                 state,
                 csrf,
-                &caller,
+                caller,
                 status,
                 None,
                 None,
@@ -423,14 +476,12 @@ async fn change_account(
     }
 }
 
-// Changing an account's role has no use case yet (issue 16 leaves it open): its handler would
-// go here, a POST to `/admin/users/:id/role` calling it.
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Done {
     Created,
     Disabled,
     Enabled,
+    RoleChanged,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -464,6 +515,11 @@ async fn render_users(
                 "{}'s account is enabled again: they can log in with their password.",
                 account.display_name
             ),
+            Done::RoleChanged => format!(
+                "{} is now {}. They are logged out and sign in again with the new role.",
+                account.display_name,
+                role_label(account.role).to_lowercase()
+            ),
         })
     });
     let accounts: Vec<Value> = everyone
@@ -480,6 +536,14 @@ async fn render_users(
                 active => account.disabled_at.is_none(),
                 disabled_at => account.disabled_at.map(|at| state.local_time(at)),
                 is_me => account.id == caller.user_id(),
+                role_choices => (account.role != Role::Patient).then(|| {
+                    STAFF_ROLES
+                        .iter()
+                        .map(|&(role, value, label)| {
+                            context! { value, label, selected => Role::from(role) == account.role }
+                        })
+                        .collect::<Vec<Value>>()
+                }),
             }
         })
         .collect();

@@ -116,6 +116,7 @@ pub fn routes(state: &AppState) -> BoxEndpoint<'static> {
         )
         .at("/admin/users/:id/disable", poem::post(admin::disable_user))
         .at("/admin/users/:id/enable", poem::post(admin::enable_user))
+        .at("/admin/users/:id/role", poem::post(admin::change_role))
         .at("/admin/audit", get(admin::audit_page))
         .at("/reviews/:id", get(review::case_page).post(review::decide))
         .at("/book", get(booking::book_page).post(booking::book))

@@ -80,6 +80,7 @@ const MATRIX: &[(&str, &str, [u16; 5])] = &[
         "/api/v1/users/{id}/enable",
         [401, 403, 403, 403, 200],
     ),
+    ("put", "/api/v1/users/{id}/role", [401, 403, 403, 403, 200]),
     ("post", "/api/v1/patients", [401, 403, 201, 403, 403]),
     ("get", "/api/v1/patients", [401, 403, 200, 200, 403]),
     ("get", "/api/v1/patients/me", [401, 200, 403, 403, 403]),
@@ -584,6 +585,14 @@ async fn call(
         ("post", "/api/v1/users/{id}/enable") => {
             let target = app.add_user(&unique_email("enable"), Role::Staff).await;
             (Method::POST, format!("/api/v1/users/{target}/enable"), None)
+        }
+        ("put", "/api/v1/users/{id}/role") => {
+            let target = app.add_user(&unique_email("role"), Role::Staff).await;
+            (
+                Method::PUT,
+                format!("/api/v1/users/{target}/role"),
+                Some(json!({"role": "admin"})),
+            )
         }
         ("post", "/api/v1/patients") => (
             Method::POST,

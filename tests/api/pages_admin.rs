@@ -1,5 +1,6 @@
 //! The administrators' pages over HTTP (issue 16): the outbox with its dead letters and trying
-//! one again, the accounts (list, create with mistakes listed, disable, enable again), the audit trail
+//! one again, the accounts (list, create with mistakes listed, disable, enable again, change a
+//! role), the audit trail
 //! (filtered, paged, never a record's content), CSRF, and who may open them.
 
 use entity::user::Role;
@@ -262,6 +263,88 @@ async fn an_admin_creates_an_account_with_mistakes_listed_and_disables_one() {
 }
 
 #[tokio::test]
+async fn an_admin_gives_a_front_desk_account_the_practitioner_role() {
+    let app = TestApp::spawn().await;
+    let admin_id = app.add_user(ADMIN, Role::Admin).await;
+    let (patient_user, _) = app.add_patient(PATIENT).await;
+    let desk_email = "lou.desk@clinic.example";
+    let desk = app.add_user(desk_email, Role::Staff).await;
+    let mut admin = signed_in(&app, ADMIN).await;
+    let mut desk_browser = signed_in(&app, desk_email).await;
+    assert_eq!(desk_browser.get("/desk").await.status, 200);
+
+    let users = admin.get("/admin/users").await;
+    let change = format!("/admin/users/{desk}/role");
+    users.assert_contains(&format!("action=\"{change}\""));
+    for not_offered in [admin_id, patient_user] {
+        assert!(
+            !users
+                .text()
+                .contains(&format!("/admin/users/{not_offered}/role")),
+            "no role change offered for {not_offered}"
+        );
+    }
+
+    assert_eq!(
+        admin.post_form(&change, &[("role", "admin")]).await.status,
+        403,
+        "a form without its token changes nothing"
+    );
+    admin.get("/admin/users").await;
+    let bogus = admin.submit(&change, &[("role", "patient")]).await;
+    assert_eq!(bogus.status, 422);
+    bogus.assert_contains("Choose one of the roles offered.");
+    let changed = admin.submit(&change, &[("role", "practitioner")]).await;
+    assert_eq!(changed.status, 303, "{}", changed.html);
+    let users = admin.get(changed.location()).await;
+    users.assert_contains("Sam Taylor is now practitioner.");
+    let accounts = app
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/users",
+            Some(app.login(ADMIN).await["access_token"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    let accounts: Value = accounts.json().await.unwrap();
+    assert!(
+        accounts
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|account| account["id"] == desk.to_string() && account["role"] == "practitioner"),
+        "{accounts}"
+    );
+    // Their page session ended with the old role: the desk page sends them to log in.
+    let ended = desk_browser.get("/desk").await;
+    assert_eq!(ended.status, 303);
+    assert!(
+        ended.location().starts_with("/login"),
+        "{}",
+        ended.location()
+    );
+
+    // Posted anyway, the admin's own role and a patient's are refused with the reason.
+    admin.get("/admin/users").await;
+    let own = admin
+        .submit(
+            &format!("/admin/users/{admin_id}/role"),
+            &[("role", "staff")],
+        )
+        .await;
+    assert_eq!(own.status, 409);
+    own.assert_contains("cannot change their own role");
+    let patient = admin
+        .submit(
+            &format!("/admin/users/{patient_user}/role"),
+            &[("role", "staff")],
+        )
+        .await;
+    assert_eq!(patient.status, 409);
+    patient.assert_contains("keeps the patient role");
+}
+
+#[tokio::test]
 async fn the_audit_trail_is_filtered_and_paged_and_never_shows_clinical_details() {
     let sink = SmtpSink::start().await;
     let app = app_with_sink(&sink, &[]).await;
@@ -380,6 +463,7 @@ async fn only_admins_open_the_admin_pages_and_visitors_are_sent_to_log_in() {
     let id = dead_letter(&app, &sink).await;
     app.expect_dead_letters();
     app.add_patient(PATIENT).await;
+    let desk = app.add_user("lou.desk@clinic.example", Role::Staff).await;
     let pages = ["/admin/outbox", "/admin/users", "/admin/audit"];
     for (email, role) in [
         (PATIENT, Role::Patient),
@@ -413,6 +497,10 @@ async fn only_admins_open_the_admin_pages_and_visitors_are_sent_to_log_in() {
             )
             .await;
         assert_eq!(created.status, 403, "{role:?}");
+        let promoted = browser
+            .submit(&format!("/admin/users/{desk}/role"), &[("role", "admin")])
+            .await;
+        assert_eq!(promoted.status, 403, "{role:?}");
         let home = browser.get("/").await;
         assert!(!home.text().contains("/admin/"), "{role:?}");
     }
