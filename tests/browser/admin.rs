@@ -40,8 +40,8 @@ async fn a_dead_letter(b: &mut Browser) {
 }
 
 /// An admin logs in, finds the failed email in the outbox and tries it again; it is queued and
-/// then delivered. They create an account for the front desk (after a mistake) and read the
-/// audit trail.
+/// then delivered. They create an account for the front desk (after a mistake), make it a
+/// practitioner's, and read the audit trail.
 async fn an_admin_tries_a_failed_email_again(b: &mut Browser) {
     a_dead_letter(b).await;
     b.app.add_user(ADMIN, Role::Admin).await;
@@ -80,6 +80,11 @@ async fn an_admin_tries_a_failed_email_again(b: &mut Browser) {
     b.press("Create the account").await;
     b.expect_text("Jo Desk can now log in as front desk").await;
     b.screenshot("admin-users").await;
+    // Jo moves from the desk to treating patients.
+    b.choose("New role for Jo Desk", "Practitioner").await;
+    b.press_for("Change role", "Jo Desk").await;
+    b.expect_text("Jo Desk is now practitioner.").await;
+    b.check_accessibility("admin-users-role-changed").await;
 
     b.follow("Audit trail").await;
     b.expect_heading("Audit trail").await;

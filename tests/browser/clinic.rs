@@ -156,6 +156,7 @@ async fn the_desk_books_a_new_patient_by_phone_and_checks_them_in(b: &mut Browse
 
     b.follow("Patients").await;
     b.expect_heading("Patients").await;
+    b.check_accessibility("desk-patients").await;
     b.fill("First name", "Chidi").await;
     b.fill("Last name", "Okoye").await;
     b.fill("Day", "9").await;
