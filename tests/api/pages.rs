@@ -15,7 +15,8 @@ use crate::{
 };
 
 /// A browser without JavaScript: keeps cookies, does not follow redirects, submits forms with
-/// the CSRF token of the last page it read.
+/// the CSRF token of the last page it read. A clone is another tab of the same browser.
+#[derive(Clone)]
 pub struct Browser<'a> {
     pub app: &'a TestApp,
     client: reqwest::Client,
