@@ -6,7 +6,7 @@
 use chrono::NaiveDate;
 use minijinja::{Value, context};
 use poem::{
-    IntoResponse, Request, Response, handler,
+    FromRequest, IntoResponse, Request, RequestBody, Response, handler,
     http::StatusCode,
     session::Session,
     web::{CsrfToken, Data, Redirect},
@@ -59,13 +59,49 @@ pub fn caller(req: &Request, principal: Principal) -> Caller {
     Caller::new(principal, AuditContext::from_request(req, Some(&principal)))
 }
 
-/// The signed-in caller, or the answer that sends them to log in and come back here. Which
-/// role may use a page is the use case's to say.
-#[allow(clippy::result_large_err)] // a redirect, built once per request
-pub fn signed_in_caller(req: &Request, session: &Session) -> Result<Caller, Response> {
-    match session::signed_in(session) {
-        Some(principal) => Ok(caller(req, principal)),
-        None => Err(to_login(req.uri().path())),
+/// A handler's signed-in caller. A visitor who is not signed in is sent to log in and brought
+/// back here; which role may use the page is the use case's to say.
+pub struct SignedIn(pub Caller);
+
+impl<'a> FromRequest<'a> for SignedIn {
+    async fn from_request(req: &'a Request, body: &mut RequestBody) -> poem::Result<Self> {
+        let session = <&Session>::from_request(req, body).await?;
+        match session::signed_in(session) {
+            Some(principal) => Ok(Self(caller(req, principal))),
+            None => Err(poem::Error::from_response(to_login(req.uri().path()))),
+        }
+    }
+}
+
+/// A handler's signed-in patient: the patients' own pages (the questionnaire, their
+/// appointments). A visitor is sent to log in; a clinic account is told the page is for
+/// patients.
+pub struct SignedInPatient(pub Caller);
+
+impl<'a> FromRequest<'a> for SignedInPatient {
+    async fn from_request(req: &'a Request, body: &mut RequestBody) -> poem::Result<Self> {
+        let SignedIn(caller) = SignedIn::from_request(req, body).await?;
+        if caller.is_patient() {
+            return Ok(Self(caller));
+        }
+        let state = <Data<&AppState>>::from_request(req, body).await?;
+        let csrf = <&CsrfToken>::from_request(req, body).await?;
+        Err(poem::Error::from_response(state.pages.notice(
+            StatusCode::FORBIDDEN,
+            Frame {
+                csrf: Some(csrf),
+                principal: Some(caller.principal),
+            },
+            Notice {
+                title: "This page is for patients".into(),
+                paragraphs: vec![
+                    "Patients fill in the questionnaire and manage their own appointments \
+                     here, signed in to their own account."
+                        .into(),
+                ],
+                link: Some(("/".into(), "Go to the start page".into())),
+            },
+        )))
     }
 }
 

@@ -10,16 +10,15 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use entity::user::Role;
 use minijinja::{Value, context};
 use poem::{
-    IntoResponse, Request, Response, handler,
+    IntoResponse, Response, handler,
     http::StatusCode,
-    session::Session,
     web::{CsrfToken, Data, Path, Query, Redirect},
 };
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{
-    account::{page_error, signed_in_caller},
+    account::{SignedIn, page_error},
     form::FormData,
     render::{FormErrors, Frame},
 };
@@ -99,16 +98,11 @@ pub struct OutboxQuery {
 
 #[handler]
 pub async fn outbox_page(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedIn(caller): SignedIn,
     Query(query): Query<OutboxQuery>,
 ) -> poem::Result<Response> {
-    let caller = match signed_in_caller(req, session) {
-        Ok(caller) => caller,
-        Err(to_login) => return Ok(to_login),
-    };
     let retried = query
         .retried
         .as_deref()
@@ -126,16 +120,11 @@ pub async fn outbox_page(
 
 #[handler]
 pub async fn retry(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedIn(caller): SignedIn,
     Path(id): Path<String>,
 ) -> poem::Result<Response> {
-    let caller = match signed_in_caller(req, session) {
-        Ok(caller) => caller,
-        Err(to_login) => return Ok(to_login),
-    };
     let id = parse_id(&id)?;
     match admin::retry_dead_letter(&state, &caller, id).await {
         Ok(_) => Ok(Redirect::see_other(format!("/admin/outbox?retried={id}")).into_response()),
@@ -244,16 +233,11 @@ struct AccountForm {
 
 #[handler]
 pub async fn users_page(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedIn(caller): SignedIn,
     Query(query): Query<UsersQuery>,
 ) -> poem::Result<Response> {
-    let caller = match signed_in_caller(req, session) {
-        Ok(caller) => caller,
-        Err(to_login) => return Ok(to_login),
-    };
     let said = |id: &Option<String>| id.as_deref().and_then(|id| Uuid::parse_str(id).ok());
     let done = [
         (said(&query.created), Done::Created),
@@ -278,16 +262,11 @@ pub async fn users_page(
 
 #[handler]
 pub async fn create_user(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedIn(caller): SignedIn,
     form: FormData,
 ) -> poem::Result<Response> {
-    let caller = match signed_in_caller(req, session) {
-        Ok(caller) => caller,
-        Err(to_login) => return Ok(to_login),
-    };
     let filled = AccountForm {
         display_name: form.text("display_name").unwrap_or_default(),
         email: form.text("email").unwrap_or_default(),
@@ -360,61 +339,49 @@ pub async fn create_user(
 
 #[handler]
 pub async fn disable_user(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedIn(caller): SignedIn,
     Path(id): Path<String>,
 ) -> poem::Result<Response> {
-    change_account(req, &state, csrf, session, &id, Done::Disabled).await
+    change_account(&state, csrf, &caller, &id, Done::Disabled).await
 }
 
 #[handler]
 pub async fn enable_user(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedIn(caller): SignedIn,
     Path(id): Path<String>,
 ) -> poem::Result<Response> {
-    change_account(req, &state, csrf, session, &id, Done::Enabled).await
+    change_account(&state, csrf, &caller, &id, Done::Enabled).await
 }
 
 /// Disables or re-enables an account (the service's rules), then shows the list saying so.
 async fn change_account(
-    req: &Request,
     state: &AppState,
     csrf: &CsrfToken,
-    session: &Session,
+    caller: &Caller,
     id: &str,
     change: Done,
 ) -> poem::Result<Response> {
-    let caller = match signed_in_caller(req, session) {
-        Ok(caller) => caller,
-        Err(to_login) => return Ok(to_login),
-    };
     let id = parse_id(id)?;
     let changed = match change {
-        Done::Enabled => users::enable(state, &caller, id).await,
-        _ => users::disable(state, &caller, id).await,
+        Done::Enabled => users::enable(state, caller, id).await,
+        _ => users::disable(state, caller, id).await,
     };
-    show_change(state, csrf, &caller, changed, change).await
+    show_change(state, csrf, caller, changed, change).await
 }
 
 /// Gives a staff account another staff role (the service's rules), then shows the list saying so.
 #[handler]
 pub async fn change_role(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedIn(caller): SignedIn,
     Path(id): Path<String>,
     form: FormData,
 ) -> poem::Result<Response> {
-    let caller = match signed_in_caller(req, session) {
-        Ok(caller) => caller,
-        Err(to_login) => return Ok(to_login),
-    };
     let id = parse_id(&id)?;
     let chosen = form.text("role").unwrap_or_default();
     let Some(role) = STAFF_ROLES
@@ -626,16 +593,11 @@ fn start_of(state: &AppState, date: NaiveDate) -> DateTime<Utc> {
 
 #[handler]
 pub async fn audit_page(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedIn(caller): SignedIn,
     Query(params): Query<AuditParams>,
 ) -> poem::Result<Response> {
-    let caller = match signed_in_caller(req, session) {
-        Ok(caller) => caller,
-        Err(to_login) => return Ok(to_login),
-    };
     // The names of the people who acted (and an administrator's check on the page itself).
     let everyone = users::list(&state, &caller).await.map_err(page_error)?;
     let names: HashMap<Uuid, &Account> = everyone

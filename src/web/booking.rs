@@ -6,19 +6,17 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use minijinja::{Value, context};
 use poem::{
-    IntoResponse, Request, Response, handler,
+    IntoResponse, Response, handler,
     http::{StatusCode, header},
-    session::Session,
     web::{CsrfToken, Data, Path, Query, Redirect},
 };
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{
-    account::{caller, page_error, to_login},
+    account::{SignedInPatient, page_error},
     form::FormData,
-    render::{FormErrors, Frame, Notice},
-    session,
+    render::{FormErrors, Frame},
 };
 use crate::{
     app::AppState,
@@ -38,47 +36,6 @@ use crate::{
 
 /// Days shown at once on the time picker.
 const WEEK_DAYS: i64 = 7;
-
-/// The signed-in patient, or the response that sends anyone else where they belong.
-fn patient(
-    req: &Request,
-    state: &AppState,
-    csrf: &CsrfToken,
-    session: &Session,
-) -> Result<Caller, Box<Response>> {
-    let Some(principal) = session::signed_in(session) else {
-        return Err(Box::new(to_login(req.uri().path())));
-    };
-    let caller = caller(req, principal);
-    if !caller.is_patient() {
-        return Err(Box::new(state.pages.notice(
-            StatusCode::FORBIDDEN,
-            Frame {
-                csrf: Some(csrf),
-                principal: Some(principal),
-            },
-            Notice {
-                title: "This page is for patients".into(),
-                paragraphs: vec![
-                    "Patients book and manage their own appointments here, signed in to their \
-                     own account."
-                        .into(),
-                ],
-                link: Some(("/".into(), "Go to the start page".into())),
-            },
-        )));
-    }
-    Ok(caller)
-}
-
-macro_rules! patient_or_return {
-    ($req:expr, $state:expr, $csrf:expr, $session:expr) => {
-        match patient($req, &$state, $csrf, $session) {
-            Ok(caller) => caller,
-            Err(response) => return Ok(*response),
-        }
-    };
-}
 
 fn frame<'a>(csrf: &'a CsrfToken, caller: &Caller) -> Frame<'a> {
     Frame {
@@ -441,13 +398,11 @@ pub struct BookQuery {
 
 #[handler]
 pub async fn book_page(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedInPatient(caller): SignedInPatient,
     Query(query): Query<BookQuery>,
 ) -> poem::Result<Response> {
-    let caller = patient_or_return!(req, state, csrf, session);
     booking_steps(&state, csrf, &caller, &Booker::SELF, query).await
 }
 
@@ -702,13 +657,11 @@ pub(super) async fn booking_steps(
 
 #[handler]
 pub async fn book(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedInPatient(caller): SignedInPatient,
     form: FormData,
 ) -> poem::Result<Response> {
-    let caller = patient_or_return!(req, state, csrf, session);
     submit_booking(&state, csrf, &caller, &Booker::SELF, &form).await
 }
 
@@ -854,12 +807,10 @@ pub(super) async fn submit_booking(
 
 #[handler]
 pub async fn list_page(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedInPatient(caller): SignedInPatient,
 ) -> poem::Result<Response> {
-    let caller = patient_or_return!(req, state, csrf, session);
     let record = patients::own(&state, &caller).await.map_err(page_error)?;
     let mut all = appointments::of_patient(&state, &caller, record.id)
         .await
@@ -938,14 +889,12 @@ pub struct DetailQuery {
 
 #[handler]
 pub async fn detail_page(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedInPatient(caller): SignedInPatient,
     Path(id): Path<String>,
     Query(query): Query<DetailQuery>,
 ) -> poem::Result<Response> {
-    let caller = patient_or_return!(req, state, csrf, session);
     let shown = own_appointment(&state, &caller, &id).await?;
     let clinic = Clinic::load(&state, &caller).await?;
     let allowed = allowed(&state, &caller, &shown).await?;
@@ -977,13 +926,11 @@ pub async fn detail_page(
 
 #[handler]
 pub async fn calendar_file(
-    req: &Request,
     state: Data<&AppState>,
-    csrf: &CsrfToken,
-    session: &Session,
+    _csrf: &CsrfToken,
+    SignedInPatient(caller): SignedInPatient,
     Path(id): Path<String>,
 ) -> poem::Result<Response> {
-    let caller = patient_or_return!(req, state, csrf, session);
     let shown = own_appointment(&state, &caller, &id).await?;
     let record = patients::own(&state, &caller).await.map_err(page_error)?;
     let clinic = Clinic::load(&state, &caller).await?;
@@ -1062,13 +1009,11 @@ fn render_cancel(
 
 #[handler]
 pub async fn cancel_page(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedInPatient(caller): SignedInPatient,
     Path(id): Path<String>,
 ) -> poem::Result<Response> {
-    let caller = patient_or_return!(req, state, csrf, session);
     let shown = own_appointment(&state, &caller, &id).await?;
     let clinic = Clinic::load(&state, &caller).await?;
     let allowed = allowed(&state, &caller, &shown).await?;
@@ -1087,14 +1032,12 @@ pub async fn cancel_page(
 
 #[handler]
 pub async fn cancel(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedInPatient(caller): SignedInPatient,
     Path(id): Path<String>,
     form: FormData,
 ) -> poem::Result<Response> {
-    let caller = patient_or_return!(req, state, csrf, session);
     let shown = own_appointment(&state, &caller, &id).await?;
     let reason = form.text("reason").unwrap_or_default();
     match appointments::cancel(&state, &caller, shown.id, &reason).await {
@@ -1146,14 +1089,12 @@ pub struct RescheduleQuery {
 
 #[handler]
 pub async fn reschedule_page(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedInPatient(caller): SignedInPatient,
     Path(id): Path<String>,
     Query(query): Query<RescheduleQuery>,
 ) -> poem::Result<Response> {
-    let caller = patient_or_return!(req, state, csrf, session);
     let shown = own_appointment(&state, &caller, &id).await?;
     let clinic = Clinic::load(&state, &caller).await?;
     let allowed = allowed(&state, &caller, &shown).await?;
@@ -1252,14 +1193,12 @@ pub async fn reschedule_page(
 
 #[handler]
 pub async fn reschedule(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedInPatient(caller): SignedInPatient,
     Path(id): Path<String>,
     form: FormData,
 ) -> poem::Result<Response> {
-    let caller = patient_or_return!(req, state, csrf, session);
     let shown = own_appointment(&state, &caller, &id).await?;
     let path = format!("/appointments/{}/reschedule", shown.id);
     let Some(start) = parse_instant(form.raw("start")) else {

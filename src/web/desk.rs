@@ -6,16 +6,15 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use minijinja::{Value, context};
 use poem::{
-    IntoResponse, Request, Response, handler,
+    IntoResponse, Response, handler,
     http::StatusCode,
-    session::Session,
     web::{CsrfToken, Data, Path, Query, Redirect},
 };
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{
-    account::{page_error, signed_in_caller},
+    account::{SignedIn, page_error},
     form::FormData,
     render::{FormErrors, Frame},
 };
@@ -97,16 +96,11 @@ fn day_path(date: NaiveDate, location: Option<Uuid>) -> String {
 
 #[handler]
 pub async fn day_page(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedIn(caller): SignedIn,
     Query(query): Query<DayQuery>,
 ) -> poem::Result<Response> {
-    let caller = match signed_in_caller(req, session) {
-        Ok(caller) => caller,
-        Err(to_login) => return Ok(to_login),
-    };
     let mut errors = FormErrors::default();
     let date = match query
         .date
@@ -147,17 +141,12 @@ pub async fn day_page(
 
 #[handler]
 pub async fn change_status(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedIn(caller): SignedIn,
     Path(id): Path<String>,
     form: FormData,
 ) -> poem::Result<Response> {
-    let caller = match signed_in_caller(req, session) {
-        Ok(caller) => caller,
-        Err(to_login) => return Ok(to_login),
-    };
     let id = Uuid::parse_str(&id).map_err(|_| poem::Error::from_status(StatusCode::NOT_FOUND))?;
     let date = form
         .text("date")

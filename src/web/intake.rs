@@ -8,17 +8,15 @@ use minijinja::{Value, context};
 use poem::{
     IntoResponse, Request, Response, handler,
     http::StatusCode,
-    session::Session,
     web::{CsrfToken, Data, Path, Redirect},
 };
 use uuid::Uuid;
 
 use super::{
-    account::{caller, page_error, to_login},
+    account::{SignedInPatient, page_error},
     form::FormData,
     questionnaire_form::{answers_from_form, view},
-    render::{Frame, Notice},
-    session,
+    render::Frame,
 };
 use crate::{
     app::AppState,
@@ -30,38 +28,6 @@ use crate::{
     },
     triage::{Answers, Disposition, INTAKE_QUESTIONNAIRE, questionnaire::Questionnaire},
 };
-
-/// The signed-in patient, or the response that sends anyone else where they belong.
-fn patient(
-    req: &Request,
-    state: &AppState,
-    csrf: &CsrfToken,
-    session: &Session,
-) -> Result<Caller, Box<Response>> {
-    let Some(principal) = session::signed_in(session) else {
-        return Err(Box::new(to_login(req.uri().path())));
-    };
-    let caller = caller(req, principal);
-    if !caller.is_patient() {
-        return Err(Box::new(state.pages.notice(
-            StatusCode::FORBIDDEN,
-            Frame {
-                csrf: Some(csrf),
-                principal: Some(principal),
-            },
-            Notice {
-                title: "This page is for patients".into(),
-                paragraphs: vec![
-                    "The intake questionnaire is filled in by patients, signed in to their own \
-                     account."
-                        .into(),
-                ],
-                link: Some(("/".into(), "Go to the start page".into())),
-            },
-        )));
-    }
-    Ok(caller)
-}
 
 fn frame<'a>(csrf: &'a CsrfToken, caller: &Caller) -> Frame<'a> {
     Frame {
@@ -139,15 +105,10 @@ fn unanswered_required(
 
 #[handler]
 pub async fn start_page(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedInPatient(caller): SignedInPatient,
 ) -> poem::Result<Response> {
-    let caller = match patient(req, &state, csrf, session) {
-        Ok(caller) => caller,
-        Err(response) => return Ok(*response),
-    };
     let record = patients::own(&state, &caller).await.map_err(page_error)?;
     let intakes = intake::of_patient(&state, &caller, record.id)
         .await
@@ -184,15 +145,10 @@ pub async fn start_page(
 
 #[handler]
 pub async fn start(
-    req: &Request,
     state: Data<&AppState>,
-    csrf: &CsrfToken,
-    session: &Session,
+    _csrf: &CsrfToken,
+    SignedInPatient(caller): SignedInPatient,
 ) -> poem::Result<Response> {
-    let caller = match patient(req, &state, csrf, session) {
-        Ok(caller) => caller,
-        Err(response) => return Ok(*response),
-    };
     let started = intake::start(&state, &caller, StartIntake::default())
         .await
         .map_err(page_error)?;
@@ -266,13 +222,9 @@ pub async fn section_page(
     req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedInPatient(caller): SignedInPatient,
     Path((id, section)): Path<(Uuid, String)>,
 ) -> poem::Result<Response> {
-    let caller = match patient(req, &state, csrf, session) {
-        Ok(caller) => caller,
-        Err(response) => return Ok(*response),
-    };
     let shown = intake::get(&state, &caller, id).await.map_err(page_error)?;
     if shown.status != Status::Draft {
         return Ok(Redirect::see_other(format!("/intake/{id}/result")).into_response());
@@ -297,17 +249,12 @@ pub async fn section_page(
 
 #[handler]
 pub async fn save_section(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedInPatient(caller): SignedInPatient,
     Path((id, section)): Path<(Uuid, String)>,
     form: FormData,
 ) -> poem::Result<Response> {
-    let caller = match patient(req, &state, csrf, session) {
-        Ok(caller) => caller,
-        Err(response) => return Ok(*response),
-    };
     let before = intake::get(&state, &caller, id).await.map_err(page_error)?;
     if before.status != Status::Draft {
         return Ok(Redirect::see_other(format!("/intake/{id}/result")).into_response());
@@ -442,16 +389,11 @@ pub fn advice_value(advice: &Advice) -> Value {
 
 #[handler]
 pub async fn emergency_page(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedInPatient(caller): SignedInPatient,
     Path(id): Path<Uuid>,
 ) -> poem::Result<Response> {
-    let caller = match patient(req, &state, csrf, session) {
-        Ok(caller) => caller,
-        Err(response) => return Ok(*response),
-    };
     match intake::emergency_advice(&state, &caller, id)
         .await
         .map_err(page_error)?
@@ -521,16 +463,11 @@ fn render_send(
 
 #[handler]
 pub async fn send_page(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedInPatient(caller): SignedInPatient,
     Path(id): Path<Uuid>,
 ) -> poem::Result<Response> {
-    let caller = match patient(req, &state, csrf, session) {
-        Ok(caller) => caller,
-        Err(response) => return Ok(*response),
-    };
     let shown = intake::get(&state, &caller, id).await.map_err(page_error)?;
     if shown.status != Status::Draft {
         return Ok(Redirect::see_other(format!("/intake/{id}/result")).into_response());
@@ -540,16 +477,11 @@ pub async fn send_page(
 
 #[handler]
 pub async fn send(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedInPatient(caller): SignedInPatient,
     Path(id): Path<Uuid>,
 ) -> poem::Result<Response> {
-    let caller = match patient(req, &state, csrf, session) {
-        Ok(caller) => caller,
-        Err(response) => return Ok(*response),
-    };
     match intake::submit(&state, &caller, id).await {
         Ok(_) => Ok(Redirect::see_other(format!("/intake/{id}/result")).into_response()),
         Err(ApiError::ValidationWithSafetyAdvice { advice, .. }) => Ok(emergency(
@@ -577,16 +509,11 @@ pub async fn send(
 
 #[handler]
 pub async fn result_page(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedInPatient(caller): SignedInPatient,
     Path(id): Path<Uuid>,
 ) -> poem::Result<Response> {
-    let caller = match patient(req, &state, csrf, session) {
-        Ok(caller) => caller,
-        Err(response) => return Ok(*response),
-    };
     let shown = intake::get(&state, &caller, id).await.map_err(page_error)?;
     let (Some(disposition), Some(advice)) = (shown.disposition, shown.advice.as_ref()) else {
         return Ok(Redirect::see_other(format!("/intake/{id}/send")).into_response());

@@ -6,16 +6,15 @@
 use chrono::{Datelike, NaiveDate};
 use minijinja::{Value, context};
 use poem::{
-    IntoResponse, Request, Response, handler,
+    IntoResponse, Response, handler,
     http::StatusCode,
-    session::Session,
     web::{CsrfToken, Data, Path, Query, Redirect},
 };
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{
-    account::{page_error, signed_in_caller},
+    account::{SignedIn, page_error},
     booking::{BookQuery, Booker, booking_steps, submit_booking},
     form::FormData,
     render::{FormErrors, Frame},
@@ -42,15 +41,6 @@ fn frame<'a>(csrf: &'a CsrfToken, caller: &Caller) -> Frame<'a> {
     }
 }
 
-macro_rules! signed_in_or_return {
-    ($req:expr, $session:expr) => {
-        match signed_in_caller($req, $session) {
-            Ok(caller) => caller,
-            Err(to_login) => return Ok(to_login),
-        }
-    };
-}
-
 fn full_name(patient: &Patient) -> String {
     format!("{} {}", patient.given_name, patient.family_name)
 }
@@ -67,13 +57,11 @@ pub struct SearchQuery {
 
 #[handler]
 pub async fn search_page(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedIn(caller): SignedIn,
     Query(query): Query<SearchQuery>,
 ) -> poem::Result<Response> {
-    let caller = signed_in_or_return!(req, session);
     render_search(
         &state,
         csrf,
@@ -177,13 +165,11 @@ fn birth_date(form: &FormData) -> Option<NaiveDate> {
 
 #[handler]
 pub async fn create(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedIn(caller): SignedIn,
     form: FormData,
 ) -> poem::Result<Response> {
-    let caller = signed_in_or_return!(req, session);
     let date_of_birth = birth_date(&form);
     let optional = |name: &str| form.text(name).filter(|text| !text.trim().is_empty());
     let record = NewRecord {
@@ -253,14 +239,12 @@ pub struct PatientQuery {
 
 #[handler]
 pub async fn patient_page(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedIn(caller): SignedIn,
     Path(id): Path<String>,
     Query(query): Query<PatientQuery>,
 ) -> poem::Result<Response> {
-    let caller = signed_in_or_return!(req, session);
     let id = parse_id(&id)?;
     let done = if query.added.is_some() {
         Some("The patient is added.")
@@ -360,14 +344,12 @@ async fn render_patient(
 
 #[handler]
 pub async fn update(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedIn(caller): SignedIn,
     Path(id): Path<String>,
     form: FormData,
 ) -> poem::Result<Response> {
-    let caller = signed_in_or_return!(req, session);
     let id = parse_id(&id)?;
     let date_of_birth = birth_date(&form);
     // A cleared email address or phone number is removed; names are required.
@@ -420,13 +402,11 @@ pub async fn update(
 
 #[handler]
 pub async fn invite(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedIn(caller): SignedIn,
     Path(id): Path<String>,
 ) -> poem::Result<Response> {
-    let caller = signed_in_or_return!(req, session);
     let id = parse_id(&id)?;
     match patients::invite(&state, &caller, id).await {
         Ok(_) => Ok(Redirect::see_other(format!("/desk/patients/{id}?invited=1")).into_response()),
@@ -448,13 +428,11 @@ pub async fn invite(
 /// The booking steps for the patient named in the address (`?patient=`).
 #[handler]
 pub async fn book_page(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedIn(caller): SignedIn,
     Query(query): Query<BookQuery>,
 ) -> poem::Result<Response> {
-    let caller = signed_in_or_return!(req, session);
     let Some(booker) = booker_for(&state, &caller, query.patient.as_deref()).await? else {
         return Ok(Redirect::see_other("/desk/patients").into_response());
     };
@@ -463,13 +441,11 @@ pub async fn book_page(
 
 #[handler]
 pub async fn book(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedIn(caller): SignedIn,
     form: FormData,
 ) -> poem::Result<Response> {
-    let caller = signed_in_or_return!(req, session);
     let Some(booker) = booker_for(&state, &caller, form.raw("patient")).await? else {
         return Ok(Redirect::see_other("/desk/patients").into_response());
     };

@@ -163,6 +163,10 @@ impl Pages {
     /// A page for an error no handler turned into a page of its own.
     pub fn error(&self, err: poem::Error) -> Response {
         let status = err.status();
+        // An extractor's own answer (to log in, "this page is for patients") is shown as it is.
+        if err.is_from_response() {
+            return err.into_response();
+        }
         let notice = match status {
             StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => Notice {
                 title: "Page not found".into(),

@@ -10,14 +10,13 @@ use minijinja::{Value, context};
 use poem::{
     IntoResponse, Request, Response, handler,
     http::StatusCode,
-    session::Session,
     web::{CsrfToken, Data, Path, Redirect},
 };
 use serde_json::Value as Json;
 use uuid::Uuid;
 
 use super::{
-    account::{page_error, signed_in_caller},
+    account::{SignedIn, page_error},
     form::FormData,
     intake::{answers_of, questionnaire},
     questionnaire_form::view,
@@ -102,15 +101,10 @@ fn level(disposition: Disposition) -> &'static str {
 
 #[handler]
 pub async fn queue_page(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedIn(caller): SignedIn,
 ) -> poem::Result<Response> {
-    let caller = match signed_in_caller(req, session) {
-        Ok(caller) => caller,
-        Err(to_login) => return Ok(to_login),
-    };
     let entries = review::queue(&state, &caller, ReviewStatus::Pending)
         .await
         .map_err(page_error)?;
@@ -155,13 +149,9 @@ pub async fn case_page(
     req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedIn(caller): SignedIn,
     Path(id): Path<String>,
 ) -> poem::Result<Response> {
-    let caller = match signed_in_caller(req, session) {
-        Ok(caller) => caller,
-        Err(to_login) => return Ok(to_login),
-    };
     let id = parse_id(&id)?;
     let decided = req
         .uri()
@@ -182,17 +172,12 @@ pub async fn case_page(
 
 #[handler]
 pub async fn decide(
-    req: &Request,
     state: Data<&AppState>,
     csrf: &CsrfToken,
-    session: &Session,
+    SignedIn(caller): SignedIn,
     Path(id): Path<String>,
     form: FormData,
 ) -> poem::Result<Response> {
-    let caller = match signed_in_caller(req, session) {
-        Ok(caller) => caller,
-        Err(to_login) => return Ok(to_login),
-    };
     let id = parse_id(&id)?;
     let chosen = form.text("decision").unwrap_or_default();
     let note = form.raw("note").unwrap_or_default().trim().to_owned();
