@@ -48,6 +48,25 @@ impl Page {
             .replace("&quot;", "\"")
     }
 
+    /// The value of the (hidden) field `name` in the page's form.
+    pub fn field(&self, name: &str) -> String {
+        let text = self.text();
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = text
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no field {name}:\n{}", self.html))
+            + marker.len();
+        text[start..].split('"').next().unwrap().to_owned()
+    }
+
+    /// The fields `names` of the page's form, as a browser would post them.
+    pub fn fields(&self, names: &[&str]) -> Vec<(String, String)> {
+        names
+            .iter()
+            .map(|name| ((*name).to_owned(), self.field(name)))
+            .collect()
+    }
+
     pub fn assert_contains(&self, expected: &str) {
         assert!(
             self.text().contains(expected),
@@ -107,6 +126,17 @@ impl<'a> Browser<'a> {
         page
     }
 
+    /// `email` (with the test password) signed in on a fresh browser.
+    pub async fn signed_in(app: &'a TestApp, email: &str) -> Self {
+        let mut browser = Self::new(app);
+        browser.get("/login").await;
+        let page = browser
+            .submit("/login", &[("email", email), ("password", TEST_PASSWORD)])
+            .await;
+        assert_eq!(page.status, 303, "sign in as {email}: {}", page.html);
+        browser
+    }
+
     pub async fn get(&mut self, path: &str) -> Page {
         let request = self.client.get(self.app.url(path));
         self.send(request).await
@@ -121,6 +151,15 @@ impl<'a> Browser<'a> {
             .expect("a page with a form was read first");
         form.push(("csrf_token", &token));
         self.post_form(path, &form).await
+    }
+
+    /// [`Browser::submit`] with fields read from a page.
+    pub async fn submit_owned(&mut self, path: &str, fields: &[(String, String)]) -> Page {
+        let borrowed: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        self.submit(path, &borrowed).await
     }
 
     /// Posts `fields` exactly as given (no CSRF token added).

@@ -26,16 +26,6 @@ use crate::{
 const ADMIN: &str = "admin@clinic.example";
 const PATIENT: &str = "alex@example.org";
 
-async fn signed_in<'a>(app: &'a TestApp, email: &str) -> Browser<'a> {
-    let mut browser = Browser::new(app);
-    browser.get("/login").await;
-    let page = browser
-        .submit("/login", &[("email", email), ("password", TEST_PASSWORD)])
-        .await;
-    assert_eq!(page.status, 303, "{}", page.html);
-    browser
-}
-
 /// A "case waits for review" email to `PATIENT` that the SMTP server refused for good.
 async fn dead_letter(app: &TestApp, sink: &SmtpSink) -> Uuid {
     let enqueued = app
@@ -70,7 +60,7 @@ async fn the_outbox_shows_a_dead_letter_and_an_admin_tries_it_again() {
     let app = app_with_sink(&sink, &[]).await;
     let id = dead_letter(&app, &sink).await;
     app.add_user(ADMIN, Role::Admin).await;
-    let mut admin = signed_in(&app, ADMIN).await;
+    let mut admin = Browser::signed_in(&app, ADMIN).await;
 
     let landing = admin.get("/admin").await;
     assert_eq!(landing.status, 303);
@@ -139,7 +129,7 @@ async fn an_admin_creates_an_account_with_mistakes_listed_and_disables_one() {
     let app = TestApp::spawn().await;
     let admin_id = app.add_user(ADMIN, Role::Admin).await;
     app.add_patient(PATIENT).await;
-    let mut admin = signed_in(&app, ADMIN).await;
+    let mut admin = Browser::signed_in(&app, ADMIN).await;
 
     let users = admin.get("/admin/users").await;
     assert_eq!(users.status, 200, "{}", users.html);
@@ -269,8 +259,8 @@ async fn an_admin_gives_a_front_desk_account_the_practitioner_role() {
     let (patient_user, _) = app.add_patient(PATIENT).await;
     let desk_email = "lou.desk@clinic.example";
     let desk = app.add_user(desk_email, Role::Staff).await;
-    let mut admin = signed_in(&app, ADMIN).await;
-    let mut desk_browser = signed_in(&app, desk_email).await;
+    let mut admin = Browser::signed_in(&app, ADMIN).await;
+    let mut desk_browser = Browser::signed_in(&app, desk_email).await;
     assert_eq!(desk_browser.get("/desk").await.status, 200);
 
     let users = admin.get("/admin/users").await;
@@ -364,10 +354,10 @@ async fn the_audit_trail_is_filtered_and_paged_and_never_shows_clinical_details(
     );
     let intake = submit_intake(&app, &token, answers).await;
     let case = format!("/reviews/{}", intake["intake"]["id"].as_str().unwrap());
-    let mut doctor = signed_in(&app, practitioner).await;
+    let mut doctor = Browser::signed_in(&app, practitioner).await;
     assert_eq!(doctor.get(&case).await.status, 200);
 
-    let mut admin = signed_in(&app, ADMIN).await;
+    let mut admin = Browser::signed_in(&app, ADMIN).await;
     let trail = admin.get("/admin/audit").await;
     assert_eq!(trail.status, 200, "{}", trail.html);
     trail.assert_contains("<h1>Audit trail</h1>");
@@ -473,7 +463,7 @@ async fn only_admins_open_the_admin_pages_and_visitors_are_sent_to_log_in() {
         if role != Role::Patient {
             app.add_user(email, role).await;
         }
-        let mut browser = signed_in(&app, email).await;
+        let mut browser = Browser::signed_in(&app, email).await;
         for page in pages {
             let refused = browser.get(page).await;
             assert_eq!(refused.status, 403, "{role:?} {page}");

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::{
     appointments::{Clinic, PATIENT_EMAIL, clinic},
-    helpers::{TEST_PASSWORD, TestApp, app_with_sink},
+    helpers::{TestApp, app_with_sink},
     intakes::{routine_answers, submit_intake},
     pages::{Browser, Page},
     smtp_sink::SmtpSink,
@@ -25,17 +25,6 @@ fn instant(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text).unwrap().to_utc()
 }
 
-/// `email` signed in on a fresh browser.
-async fn signed_in<'a>(app: &'a TestApp, email: &str) -> Browser<'a> {
-    let mut browser = Browser::new(app);
-    browser.get("/login").await;
-    let page = browser
-        .submit("/login", &[("email", email), ("password", TEST_PASSWORD)])
-        .await;
-    assert_eq!(page.status, 303, "{}", page.html);
-    browser
-}
-
 /// The first link in the page whose address contains `needle`.
 fn href_with(page: &Page, needle: &str) -> String {
     let text = page.text();
@@ -47,38 +36,16 @@ fn href_with(page: &Page, needle: &str) -> String {
         .to_owned()
 }
 
-/// The value of the hidden field `name` in the page's form.
-fn field(page: &Page, name: &str) -> String {
-    let text = page.text();
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = text
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no field {name}:\n{}", page.html))
-        + marker.len();
-    text[start..].split('"').next().unwrap().to_owned()
-}
-
 /// The fields of the confirm form, as a browser would post them.
 fn confirm_fields(page: &Page) -> Vec<(String, String)> {
-    [
+    page.fields(&[
         "type",
         "location",
         "practitioner",
         "with",
         "start",
         "idempotency_key",
-    ]
-    .iter()
-    .map(|name| ((*name).to_owned(), field(page, name)))
-    .collect()
-}
-
-async fn submit(browser: &mut Browser<'_>, path: &str, fields: &[(String, String)]) -> Page {
-    let borrowed: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect();
-    browser.submit(path, &borrowed).await
+    ])
 }
 
 /// The confirm step for `start` with the clinic's practitioner, as the time picker links it.
@@ -127,7 +94,7 @@ async fn other_patient(app: &TestApp, with_intake: bool) -> String {
 async fn a_patient_books_step_by_step_and_the_emailed_link_opens_the_appointment() {
     let sink = SmtpSink::start().await;
     let clinic = clinic(app_with_sink(&sink, &[]).await, "Europe/London").await;
-    let mut browser = signed_in(&clinic.app, PATIENT_EMAIL).await;
+    let mut browser = Browser::signed_in(&clinic.app, PATIENT_EMAIL).await;
 
     let home = browser.get("/").await;
     home.assert_contains("href=\"/book\"");
@@ -168,12 +135,12 @@ async fn a_patient_books_step_by_step_and_the_emailed_link_opens_the_appointment
     confirm.assert_contains("Wednesday 4 March 2026 at 09:00 GMT");
     confirm.assert_contains("Book this appointment");
     let fields = confirm_fields(&confirm);
-    let booked = submit(&mut browser, "/book", &fields).await;
+    let booked = browser.submit_owned("/book", &fields).await;
     assert_eq!(booked.status, 303, "{}", booked.html);
     let location = booked.location().to_owned();
     assert!(location.starts_with("/appointments/"), "{location}");
     // A double submit of the same form books once: the same appointment answers.
-    let again = submit(&mut browser, "/book", &fields).await;
+    let again = browser.submit_owned("/book", &fields).await;
     assert_eq!(again.status, 303);
     assert_eq!(again.location(), location);
 
@@ -230,7 +197,7 @@ async fn a_patient_books_step_by_step_and_the_emailed_link_opens_the_appointment
 #[tokio::test]
 async fn bad_choices_are_an_error_summary_not_a_failure() {
     let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
-    let mut browser = signed_in(&clinic.app, PATIENT_EMAIL).await;
+    let mut browser = Browser::signed_in(&clinic.app, PATIENT_EMAIL).await;
     let page = browser.get("/book?type=nonsense").await;
     assert_eq!(page.status, 422);
     page.assert_contains("There is a problem");
@@ -257,7 +224,7 @@ async fn bad_choices_are_an_error_summary_not_a_failure() {
 async fn the_intake_gate_refuses_calmly_and_says_what_to_do() {
     let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
     other_patient(&clinic.app, false).await;
-    let mut browser = signed_in(&clinic.app, OTHER_EMAIL).await;
+    let mut browser = Browser::signed_in(&clinic.app, OTHER_EMAIL).await;
     // Told on the first page, before choosing anything, and on any step's address.
     for path in [
         "/book".to_owned(),
@@ -270,12 +237,14 @@ async fn the_intake_gate_refuses_calmly_and_says_what_to_do() {
         assert!(!page.text().contains("Step 1 of 4"), "{path}");
     }
     // A confirm form posted anyway (one made for a patient who may book) is refused as well.
-    let mut allowed = signed_in(&clinic.app, PATIENT_EMAIL).await;
+    let mut allowed = Browser::signed_in(&clinic.app, PATIENT_EMAIL).await;
     let confirm = allowed
         .get(&confirm_path(&clinic, "2026-03-04T09:00:00+00:00"))
         .await;
     assert_eq!(confirm.status, 200);
-    let refused = submit(&mut browser, "/book", &confirm_fields(&confirm)).await;
+    let refused = browser
+        .submit_owned("/book", &confirm_fields(&confirm))
+        .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     refused.assert_contains("We could not book this time");
     refused.assert_contains("Fill in the questionnaire");
@@ -286,7 +255,7 @@ async fn the_intake_gate_refuses_calmly_and_says_what_to_do() {
 async fn a_time_taken_meanwhile_offers_the_next_free_times() {
     let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
     let other = other_patient(&clinic.app, true).await;
-    let mut browser = signed_in(&clinic.app, PATIENT_EMAIL).await;
+    let mut browser = Browser::signed_in(&clinic.app, PATIENT_EMAIL).await;
     let confirm = browser
         .get(&confirm_path(&clinic, "2026-03-04T09:00:00+00:00"))
         .await;
@@ -300,7 +269,9 @@ async fn a_time_taken_meanwhile_offers_the_next_free_times() {
         )
         .await;
     assert_eq!(taken.status(), 201);
-    let refused = submit(&mut browser, "/book", &confirm_fields(&confirm)).await;
+    let refused = browser
+        .submit_owned("/book", &confirm_fields(&confirm))
+        .await;
     assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.html);
     refused.assert_contains("The next free times");
     let next = href_with(&refused, "start=");
@@ -313,7 +284,7 @@ async fn a_time_taken_meanwhile_offers_the_next_free_times() {
 async fn a_patient_cancels_within_the_policy_and_can_book_another_time() {
     let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
     let id = booked_through_api(&clinic).await;
-    let mut browser = signed_in(&clinic.app, PATIENT_EMAIL).await;
+    let mut browser = Browser::signed_in(&clinic.app, PATIENT_EMAIL).await;
     let page = browser.get(&format!("/appointments/{id}")).await;
     assert_eq!(page.status, 200);
     page.assert_contains("Move to another time");
@@ -351,7 +322,7 @@ async fn outside_the_policy_the_page_gives_the_clinics_phone_number() {
 
     // Inside the 24-hour window: no moving online, the number to call instead.
     clinic.app.clock.set(instant("2026-03-03T12:00:00Z"));
-    let mut browser = signed_in(&clinic.app, PATIENT_EMAIL).await;
+    let mut browser = Browser::signed_in(&clinic.app, PATIENT_EMAIL).await;
     let page = browser.get(&format!("/appointments/{id}")).await;
     assert_eq!(page.status, 200);
     assert!(!page.text().contains("Move to another time"));
@@ -363,7 +334,7 @@ async fn outside_the_policy_the_page_gives_the_clinics_phone_number() {
 
     // After the start: no cancelling online either.
     clinic.app.clock.set(instant("2026-03-04T09:30:00Z"));
-    let mut browser = signed_in(&clinic.app, PATIENT_EMAIL).await;
+    let mut browser = Browser::signed_in(&clinic.app, PATIENT_EMAIL).await;
     let page = browser.get(&format!("/appointments/{id}")).await;
     assert!(!page.text().contains("Cancel this appointment"));
     let path = format!("/appointments/{id}/cancel");
@@ -380,7 +351,7 @@ async fn outside_the_policy_the_page_gives_the_clinics_phone_number() {
 async fn a_patient_moves_an_appointment_to_another_free_time() {
     let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
     let id = booked_through_api(&clinic).await;
-    let mut browser = signed_in(&clinic.app, PATIENT_EMAIL).await;
+    let mut browser = Browser::signed_in(&clinic.app, PATIENT_EMAIL).await;
     let path = format!("/appointments/{id}/reschedule");
     let page = browser.get(&path).await;
     assert_eq!(page.status, 200);
@@ -393,7 +364,7 @@ async fn a_patient_moves_an_appointment_to_another_free_time() {
     assert_eq!(confirm.status, 200);
     confirm.assert_contains("Move my appointment");
     let moved = browser
-        .submit(&path, &[("start", &field(&confirm, "start"))])
+        .submit(&path, &[("start", &confirm.field("start"))])
         .await;
     assert_eq!(moved.status, 303, "{}", moved.html);
     let page = browser.get(moved.location()).await;
@@ -406,7 +377,7 @@ async fn a_patient_moves_an_appointment_to_another_free_time() {
 async fn forms_without_their_token_change_nothing() {
     let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
     let id = booked_through_api(&clinic).await;
-    let mut browser = signed_in(&clinic.app, PATIENT_EMAIL).await;
+    let mut browser = Browser::signed_in(&clinic.app, PATIENT_EMAIL).await;
     let confirm = browser
         .get(&confirm_path(&clinic, "2026-03-04T11:00:00+00:00"))
         .await;
@@ -442,7 +413,7 @@ async fn another_patients_appointment_is_not_found_and_strangers_are_sent_to_log
         assert!(page.location().starts_with("/login?next="), "{path}");
     }
 
-    let mut browser = signed_in(&clinic.app, OTHER_EMAIL).await;
+    let mut browser = Browser::signed_in(&clinic.app, OTHER_EMAIL).await;
     for path in [
         format!("/appointments/{id}"),
         format!("/appointments/{id}/calendar.ics"),
@@ -467,7 +438,7 @@ async fn another_patients_appointment_is_not_found_and_strangers_are_sent_to_log
 #[tokio::test]
 async fn the_time_picker_goes_a_week_at_a_time_from_today() {
     let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
-    let mut browser = signed_in(&clinic.app, PATIENT_EMAIL).await;
+    let mut browser = Browser::signed_in(&clinic.app, PATIENT_EMAIL).await;
     let page = browser
         .get(&format!(
             "/book?type={}&location={}&practitioner={}",
@@ -507,7 +478,7 @@ async fn moving_to_a_time_that_is_not_free_offers_the_next_free_times() {
         )
         .await;
     assert_eq!(taken.status(), 201);
-    let mut browser = signed_in(&clinic.app, PATIENT_EMAIL).await;
+    let mut browser = Browser::signed_in(&clinic.app, PATIENT_EMAIL).await;
     let path = format!("/appointments/{id}/reschedule");
     browser.get(&path).await;
     let refused = browser

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 
 use crate::{
     appointments::{Clinic, clinic},
-    helpers::{TEST_PASSWORD, TestApp},
+    helpers::TestApp,
     pages::{Browser, Page},
 };
 
@@ -18,16 +18,6 @@ const WEDNESDAY_NINE: &str = "2026-03-04T09:00:00Z";
 
 fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text).unwrap().to_utc()
-}
-
-async fn signed_in<'a>(app: &'a TestApp, email: &str) -> Browser<'a> {
-    let mut browser = Browser::new(app);
-    browser.get("/login").await;
-    let page = browser
-        .submit("/login", &[("email", email), ("password", TEST_PASSWORD)])
-        .await;
-    assert_eq!(page.status, 303, "{}", page.html);
-    browser
 }
 
 /// The clinic with one booked first visit on Wednesday at 09:00; returns its id.
@@ -59,7 +49,7 @@ async fn the_desk_sees_the_day_by_name_and_moves_between_days() {
     clinic.app.expect_unsent_mail();
     let id = with_a_booking(&clinic).await;
     clinic.app.add_user(DESK, Role::Staff).await;
-    let mut desk = signed_in(&clinic.app, DESK).await;
+    let mut desk = Browser::signed_in(&clinic.app, DESK).await;
 
     let day = desk.get("/desk?date=2026-03-04").await;
     assert_eq!(day.status, 200, "{}", day.html);
@@ -112,7 +102,7 @@ async fn check_in_complete_and_no_show_are_offered_only_when_they_may_be_done() 
     // 08:30: check-in is open; no-show is not. (A page session lasts 12 hours, so
     // the desk signs in on the day.)
     clinic.app.clock.set(at("2026-03-04T08:30:00Z"));
-    let mut desk = signed_in(&clinic.app, DESK).await;
+    let mut desk = Browser::signed_in(&clinic.app, DESK).await;
     let day = desk.get("/desk?date=2026-03-04").await;
     assert_eq!(day.status, 200);
     assert_eq!(buttons(&day), ["Check in"]);
@@ -171,7 +161,7 @@ async fn a_no_show_is_marked_after_the_start_and_undone_the_same_day() {
     let status_path = format!("/desk/appointments/{id}/status");
 
     clinic.app.clock.set(at("2026-03-04T09:20:00Z"));
-    let mut desk = signed_in(&clinic.app, DESK).await;
+    let mut desk = Browser::signed_in(&clinic.app, DESK).await;
     let day = desk.get("/desk?date=2026-03-04").await;
     assert_eq!(buttons(&day), ["Check in", "Did not attend"]);
     let marked = desk
@@ -202,7 +192,7 @@ async fn a_no_show_is_marked_after_the_start_and_undone_the_same_day() {
     )
     .await;
     clinic.app.clock.set(at("2026-03-05T08:00:00Z"));
-    let mut desk = signed_in(&clinic.app, DESK).await;
+    let mut desk = Browser::signed_in(&clinic.app, DESK).await;
     let day = desk.get("/desk?date=2026-03-04").await;
     assert_eq!(day.status, 200);
     day.assert_contains("Did not attend");
@@ -219,31 +209,20 @@ async fn only_the_front_desk_sees_the_day() {
         ("admin@clinic.example", Role::Admin),
     ] {
         clinic.app.add_user(email, role).await;
-        let mut browser = signed_in(&clinic.app, email).await;
+        let mut browser = Browser::signed_in(&clinic.app, email).await;
         let page = browser.get("/desk?date=2026-03-04").await;
         assert_eq!(page.status, 403, "{role:?}");
         assert!(!page.text().contains("Alex Morgan"), "{role:?}");
     }
-    let mut patient = signed_in(&clinic.app, crate::appointments::PATIENT_EMAIL).await;
+    let mut patient = Browser::signed_in(&clinic.app, crate::appointments::PATIENT_EMAIL).await;
     assert_eq!(patient.get("/desk").await.status, 403);
     let anonymous = Browser::new(&clinic.app).get("/desk").await;
     assert_eq!(anonymous.status, 303);
     assert!(anonymous.location().starts_with("/login?next="));
 }
 
-/// The value of the hidden field `name` in the page's form.
-fn field(page: &Page, name: &str) -> String {
-    let text = page.text();
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = text
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no field {name}:\n{}", page.html))
-        + marker.len();
-    text[start..].split('"').next().unwrap().to_owned()
-}
-
 fn confirm_fields(page: &Page) -> Vec<(String, String)> {
-    [
+    page.fields(&[
         "patient",
         "type",
         "location",
@@ -251,18 +230,7 @@ fn confirm_fields(page: &Page) -> Vec<(String, String)> {
         "with",
         "start",
         "idempotency_key",
-    ]
-    .iter()
-    .map(|name| ((*name).to_owned(), field(page, name)))
-    .collect()
-}
-
-async fn submit_owned(browser: &mut Browser<'_>, path: &str, fields: &[(String, String)]) -> Page {
-    let borrowed: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect();
-    browser.submit(path, &borrowed).await
+    ])
 }
 
 #[tokio::test]
@@ -270,7 +238,7 @@ async fn the_desk_adds_a_patient_on_the_phone_and_books_past_the_missing_questio
     let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
     clinic.app.expect_unsent_mail();
     clinic.app.add_user(DESK, Role::Staff).await;
-    let mut desk = signed_in(&clinic.app, DESK).await;
+    let mut desk = Browser::signed_in(&clinic.app, DESK).await;
 
     // Found by part of a name.
     let found = desk.get("/desk/patients?q=morg").await;
@@ -345,14 +313,14 @@ async fn the_desk_adds_a_patient_on_the_phone_and_books_past_the_missing_questio
     assert_eq!(fields[0].1, patient_id);
 
     // No questionnaire yet: refused, with the form to book anyway.
-    let refused = submit_owned(&mut desk, "/desk/book", &fields).await;
+    let refused = desk.submit_owned("/desk/book", &fields).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.html);
     refused.assert_contains("Reason for booking without a current questionnaire");
     refused.assert_contains("Book anyway");
     // A blank reason is refused with the gate's words at the field.
     let mut blank = fields.clone();
     blank.push(("override_reason".into(), "  ".into()));
-    let again = submit_owned(&mut desk, "/desk/book", &blank).await;
+    let again = desk.submit_owned("/desk/book", &blank).await;
     assert_eq!(
         again.status,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -366,7 +334,7 @@ async fn the_desk_adds_a_patient_on_the_phone_and_books_past_the_missing_questio
         "override_reason".into(),
         "Booked by phone; will fill in the questionnaire at the clinic".into(),
     ));
-    let booked = submit_owned(&mut desk, "/desk/book", &with_reason).await;
+    let booked = desk.submit_owned("/desk/book", &with_reason).await;
     assert_eq!(booked.status, 303, "{}", booked.html);
     assert_eq!(
         booked.location(),
@@ -387,7 +355,7 @@ async fn the_desk_invites_a_patient_with_an_address_and_other_roles_cannot_book_
     let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
     clinic.app.expect_unsent_mail();
     clinic.app.add_user(DESK, Role::Staff).await;
-    let mut desk = signed_in(&clinic.app, DESK).await;
+    let mut desk = Browser::signed_in(&clinic.app, DESK).await;
     let added = desk
         .submit(
             "/desk/patients",
@@ -418,13 +386,13 @@ async fn the_desk_invites_a_patient_with_an_address_and_other_roles_cannot_book_
         .app
         .add_user("dr.kay@clinic.example", Role::Practitioner)
         .await;
-    let mut practitioner = signed_in(&clinic.app, "dr.kay@clinic.example").await;
+    let mut practitioner = Browser::signed_in(&clinic.app, "dr.kay@clinic.example").await;
     let page = practitioner
         .get(&format!("/desk/book?patient={patient_id}"))
         .await;
     assert_eq!(page.status, 403);
     assert!(!page.text().contains("Ines"));
-    let mut patient = signed_in(&clinic.app, crate::appointments::PATIENT_EMAIL).await;
+    let mut patient = Browser::signed_in(&clinic.app, crate::appointments::PATIENT_EMAIL).await;
     assert_eq!(patient.get("/desk/patients").await.status, 403);
     assert_eq!(patient.get(&patient_path).await.status, 403);
 }
@@ -439,7 +407,7 @@ async fn the_desk_sees_which_patients_the_emails_could_not_reach() {
     .await;
     clinic.app.expect_dead_letters();
     clinic.app.add_user(DESK, Role::Staff).await;
-    let mut desk = signed_in(&clinic.app, DESK).await;
+    let mut desk = Browser::signed_in(&clinic.app, DESK).await;
     let before = desk.get("/desk/patients").await;
     assert!(!before.text().contains("We could not reach"));
 

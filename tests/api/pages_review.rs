@@ -6,7 +6,7 @@ use entity::user::Role;
 use serde_json::Value;
 
 use crate::{
-    helpers::{TEST_PASSWORD, TestApp, app_with_sink, test_epoch},
+    helpers::{TestApp, app_with_sink, test_epoch},
     intakes::{routine_answers, submit_intake, with},
     pages::Browser,
     smtp_sink::SmtpSink,
@@ -14,17 +14,6 @@ use crate::{
 
 const PATIENT: &str = "alex@example.org";
 const PRACTITIONER: &str = "dr.kay@clinic.example";
-
-/// `email` signed in on a fresh browser.
-async fn signed_in<'a>(app: &'a TestApp, email: &str) -> Browser<'a> {
-    let mut browser = Browser::new(app);
-    browser.get("/login").await;
-    let page = browser
-        .submit("/login", &[("email", email), ("password", TEST_PASSWORD)])
-        .await;
-    assert_eq!(page.status, 303, "{}", page.html);
-    browser
-}
 
 /// A patient's intake with a cauda equina answer, sent; returns its case page's path.
 async fn flagged_case(app: &TestApp) -> String {
@@ -64,7 +53,7 @@ async fn the_emailed_case_link_opens_the_case_for_a_practitioner_who_records_a_d
         format!("/login?next={}", path.replace('/', "%2F"))
     );
 
-    let mut browser = signed_in(&app, PRACTITIONER).await;
+    let mut browser = Browser::signed_in(&app, PRACTITIONER).await;
     let case = browser.get(&path).await;
     assert_eq!(case.status, 200, "{}", case.html);
     case.assert_contains("Alex");
@@ -121,7 +110,7 @@ async fn only_practitioners_open_a_case() {
         ("admin@clinic.example", Role::Admin),
     ] {
         app.add_user(email, role).await;
-        let mut browser = signed_in(&app, email).await;
+        let mut browser = Browser::signed_in(&app, email).await;
         let page = browser.get(&path).await;
         assert_eq!(page.status, 403, "{role:?}");
         assert!(
@@ -131,12 +120,12 @@ async fn only_practitioners_open_a_case() {
         assert!(!page.text().contains("<dt>"), "{role:?} sees no answers");
     }
     // The patient themselves, and a made-up case: not found.
-    let mut patient = signed_in(&app, PATIENT).await;
+    let mut patient = Browser::signed_in(&app, PATIENT).await;
     let page = patient.get(&path).await;
     assert!(page.status == 403 || page.status == 404, "{}", page.status);
     assert!(!page.text().contains("Source: "));
     app.add_user(PRACTITIONER, Role::Practitioner).await;
-    let mut practitioner = signed_in(&app, PRACTITIONER).await;
+    let mut practitioner = Browser::signed_in(&app, PRACTITIONER).await;
     let missing = practitioner
         .get("/reviews/00000000-0000-4000-8000-000000000000")
         .await;
@@ -150,7 +139,7 @@ async fn the_queue_puts_emergencies_first_and_says_how_long_each_has_waited() {
     // The alerts are another test's subject.
     app.expect_unsent_mail();
     app.add_user(PRACTITIONER, Role::Practitioner).await;
-    let mut browser = signed_in(&app, PRACTITIONER).await;
+    let mut browser = Browser::signed_in(&app, PRACTITIONER).await;
     let empty = browser.get("/reviews").await;
     assert_eq!(empty.status, 200);
     empty.assert_contains("No cases are waiting.");
@@ -189,12 +178,12 @@ async fn the_queue_puts_emergencies_first_and_says_how_long_each_has_waited() {
         ("admin@clinic.example", Role::Admin),
     ] {
         app.add_user(email, role).await;
-        let mut other = signed_in(&app, email).await;
+        let mut other = Browser::signed_in(&app, email).await;
         let page = other.get("/reviews").await;
         assert_eq!(page.status, 403, "{role:?}");
         assert!(!page.text().contains(&urgent), "{role:?}");
     }
-    let mut patient = signed_in(&app, PATIENT).await;
+    let mut patient = Browser::signed_in(&app, PATIENT).await;
     assert_eq!(patient.get("/reviews").await.status, 403);
     let page = Browser::new(&app).get("/reviews").await;
     assert_eq!(page.status, 303);

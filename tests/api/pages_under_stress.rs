@@ -6,12 +6,7 @@ use entity::user::Role;
 use futures_util::future::join_all;
 use reqwest::{Method, StatusCode};
 
-use crate::{
-    appointments::clinic,
-    helpers::{TEST_PASSWORD, TestApp},
-    intakes::call_ok,
-    pages::Browser,
-};
+use crate::{appointments::clinic, helpers::TestApp, intakes::call_ok, pages::Browser};
 
 const DESK: &str = "desk@clinic.example";
 const PRACTITIONER: &str = "dr.kay@clinic.example";
@@ -19,16 +14,6 @@ const ADMIN: &str = "admin@clinic.example";
 
 fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text).unwrap().to_utc()
-}
-
-async fn signed_in<'a>(app: &'a TestApp, email: &str) -> Browser<'a> {
-    let mut browser = Browser::new(app);
-    browser.get("/login").await;
-    let page = browser
-        .submit("/login", &[("email", email), ("password", TEST_PASSWORD)])
-        .await;
-    assert_eq!(page.status, 303, "{}", page.html);
-    browser
 }
 
 /// Eight tabs press "Check in" on the same visit at the same moment: one checks the patient in,
@@ -49,7 +34,7 @@ async fn check_in_pressed_in_eight_tabs_at_once_checks_in_once() {
     let id = booked["id"].as_str().unwrap().to_owned();
     clinic.app.add_user(DESK, Role::Staff).await;
     clinic.app.clock.set(at("2026-03-04T08:50:00Z"));
-    let mut desk = signed_in(&clinic.app, DESK).await;
+    let mut desk = Browser::signed_in(&clinic.app, DESK).await;
     desk.get("/desk?date=2026-03-04").await;
 
     let path = format!("/desk/appointments/{id}/status");
@@ -123,9 +108,9 @@ async fn staff_pages_ask_to_try_again_while_the_database_is_gone() {
     ] {
         app.add_user(email, role).await;
     }
-    let mut desk = signed_in(&app, DESK).await;
-    let mut practitioner = signed_in(&app, PRACTITIONER).await;
-    let mut admin = signed_in(&app, ADMIN).await;
+    let mut desk = Browser::signed_in(&app, DESK).await;
+    let mut practitioner = Browser::signed_in(&app, PRACTITIONER).await;
+    let mut admin = Browser::signed_in(&app, ADMIN).await;
     for browser in [&mut desk, &mut practitioner, &mut admin] {
         assert_eq!(browser.get("/").await.status, 200);
     }
