@@ -32,6 +32,7 @@ mod pages_booking;
 mod pages_desk;
 mod pages_intake;
 mod pages_review;
+mod pages_setup;
 mod password_reset;
 mod patients;
 mod practitioners;
