@@ -1437,11 +1437,12 @@ pub async fn add_time_off(
         // Never added silently: the visits in the way are listed, to move or keep.
         Err(ApiError::TimeOffClashes { appointments, .. }) => {
             let errors = FormErrors {
-                general: Some(format!(
-                    "{} booked appointment(s) fall in this time off. Move or cancel them first, \
-                     or keep them and add the time off anyway.",
-                    appointments.len()
-                )),
+                general: Some(match appointments.len() {
+                    1 => "The time off is not added yet: a booked appointment falls in it.".into(),
+                    count => format!(
+                        "The time off is not added yet: {count} booked appointments fall in it."
+                    ),
+                }),
                 ..FormErrors::default()
             };
             refused(errors, appointments, StatusCode::CONFLICT).await
