@@ -363,6 +363,22 @@ async fn an_admin_makes_a_practitioner_bookable_and_deactivates_them() {
         api_get(&app, &api, "/api/v1/practitioners").await[0]["active"],
         true
     );
+
+    // One whose account is disabled cannot take bookings again: the page says why.
+    admin.submit(&active, &[("active", "false")]).await;
+    admin.get("/admin/users").await;
+    let disabled = admin
+        .submit(&format!("/admin/users/{user}/disable"), &[])
+        .await;
+    assert_eq!(disabled.status, 303, "{}", disabled.html);
+    admin.get("/setup/practitioners").await;
+    let refused = admin.submit(&active, &[("active", "true")]).await;
+    assert_eq!(refused.status, 409, "{}", refused.html);
+    refused.assert_contains("enable it before they take bookings again");
+    assert_eq!(
+        api_get(&app, &api, "/api/v1/practitioners").await[0]["active"],
+        false
+    );
 }
 
 #[tokio::test]
