@@ -236,6 +236,23 @@ fn local_times_parse_strictly() {
 }
 
 #[test]
+fn a_typed_local_time_names_one_instant_or_none_in_a_gap() {
+    let london = zone("Europe/London");
+    let at = |day: u32, hour: u32, minute: u32| {
+        date(2026, 3, day)
+            .and_hms_opt(hour, minute, 0)
+            .expect("a time")
+    };
+    assert_eq!(london.instant(at(2, 9, 0)), Some(utc(2026, 3, 2, 9, 0)));
+    // 29 March 2026: 01:00 GMT jumps to 02:00 BST, so 01:30 never shows on a clock.
+    assert_eq!(london.instant(at(29, 1, 30)), None);
+    assert_eq!(london.instant(at(29, 2, 0)), Some(utc(2026, 3, 29, 1, 0)));
+    // 25 October 2026: 01:30 reads twice; the first is meant.
+    let repeated = date(2026, 10, 25).and_hms_opt(1, 30, 0).expect("a time");
+    assert_eq!(london.instant(repeated), Some(utc(2026, 10, 25, 0, 30)));
+}
+
+#[test]
 fn zones_are_iana_names() {
     let london = zone("Europe/London");
     assert_eq!(london.name(), "Europe/London");

@@ -81,6 +81,16 @@ impl Zone {
         self.0.name()
     }
 
+    /// The instant a local wall-clock reading here names, as a person typing a date and time
+    /// means it: in the repeated hour of a fall-back day the first (earlier) one; `None` for a
+    /// time the clock skips on a spring-forward day, which no instant reads.
+    pub fn instant(self, local: chrono::NaiveDateTime) -> Option<DateTime<Utc>> {
+        self.0
+            .from_local_datetime(&local)
+            .earliest()
+            .map(|at| at.with_timezone(&Utc))
+    }
+
     /// The local calendar date of an instant here.
     pub fn local_date(self, instant: DateTime<Utc>) -> NaiveDate {
         instant.with_timezone(&self.0).date_naive()

@@ -11,7 +11,7 @@ use crate::{
     error::{ApiError, ApiResult},
     scheduling::{
         self, AppointmentTypeInput, ClinicPolicies, ClinicPoliciesInput, Discipline,
-        ValidationErrors, Zone,
+        ValidationCode, ValidationError, ValidationErrors, Zone,
     },
     service::{
         Caller, Work,
@@ -62,8 +62,13 @@ pub async fn create_location(
     command: NewLocation,
 ) -> ApiResult<Location> {
     caller.require(state, CLINIC_SETUP).await?;
+    let mut problems = location_text_problems(Some(&command.name), Some(&command.address));
     let zone = Zone::parse(command.time_zone.trim())
-        .map_err(|error| ValidationErrors::from(error.for_field("time_zone")))?;
+        .map_err(|error| problems.push(error.for_field("time_zone")))
+        .ok();
+    let Some(zone) = zone.filter(|_| problems.is_empty()) else {
+        return Err(problems.into());
+    };
     let work = Work::begin(state, caller).await?;
     let created = stored::create_location(
         work.db(),
@@ -95,6 +100,10 @@ pub async fn update_location(
     command: LocationUpdate,
 ) -> ApiResult<Location> {
     caller.require(state, CLINIC_SETUP).await?;
+    let problems = location_text_problems(command.name.as_deref(), command.address.as_deref());
+    if !problems.is_empty() {
+        return Err(problems.into());
+    }
     let work = Work::begin(state, caller).await?;
     let updated = stored::update_location(
         work.db(),
@@ -110,6 +119,31 @@ pub async fn update_location(
     .ok_or(ApiError::NotFound)?;
     work.commit().await?;
     Ok(updated.into())
+}
+
+/// A location's name and address as given (`None`: not being changed): each must say
+/// something and fit (the JSON edge checks the same; the pages rely on this).
+fn location_text_problems(name: Option<&str>, address: Option<&str>) -> ValidationErrors {
+    let mut problems = ValidationErrors::default();
+    for (field, value, max_chars) in [("name", name, 200), ("address", address, 500)] {
+        let Some(value) = value.map(str::trim) else {
+            continue;
+        };
+        if value.is_empty() {
+            problems.push(ValidationError::new(
+                field,
+                ValidationCode::Required,
+                "must not be empty",
+            ));
+        } else if value.chars().count() > max_chars {
+            problems.push(ValidationError::new(
+                field,
+                ValidationCode::TooLong,
+                format!("must be at most {max_chars} characters"),
+            ));
+        }
+    }
+    problems
 }
 
 /// The clinic's locations, by name.
@@ -296,6 +330,28 @@ pub async fn set_policies(
     stored::save_policies(work.db(), work.now(), validated.to_input()).await?;
     work.commit().await?;
     Ok(validated.to_input())
+}
+
+/// Everything the clinic settings pages show.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    pub locations: Vec<Location>,
+    pub appointment_types: Vec<AppointmentType>,
+    pub practitioners: Vec<crate::service::practitioners::Practitioner>,
+    pub policies: ClinicPoliciesInput,
+}
+
+/// The clinic's settings for those who keep them (front desk, admins). The lists alone are
+/// for everyone; this is the settings pages' read, so only their users pass.
+#[tracing::instrument(name = "service.clinic.setup", skip_all)]
+pub async fn setup(state: &AppState, caller: &Caller) -> ApiResult<Setup> {
+    caller.require(state, CLINIC_SETUP).await?;
+    Ok(Setup {
+        locations: locations(state, caller).await?,
+        appointment_types: appointment_types(state, caller).await?,
+        practitioners: crate::service::practitioners::list(state, caller).await?,
+        policies: stored::policies(&state.db).await?,
+    })
 }
 
 /// The discipline as stored (the inverse of [`availability::discipline_of`]).

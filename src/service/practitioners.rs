@@ -209,6 +209,77 @@ pub async fn list(state: &AppState, caller: &Caller) -> ApiResult<Vec<Practition
         .collect())
 }
 
+/// An account that could be made bookable: the practitioner role, enabled, not yet a
+/// practitioner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub user_id: Uuid,
+    pub display_name: String,
+    pub email: String,
+}
+
+/// The accounts [`create`] would accept (front desk, admins), newest first: the clinic
+/// settings offer them rather than asking for an account id.
+#[tracing::instrument(name = "service.practitioners.candidates", skip_all)]
+pub async fn candidates(state: &AppState, caller: &Caller) -> ApiResult<Vec<Candidate>> {
+    caller.require(state, CLINIC_SETUP).await?;
+    let taken: Vec<Uuid> = practitioners::list(&state.db)
+        .await?
+        .into_iter()
+        .map(|row| row.user_id)
+        .collect();
+    Ok(users::list(&state.db)
+        .await?
+        .into_iter()
+        .filter(|user| {
+            user.role == Role::Practitioner
+                && user.disabled_at.is_none()
+                && !taken.contains(&user.id)
+        })
+        .map(|user| Candidate {
+            user_id: user.id,
+            display_name: user.display_name,
+            email: user.email,
+        })
+        .collect())
+}
+
+/// What the clinic settings show of one practitioner: who they are, the locations they may
+/// work at, their weekly hours and their time off still to come.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub practitioner: Practitioner,
+    pub locations: Vec<crate::service::clinic::Location>,
+    pub hours: Vec<LocationWeek>,
+    pub time_off: Vec<TimeOff>,
+}
+
+/// A practitioner's schedule for those who keep it (front desk, admins); a 404 if there is
+/// none.
+#[tracing::instrument(name = "service.practitioners.schedule", skip_all)]
+pub async fn schedule(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Schedule> {
+    caller.require(state, CLINIC_SETUP).await?;
+    let row = existing(state, id).await?;
+    let location_ids = practitioners::location_ids(&state.db, row.id).await?;
+    let hours = weeks(practitioners::working_hours(&state.db, row.id).await?);
+    let time_off = practitioners::upcoming_time_off(&state.db, row.id, state.clock.now())
+        .await?
+        .into_iter()
+        .map(TimeOff::from)
+        .collect();
+    let locations = clinic::locations(&state.db)
+        .await?
+        .into_iter()
+        .map(crate::service::clinic::Location::from)
+        .collect();
+    Ok(Schedule {
+        practitioner: Practitioner::of(row, location_ids),
+        locations,
+        hours,
+        time_off,
+    })
+}
+
 /// A practitioner by id, or a 404.
 async fn existing(state: &AppState, id: Uuid) -> ApiResult<practitioner::Model> {
     practitioners::find(&state.db, id)

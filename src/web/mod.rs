@@ -22,6 +22,7 @@ pub mod questionnaire_form;
 mod render;
 mod review;
 pub mod session;
+mod setup;
 
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Middleware, Request, Response, Route,
@@ -118,6 +119,56 @@ pub fn routes(state: &AppState) -> BoxEndpoint<'static> {
         .at("/admin/users/:id/enable", poem::post(admin::enable_user))
         .at("/admin/users/:id/role", poem::post(admin::change_role))
         .at("/admin/audit", get(admin::audit_page))
+        .at("/setup", get(setup::overview))
+        .at(
+            "/setup/locations",
+            get(setup::locations_page).post(setup::create_location),
+        )
+        .at("/setup/locations/:id", poem::post(setup::update_location))
+        .at(
+            "/setup/locations/:id/active",
+            poem::post(setup::location_active),
+        )
+        .at(
+            "/setup/appointment-types",
+            get(setup::types_page).post(setup::create_type),
+        )
+        .at(
+            "/setup/appointment-types/:id",
+            poem::post(setup::update_type),
+        )
+        .at(
+            "/setup/appointment-types/:id/active",
+            poem::post(setup::type_active),
+        )
+        .at(
+            "/setup/practitioners",
+            get(setup::practitioners_page).post(setup::create_practitioner),
+        )
+        .at(
+            "/setup/practitioners/:id",
+            get(setup::practitioner_page).post(setup::update_practitioner),
+        )
+        .at(
+            "/setup/practitioners/:id/active",
+            poem::post(setup::practitioner_active),
+        )
+        .at(
+            "/setup/practitioners/:id/hours",
+            poem::post(setup::save_hours),
+        )
+        .at(
+            "/setup/practitioners/:id/time-off",
+            poem::post(setup::add_time_off),
+        )
+        .at(
+            "/setup/practitioners/:id/time-off/:time_off_id/remove",
+            poem::post(setup::remove_time_off),
+        )
+        .at(
+            "/setup/policies",
+            get(setup::policies_page).post(setup::save_policies),
+        )
         .at("/reviews/:id", get(review::case_page).post(review::decide))
         .at("/book", get(booking::book_page).post(booking::book))
         .at("/appointments", get(booking::list_page))

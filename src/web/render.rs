@@ -54,6 +54,12 @@ const TEMPLATES: &[(&str, &str)] = embedded![
     "admin_outbox.html",
     "admin_users.html",
     "admin_audit.html",
+    "setup.html",
+    "setup_locations.html",
+    "setup_types.html",
+    "setup_practitioners.html",
+    "setup_practitioner.html",
+    "setup_policies.html",
 ];
 
 /// The page templates and what every page shows.

@@ -32,6 +32,7 @@ mod pages_booking;
 mod pages_desk;
 mod pages_intake;
 mod pages_review;
+mod pages_setup;
 mod pages_under_stress;
 mod password_reset;
 mod patients;

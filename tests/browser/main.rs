@@ -65,3 +65,4 @@ mod admin;
 mod clinic;
 mod harness;
 mod patient;
+mod setup;
