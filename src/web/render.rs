@@ -54,6 +54,8 @@ const TEMPLATES: &[(&str, &str)] = embedded![
     "admin_outbox.html",
     "admin_users.html",
     "admin_audit.html",
+    "outcomes.html",
+    "schedule.html",
 ];
 
 /// The page templates and what every page shows.
