@@ -11,8 +11,8 @@ use serde::Serialize;
 pub const WIDTH: f64 = 640.0;
 pub const HEIGHT: f64 = 260.0;
 /// Room for the axis labels around the plot.
-const LEFT: f64 = 48.0;
-const RIGHT: f64 = 24.0;
+const LEFT: f64 = 52.0;
+const RIGHT: f64 = 40.0;
 const TOP: f64 = 16.0;
 const BOTTOM: f64 = 40.0;
 /// Date labels closer than this would overlap; the later one is left out (the table has all).
