@@ -109,9 +109,31 @@ async fn the_outcome_chart_draws_pain_and_disability_against_the_meaningful_chan
     follow_up(&clinic, &sink, 2, 5).await;
     follow_up(&clinic, &sink, 3, 10).await;
     let path = outcomes_path(&clinic);
-    let before = audited(&clinic.app, "outcomes.read").await.len();
 
     let mut browser = signed_in(&clinic.app, PRACTITIONER).await;
+    // The case page links here.
+    let practitioner = clinic.app.access_token(Role::Practitioner).await;
+    let intakes = call_ok(
+        &clinic.app,
+        Method::GET,
+        &format!("/api/v1/patients/{}/intakes", clinic.patient_id),
+        &practitioner,
+        None,
+    )
+    .await;
+    let intake = intakes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|intake| intake["questionnaire_id"] == "intake")
+        .expect("the intake");
+    let case = browser
+        .get(&format!("/reviews/{}", intake["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(case.status, 200, "{}", case.html);
+    case.assert_contains(&format!("<a href=\"{path}\">Pain and disability over time"));
+
+    let before = audited(&clinic.app, "outcomes.read").await.len();
     let page = browser.get(&path).await;
     assert_eq!(page.status, 200, "{}", page.html);
     page.assert_contains("<h1>Alex Morgan</h1>");
