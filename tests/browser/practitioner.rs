@@ -1,4 +1,5 @@
-//! Practitioner journeys: from their own schedule to a patient's outcome chart.
+//! Practitioner journeys: their own schedule and calendar link, and from it a patient's outcome
+//! chart.
 
 use chrono::Duration;
 use entity::{appointment, appointment_type, intake, patient, user::Role};
@@ -105,6 +106,19 @@ async fn a_practitioner_opens_an_outcome_chart_from_their_schedule(b: &mut Brows
     b.expect_text("Alex Morgan").await;
     b.check_accessibility("schedule").await;
     b.screenshot("schedule").await;
+
+    // The calendar link, shown once, then revoked.
+    b.press("Create a calendar link").await;
+    b.expect_text("it is shown only this once").await;
+    assert!(
+        b.value_of("feed-url")
+            .await
+            .contains("/calendar.ics?token="),
+        "the feed's address is shown"
+    );
+    b.check_accessibility("schedule-calendar-link").await;
+    b.press("Revoke the calendar link").await;
+    b.expect_text("Your calendar link is revoked").await;
 
     b.follow("Outcomes of Alex Morgan").await;
     b.expect_heading("Alex Morgan").await;
