@@ -276,6 +276,8 @@ pub struct OutcomePoint {
 /// Pain and disability over time, oldest first, against the latest intake as baseline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutcomeTrend {
+    /// Whose trend it is, for the page's heading (the API leaves it out: the caller knows).
+    pub patient_name: String,
     pub baseline_intake_id: Option<Uuid>,
     pub points: Vec<OutcomePoint>,
 }
@@ -331,6 +333,7 @@ pub async fn outcomes(
         .allowed(&state.db, Action::OutcomesRead, &record)
         .await?;
     Ok(OutcomeTrend {
+        patient_name: format!("{} {}", record.given_name, record.family_name),
         baseline_intake_id: baseline.map(|row| row.id),
         points,
     })

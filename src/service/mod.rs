@@ -49,6 +49,7 @@ pub mod ops;
 pub mod patients;
 pub mod practitioners;
 pub mod review;
+pub mod schedule;
 pub mod triage;
 pub mod users;
 

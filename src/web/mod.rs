@@ -12,12 +12,14 @@ mod account;
 mod admin;
 mod assets;
 mod booking;
+mod chart;
 mod desk;
 mod follow_up;
 pub mod form;
 mod intake;
 mod password;
 mod patients;
+mod practitioner;
 pub mod questionnaire_form;
 mod render;
 mod review;
@@ -170,6 +172,16 @@ pub fn routes(state: &AppState) -> BoxEndpoint<'static> {
             get(setup::policies_page).post(setup::save_policies),
         )
         .at("/reviews/:id", get(review::case_page).post(review::decide))
+        .at("/patients/:id/outcomes", get(practitioner::outcomes_page))
+        .at("/schedule", get(practitioner::schedule_page))
+        .at(
+            "/schedule/calendar",
+            poem::post(practitioner::issue_calendar_link),
+        )
+        .at(
+            "/schedule/calendar/revoke",
+            poem::post(practitioner::revoke_calendar_link),
+        )
         .at("/book", get(booking::book_page).post(booking::book))
         .at("/appointments", get(booking::list_page))
         .at("/appointments/:id", get(booking::detail_page))

@@ -60,6 +60,8 @@ const TEMPLATES: &[(&str, &str)] = embedded![
     "setup_practitioners.html",
     "setup_practitioner.html",
     "setup_policies.html",
+    "outcomes.html",
+    "schedule.html",
 ];
 
 /// The page templates and what every page shows.

@@ -317,6 +317,7 @@ async fn render_case(
             note,
             decided,
             action => format!("/reviews/{id}"),
+            outcomes => format!("/patients/{}/outcomes", intake.patient_id),
             errors => Value::from(minijinja::value::Serde(errors)),
         },
     ))

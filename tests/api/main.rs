@@ -31,6 +31,7 @@ mod pages_admin;
 mod pages_booking;
 mod pages_desk;
 mod pages_intake;
+mod pages_practitioner;
 mod pages_review;
 mod pages_setup;
 mod pages_under_stress;

@@ -22,7 +22,8 @@
 //! The journeys: `account` (register and confirm, log in and out, mistakes in a form, an
 //! invitation, a missing page) and `patient` (the intake to its advice, booking and cancelling,
 //! the emergency page, a follow-up link, a forgotten password) and `clinic` (a practitioner
-//! decides the case an alert email links to).
+//! decides the case an alert email links to) and `practitioner` (from the schedule to a
+//! patient's outcome chart).
 
 // Shared with the api tests, of which this target uses only a part.
 #[allow(dead_code)]
@@ -65,4 +66,5 @@ mod admin;
 mod clinic;
 mod harness;
 mod patient;
+mod practitioner;
 mod setup;
