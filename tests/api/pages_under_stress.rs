@@ -128,10 +128,26 @@ async fn staff_pages_ask_to_try_again_while_the_database_is_gone() {
                 &format!("/desk/book?patient={patient_id}"),
             ],
         ),
-        (&mut practitioner, &["/reviews"]),
+        (
+            &mut practitioner,
+            &[
+                "/reviews",
+                "/schedule",
+                &format!("/patients/{patient_id}/outcomes"),
+            ],
+        ),
         (
             &mut admin,
-            &["/admin/outbox", "/admin/users", "/admin/audit"],
+            &[
+                "/admin/outbox",
+                "/admin/users",
+                "/admin/audit",
+                "/setup",
+                "/setup/locations",
+                "/setup/appointment-types",
+                "/setup/practitioners",
+                "/setup/policies",
+            ],
         ),
     ];
     for (browser, paths) in pages {
@@ -165,4 +181,20 @@ async fn staff_pages_ask_to_try_again_while_the_database_is_gone() {
         added.html
     );
     added.assert_contains("Please try again in a moment");
+    let location = admin
+        .submit(
+            "/setup/locations",
+            &[
+                ("name", "Harbour Clinic"),
+                ("address", "1 Quay St"),
+                ("time_zone", "Europe/London"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        location.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        location.html
+    );
 }
