@@ -218,7 +218,7 @@ pub struct Candidate {
     pub email: String,
 }
 
-/// The accounts [`create`] would accept (front desk, admins), newest first: the clinic
+/// The accounts [`create`] would accept (front desk, admins), by name: the clinic
 /// settings offer them rather than asking for an account id.
 #[tracing::instrument(name = "service.practitioners.candidates", skip_all)]
 pub async fn candidates(state: &AppState, caller: &Caller) -> ApiResult<Vec<Candidate>> {
@@ -228,14 +228,10 @@ pub async fn candidates(state: &AppState, caller: &Caller) -> ApiResult<Vec<Cand
         .into_iter()
         .map(|row| row.user_id)
         .collect();
-    Ok(users::list(&state.db)
+    Ok(users::active_with_role(&state.db, Role::Practitioner)
         .await?
         .into_iter()
-        .filter(|user| {
-            user.role == Role::Practitioner
-                && user.disabled_at.is_none()
-                && !taken.contains(&user.id)
-        })
+        .filter(|user| !taken.contains(&user.id))
         .map(|user| Candidate {
             user_id: user.id,
             display_name: user.display_name,
