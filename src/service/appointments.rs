@@ -185,7 +185,7 @@ pub async fn reschedule(
 
     let work = Work::begin(state, caller).await?;
     // Re-read in the transaction: another request may have moved or cancelled it.
-    let row = appointments::find(work.db(), row.id)
+    let row = appointments::find_for_update(work.db(), row.id)
         .await?
         .ok_or(ApiError::NotFound)?;
     check_reschedule(caller, &row, now, &policies)?;
@@ -324,7 +324,7 @@ pub async fn cancel(
     let policies = availability::policies(&state.db).await?;
     let work = Work::begin(state, caller).await?;
     let now = work.now();
-    let row = appointments::find(work.db(), row.id)
+    let row = appointments::find_for_update(work.db(), row.id)
         .await?
         .ok_or(ApiError::NotFound)?;
     let decided = scheduling::cancel(
@@ -389,7 +389,7 @@ pub async fn change_status(
     let zones = zones(&state.db).await?;
     let work = Work::begin(state, caller).await?;
     let now = work.now();
-    let row = appointments::find(work.db(), row.id)
+    let row = appointments::find_for_update(work.db(), row.id)
         .await?
         .ok_or(ApiError::NotFound)?;
     let zone = zone_at(state, &zones, row.location_id);

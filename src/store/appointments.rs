@@ -433,6 +433,18 @@ pub async fn find<C: ConnectionTrait>(
     Entity::find_by_id(id).one(db).await
 }
 
+/// The appointment, locked until the caller's transaction ends, for a change decided on what
+/// it holds now: a concurrent change waits and then decides on this one's result, so two
+/// desks checking in (or cancelling) the same visit at once change it once. (PostgreSQL
+/// `FOR UPDATE`; SQLite already holds its write lock for the whole transaction.)
+#[tracing::instrument(name = "store.appointments.find_for_update", skip_all)]
+pub async fn find_for_update<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+) -> Result<Option<appointment::Model>, DbErr> {
+    Entity::find_by_id(id).lock_exclusive().one(db).await
+}
+
 /// A booking as stored.
 pub struct NewAppointment {
     pub patient_id: Uuid,

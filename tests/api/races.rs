@@ -305,3 +305,78 @@ async fn a_disabled_practitioner_is_not_bookable_and_keeps_their_appointments() 
     .await;
     assert_eq!(kept["status"], "booked");
 }
+
+/// Several desks press "cancel" or "check in" on the same visit at the same moment: the visit
+/// changes once (one `200`, every other press `409`) and the trail records one change, on both
+/// backends (PostgreSQL locks the row the change is decided on).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_visit_changed_from_several_desks_at_once_changes_once() {
+    use lumbar::clock::Clock;
+    let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
+    let patients = records(&clinic, 1).await;
+    let days = weekdays(6);
+    let mut booked = Vec::new();
+    for (round, day) in days.iter().enumerate() {
+        let start = format!("{day}T11:00:00Z");
+        let body = phone_booking(
+            &clinic,
+            &clinic.practitioner,
+            &clinic.new_visit,
+            patients[0],
+            &start,
+        );
+        let response = clinic
+            .book(&clinic.staff, &format!("same-visit-{round}"), body)
+            .await;
+        assert_eq!(response.status(), 201);
+        let response: Value = response.json().await.unwrap();
+        booked.push((
+            response["id"].as_str().unwrap().to_owned(),
+            chrono::DateTime::parse_from_rfc3339(&start)
+                .unwrap()
+                .to_utc(),
+        ));
+    }
+    for (round, (id, start)) in booked.iter().enumerate() {
+        let change = if round % 2 == 0 { "cancel" } else { "check-in" };
+        // On the day, a little before the visit; the desk signs in then.
+        clinic.app.clock.set(*start - Duration::minutes(10));
+        let staff = clinic.app.access_token(entity::user::Role::Staff).await;
+        let body = (change == "cancel").then(|| json!({"reason": "Patient called"}));
+        let presses = (0..6).map(|_| {
+            let (app, staff, body) = (&clinic.app, &staff, body.clone());
+            async move {
+                app.send(
+                    Method::POST,
+                    &format!("/api/v1/appointments/{id}/{change}"),
+                    Some(staff),
+                    body,
+                )
+                .await
+                .status()
+                .as_u16()
+            }
+        });
+        let statuses = futures_util::future::join_all(presses).await;
+        assert_eq!(
+            statuses.iter().filter(|status| **status == 200).count(),
+            1,
+            "{change}: {statuses:?}"
+        );
+        assert!(
+            statuses.iter().all(|status| [200, 409].contains(status)),
+            "{change}: {statuses:?}"
+        );
+    }
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let changes = entity::audit_event::Entity::find()
+        .filter(
+            entity::audit_event::Column::Action
+                .is_in(["appointment.cancel", "appointment.check_in"]),
+        )
+        .filter(entity::audit_event::Column::Outcome.eq(entity::audit_event::Outcome::Allowed))
+        .all(&clinic.app.db)
+        .await
+        .unwrap();
+    assert_eq!(changes.len(), booked.len(), "one entry per visit");
+}
