@@ -15,22 +15,7 @@ use crate::{
 
 /// What the request's path, query string or `body` hold that no field may; `None` when clean.
 pub fn problem(uri: &Uri, body: &[u8]) -> Option<Problem> {
-    let mut parameters = Vec::new();
-    if let Some(c) = uri
-        .path()
-        .split('/')
-        .find_map(|segment| Lines::Single.refused(&percent_decode_str(segment).decode_utf8_lossy()))
-    {
-        parameters.push(invalid_character("path", refusal(Lines::Single, c)));
-    }
-    for (name, value) in url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
-        if let Some(c) = Lines::Single
-            .refused(&name)
-            .or(Lines::Single.refused(&value))
-        {
-            parameters.push(invalid_character(&name, refusal(Lines::Single, c)));
-        }
-    }
+    let parameters = address_problems(uri);
     if !parameters.is_empty() {
         return Some(listed(
             Problem::new(
@@ -59,6 +44,33 @@ pub fn problem(uri: &Uri, body: &[u8]) -> Option<Problem> {
             found,
         )
     })
+}
+
+/// Whether the path and query string hold no control character (the pages' check; the API's
+/// is [`problem`]).
+pub fn address_is_clean(uri: &Uri) -> bool {
+    address_problems(uri).is_empty()
+}
+
+/// The path segment or query parameters holding a control character.
+fn address_problems(uri: &Uri) -> Vec<FieldError> {
+    let mut parameters = Vec::new();
+    if let Some(c) = uri
+        .path()
+        .split('/')
+        .find_map(|segment| Lines::Single.refused(&percent_decode_str(segment).decode_utf8_lossy()))
+    {
+        parameters.push(invalid_character("path", refusal(Lines::Single, c)));
+    }
+    for (name, value) in url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
+        if let Some(c) = Lines::Single
+            .refused(&name)
+            .or(Lines::Single.refused(&value))
+        {
+            parameters.push(invalid_character(&name, refusal(Lines::Single, c)));
+        }
+    }
+    parameters
 }
 
 fn listed(problem: Problem, lead: &str, errors: Vec<FieldError>) -> Problem {

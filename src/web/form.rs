@@ -2,9 +2,16 @@
 //! never fails: a missing field is simply absent, so each page explains what it needs instead
 //! of answering a parse error.
 
-use poem::{FromRequest, Request, RequestBody};
+use poem::{FromRequest, Request, RequestBody, http::StatusCode};
 
-use crate::middleware::RequestContext;
+use crate::{middleware::RequestContext, text::Lines};
+
+/// A form holding a character no field may: U+0000 (PostgreSQL cannot store it) or another
+/// control character than tab and line breaks. Refused whole, before any handler reads it, so
+/// no page can forget the check; the error page asks the person to type the text again.
+#[derive(Debug, thiserror::Error)]
+#[error("the form holds a control character")]
+pub struct UnreadableForm;
 
 /// The fields of an `application/x-www-form-urlencoded` body, in order (a field may repeat,
 /// as checkboxes do).
@@ -48,6 +55,13 @@ impl FormData {
     pub fn fields(&self) -> &[(String, String)] {
         &self.0
     }
+
+    /// Whether a name or value holds a character no field may (see [`UnreadableForm`]).
+    fn holds_refused_character(&self) -> bool {
+        self.0.iter().any(|(name, value)| {
+            Lines::Multi.refused(name).is_some() || Lines::Multi.refused(value).is_some()
+        })
+    }
 }
 
 impl FormData {
@@ -62,7 +76,14 @@ impl FormData {
 
 impl<'a> FromRequest<'a> for FormData {
     async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
-        Ok(Self::from_request_context(req))
+        let form = Self::from_request_context(req);
+        if form.holds_refused_character() {
+            return Err(poem::Error::new(
+                UnreadableForm,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ));
+        }
+        Ok(form)
     }
 }
 
@@ -78,6 +99,27 @@ mod tests {
         assert_eq!(form.all("pick"), ["1", "2"]);
         assert_eq!(form.text("blank"), None);
         assert_eq!(form.text("missing"), None);
+        assert!(!form.holds_refused_character());
+    }
+
+    #[test]
+    fn a_control_character_anywhere_makes_the_form_unreadable_but_line_breaks_do_not() {
+        for body in [
+            &b"name=a%00b"[..],
+            b"note=ok&name=%01",
+            b"na%00me=x",
+            b"x=%7F",
+            b"x=%C2%85",
+        ] {
+            assert!(
+                FormData::parse(body).holds_refused_character(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        let note =
+            FormData::parse(b"note=first+line%0D%0Asecond%09tabbed&name=Zo%C3%AB+%F0%9F%99%82");
+        assert!(!note.holds_refused_character());
     }
 
     #[test]

@@ -200,6 +200,16 @@ pub fn routes(state: &AppState) -> BoxEndpoint<'static> {
         .at("/assets/:name", get(assets::asset));
     pages
         .with(CsrfGuard)
+        // The API's request-level text rule, for pages: no control character in the address.
+        .around(|endpoint, req| async move {
+            if !crate::request_text::address_is_clean(req.uri()) {
+                return Err(poem::Error::new(
+                    render::UnreadableAddress,
+                    StatusCode::BAD_REQUEST,
+                ));
+            }
+            Ok(endpoint.call(req).await?.into_response())
+        })
         .with(
             Csrf::new()
                 .cookie_name(CSRF_COOKIE)

@@ -64,6 +64,11 @@ const TEMPLATES: &[(&str, &str)] = embedded![
     "schedule.html",
 ];
 
+/// A page address holding a control character, refused before any handler reads it.
+#[derive(Debug, thiserror::Error)]
+#[error("the address holds a control character")]
+pub struct UnreadableAddress;
+
 /// The page templates and what every page shows.
 pub struct Pages {
     env: Environment<'static>,
@@ -181,6 +186,25 @@ impl Pages {
                 paragraphs: vec![
                     "We could not find this page. The address may be mistyped, or the page may \
                      have moved."
+                        .into(),
+                ],
+                link: Some(("/".into(), "Go to the start page".into())),
+            },
+            StatusCode::UNPROCESSABLE_ENTITY if err.is::<super::form::UnreadableForm>() => Notice {
+                title: "We could not read this form".into(),
+                paragraphs: vec![
+                    "Something typed in it holds an invisible control character that we \
+                     cannot keep. Nothing was saved. Go back, type the text again (rather than \
+                     pasting it) and send the form once more."
+                        .into(),
+                ],
+                link: Some(("/".into(), "Go to the start page".into())),
+            },
+            StatusCode::BAD_REQUEST if err.is::<UnreadableAddress>() => Notice {
+                title: "We could not read this address".into(),
+                paragraphs: vec![
+                    "The page's address holds an invisible control character. Check the link \
+                     or start again from the start page."
                         .into(),
                 ],
                 link: Some(("/".into(), "Go to the start page".into())),
