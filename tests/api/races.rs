@@ -311,7 +311,6 @@ async fn a_disabled_practitioner_is_not_bookable_and_keeps_their_appointments() 
 /// backends (PostgreSQL locks the row the change is decided on).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_same_visit_changed_from_several_desks_at_once_changes_once() {
-    use lumbar::clock::Clock;
     let clinic = clinic(TestApp::spawn().await, "Europe/London").await;
     let patients = records(&clinic, 1).await;
     let days = weekdays(6);
