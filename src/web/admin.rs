@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::{
     account::{SignedIn, page_error},
-    form::FormData,
+    form::{FormData, page_id},
     render::{FormErrors, Frame},
 };
 use crate::{
@@ -72,17 +72,6 @@ pub(super) fn kind_label(kind: &str) -> String {
     label.into()
 }
 
-fn frame<'a>(csrf: &'a CsrfToken, caller: &Caller) -> Frame<'a> {
-    Frame {
-        csrf: Some(csrf),
-        principal: Some(caller.principal),
-    }
-}
-
-fn parse_id(id: &str) -> poem::Result<Uuid> {
-    Uuid::parse_str(id).map_err(|_| poem::Error::from_status(StatusCode::NOT_FOUND))
-}
-
 /// `/admin`: the administrator's start, the outbox.
 #[handler]
 pub fn landing() -> Response {
@@ -125,7 +114,7 @@ pub async fn retry(
     SignedIn(caller): SignedIn,
     Path(id): Path<String>,
 ) -> poem::Result<Response> {
-    let id = parse_id(&id)?;
+    let id = page_id(&id)?;
     match admin::retry_dead_letter(&state, &caller, id).await {
         Ok(_) => Ok(Redirect::see_other(format!("/admin/outbox?retried={id}")).into_response()),
         Err(err @ ApiError::Conflict { .. }) => {
@@ -196,7 +185,7 @@ async fn render_outbox(
     Ok(state.pages.render(
         status,
         "admin_outbox.html",
-        frame(csrf, caller),
+        Frame::of(csrf, caller),
         context! {
             title => "Emails",
             counts,
@@ -365,7 +354,7 @@ async fn change_account(
     id: &str,
     change: Done,
 ) -> poem::Result<Response> {
-    let id = parse_id(id)?;
+    let id = page_id(id)?;
     let changed = match change {
         Done::Enabled => users::enable(state, caller, id).await,
         _ => users::disable(state, caller, id).await,
@@ -382,7 +371,7 @@ pub async fn change_role(
     Path(id): Path<String>,
     form: FormData,
 ) -> poem::Result<Response> {
-    let id = parse_id(&id)?;
+    let id = page_id(&id)?;
     let chosen = form.text("role").unwrap_or_default();
     let Some(role) = STAFF_ROLES
         .iter()
@@ -537,7 +526,7 @@ async fn render_users(
     Ok(state.pages.render(
         status,
         "admin_users.html",
-        frame(csrf, caller),
+        Frame::of(csrf, caller),
         context! {
             title => "Accounts",
             accounts,
@@ -713,7 +702,7 @@ pub async fn audit_page(
     Ok(state.pages.render(
         status,
         "admin_audit.html",
-        frame(csrf, &caller),
+        Frame::of(csrf, &caller),
         context! {
             title => "Audit trail",
             entries,

@@ -37,13 +37,6 @@ use crate::{
 /// Days shown at once on the time picker.
 const WEEK_DAYS: i64 = 7;
 
-fn frame<'a>(csrf: &'a CsrfToken, caller: &Caller) -> Frame<'a> {
-    Frame {
-        csrf: Some(csrf),
-        principal: Some(caller.principal),
-    }
-}
-
 /// What the clinic offers, to name the choices and what an appointment is.
 struct Clinic {
     types: Vec<AppointmentType>,
@@ -420,7 +413,7 @@ pub(super) async fn booking_steps(
         return Ok(state.pages.render(
             refusal.status,
             "book.html",
-            frame(csrf, caller),
+            Frame::of(csrf, caller),
             context! {
                 title => "Book an appointment",
                 step => "refused",
@@ -437,7 +430,7 @@ pub(super) async fn booking_steps(
         state.pages.render(
             status,
             "book.html",
-            frame(csrf, caller),
+            Frame::of(csrf, caller),
             context! {
                 title => booker.title(),
                 book_path => booker.path,
@@ -700,7 +693,7 @@ pub(super) async fn submit_booking(
         return Ok(state.pages.render(
             StatusCode::UNPROCESSABLE_ENTITY,
             "book.html",
-            frame(csrf, caller),
+            Frame::of(csrf, caller),
             context! {
                 title => booker.title(),
                 book_path => booker.link(&[]),
@@ -769,7 +762,7 @@ pub(super) async fn submit_booking(
             Ok(state.pages.render(
                 refusal.status,
                 "book.html",
-                frame(csrf, caller),
+                Frame::of(csrf, caller),
                 context! {
                     title => "We could not book this time",
                     step => "refused",
@@ -832,7 +825,7 @@ pub async fn list_page(
     Ok(state.pages.render(
         StatusCode::OK,
         "appointments.html",
-        frame(csrf, &caller),
+        Frame::of(csrf, &caller),
         context! {
             title => "My appointments",
             upcoming => describe(upcoming),
@@ -910,7 +903,7 @@ pub async fn detail_page(
     Ok(state.pages.render(
         StatusCode::OK,
         "appointment.html",
-        frame(csrf, &caller),
+        Frame::of(csrf, &caller),
         context! {
             title => done.unwrap_or("Your appointment"),
             done => done.is_some(),
@@ -1002,7 +995,7 @@ fn render_cancel(
     state.pages.render(
         status,
         "appointment_cancel.html",
-        frame(csrf, caller),
+        Frame::of(csrf, caller),
         context! { title => "Cancel your appointment", call => call_the_clinic(state), ..page },
     )
 }
@@ -1110,7 +1103,7 @@ pub async fn reschedule_page(
         return Ok(state.pages.render(
             StatusCode::OK,
             "appointment_reschedule.html",
-            frame(csrf, &caller),
+            Frame::of(csrf, &caller),
             context! { step => "not_allowed", ..base },
         ));
     }
@@ -1120,7 +1113,7 @@ pub async fn reschedule_page(
         return Ok(state.pages.render(
             StatusCode::OK,
             "appointment_reschedule.html",
-            frame(csrf, &caller),
+            Frame::of(csrf, &caller),
             context! {
                 step => "confirm",
                 when => long_time(clock.local, &clock.abbreviation),
@@ -1181,7 +1174,7 @@ pub async fn reschedule_page(
     Ok(state.pages.render(
         status,
         "appointment_reschedule.html",
-        frame(csrf, &caller),
+        Frame::of(csrf, &caller),
         context! {
             step => "pick",
             picker => picker.view(&slots, &clinic),
@@ -1232,7 +1225,7 @@ pub async fn reschedule(
             Ok(state.pages.render(
                 refusal.status,
                 "appointment_reschedule.html",
-                frame(csrf, &caller),
+                Frame::of(csrf, &caller),
                 context! {
                     title => "We could not move your appointment",
                     step => "refused",

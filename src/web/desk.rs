@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::{
     account::{SignedIn, page_error},
-    form::FormData,
+    form::{FormData, day_or_today, page_id},
     render::{FormErrors, Frame},
 };
 use crate::{
@@ -102,18 +102,7 @@ pub async fn day_page(
     Query(query): Query<DayQuery>,
 ) -> poem::Result<Response> {
     let mut errors = FormErrors::default();
-    let date = match query
-        .date
-        .as_deref()
-        .map(str::trim)
-        .filter(|text| !text.is_empty())
-    {
-        None => state.local_today(),
-        Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap_or_else(|_| {
-            errors.field("date", "Enter a date like 2026-03-04.");
-            state.local_today()
-        }),
-    };
+    let date = day_or_today(&state, query.date.as_deref(), &mut errors);
     let location = match query.location.as_deref().map(str::trim) {
         None | Some("" | "all") => None,
         Some(text) => match Uuid::parse_str(text) {
@@ -147,7 +136,7 @@ pub async fn change_status(
     Path(id): Path<String>,
     form: FormData,
 ) -> poem::Result<Response> {
-    let id = Uuid::parse_str(&id).map_err(|_| poem::Error::from_status(StatusCode::NOT_FOUND))?;
+    let id = page_id(&id)?;
     let date = form
         .text("date")
         .and_then(|text| NaiveDate::parse_from_str(&text, "%Y-%m-%d").ok())
@@ -264,10 +253,7 @@ async fn render_day(
     Ok(state.pages.render(
         status,
         "desk_day.html",
-        Frame {
-            csrf: Some(csrf),
-            principal: Some(caller.principal),
-        },
+        Frame::of(csrf, caller),
         context! {
             title => format!("The day: {}", date.format("%A %-d %B %Y")),
             date => date.to_string(),

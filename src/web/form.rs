@@ -2,7 +2,12 @@
 //! never fails: a missing field is simply absent, so each page explains what it needs instead
 //! of answering a parse error.
 
+use chrono::NaiveDate;
 use poem::{FromRequest, Request, RequestBody, http::StatusCode};
+use uuid::Uuid;
+
+use super::render::FormErrors;
+use crate::app::AppState;
 
 use crate::{middleware::RequestContext, text::Lines};
 
@@ -61,6 +66,24 @@ impl FormData {
         self.0.iter().any(|(name, value)| {
             Lines::Multi.refused(name).is_some() || Lines::Multi.refused(value).is_some()
         })
+    }
+}
+
+/// A record's id from a page's address: one that is not an id names no page, a 404 like an
+/// unknown one.
+pub fn page_id(id: &str) -> poem::Result<Uuid> {
+    Uuid::parse_str(id).map_err(|_| poem::Error::from_status(StatusCode::NOT_FOUND))
+}
+
+/// The day a page's `?date=YYYY-MM-DD` asks for: today on the clinic's clock when absent, and
+/// today with a `date` field error when it is not a date.
+pub fn day_or_today(state: &AppState, date: Option<&str>, errors: &mut FormErrors) -> NaiveDate {
+    match date.map(str::trim).filter(|text| !text.is_empty()) {
+        None => state.local_today(),
+        Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap_or_else(|_| {
+            errors.field("date", "Enter a date like 2026-03-04.");
+            state.local_today()
+        }),
     }
 }
 

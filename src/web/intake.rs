@@ -22,19 +22,11 @@ use crate::{
     app::AppState,
     error::ApiError,
     service::{
-        Caller,
         intake::{self, Advice, Intake, StartIntake, Status},
         patients,
     },
     triage::{Answers, Disposition, INTAKE_QUESTIONNAIRE, questionnaire::Questionnaire},
 };
-
-fn frame<'a>(csrf: &'a CsrfToken, caller: &Caller) -> Frame<'a> {
-    Frame {
-        csrf: Some(csrf),
-        principal: Some(caller.principal),
-    }
-}
 
 pub(super) fn questionnaire<'a>(
     state: &'a AppState,
@@ -131,7 +123,7 @@ pub async fn start_page(
     Ok(state.pages.render(
         StatusCode::OK,
         "intake_start.html",
-        frame(csrf, &caller),
+        Frame::of(csrf, &caller),
         context! {
             title => "Your questionnaire",
             resume,
@@ -235,7 +227,7 @@ pub async fn section_page(
         .is_some_and(|query| query.contains("more=1"));
     render_section(
         &state,
-        frame(csrf, &caller),
+        Frame::of(csrf, &caller),
         StatusCode::OK,
         &shown,
         &section,
@@ -273,7 +265,7 @@ pub async fn save_section(
     if !unreadable.is_empty() {
         return render_section(
             &state,
-            frame(csrf, &caller),
+            Frame::of(csrf, &caller),
             StatusCode::UNPROCESSABLE_ENTITY,
             &before,
             &section,
@@ -300,7 +292,7 @@ pub async fn save_section(
         }
         Err(ApiError::ValidationWithSafetyAdvice { advice, .. }) => Ok(emergency(
             &state,
-            frame(csrf, &caller),
+            Frame::of(csrf, &caller),
             refused_advice(advice),
         )),
         Err(ApiError::Validation { errors, .. }) => {
@@ -310,7 +302,7 @@ pub async fn save_section(
                 .collect();
             render_section(
                 &state,
-                frame(csrf, &caller),
+                Frame::of(csrf, &caller),
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &before,
                 &section,
@@ -398,7 +390,7 @@ pub async fn emergency_page(
         .await
         .map_err(page_error)?
     {
-        Some(advice) => Ok(emergency(&state, frame(csrf, &caller), advice)),
+        Some(advice) => Ok(emergency(&state, Frame::of(csrf, &caller), advice)),
         None => Ok(Redirect::see_other("/intake").into_response()),
     }
 }
@@ -472,7 +464,13 @@ pub async fn send_page(
     if shown.status != Status::Draft {
         return Ok(Redirect::see_other(format!("/intake/{id}/result")).into_response());
     }
-    render_send(&state, frame(csrf, &caller), StatusCode::OK, &shown, &[])
+    render_send(
+        &state,
+        Frame::of(csrf, &caller),
+        StatusCode::OK,
+        &shown,
+        &[],
+    )
 }
 
 #[handler]
@@ -486,7 +484,7 @@ pub async fn send(
         Ok(_) => Ok(Redirect::see_other(format!("/intake/{id}/result")).into_response()),
         Err(ApiError::ValidationWithSafetyAdvice { advice, .. }) => Ok(emergency(
             &state,
-            frame(csrf, &caller),
+            Frame::of(csrf, &caller),
             refused_advice(advice),
         )),
         Err(ApiError::Validation { errors, .. }) => {
@@ -497,7 +495,7 @@ pub async fn send(
                 .collect();
             render_send(
                 &state,
-                frame(csrf, &caller),
+                Frame::of(csrf, &caller),
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &shown,
                 &problems,
@@ -519,12 +517,12 @@ pub async fn result_page(
         return Ok(Redirect::see_other(format!("/intake/{id}/send")).into_response());
     };
     if disposition == Disposition::Emergency {
-        return Ok(emergency(&state, frame(csrf, &caller), advice.clone()));
+        return Ok(emergency(&state, Frame::of(csrf, &caller), advice.clone()));
     }
     Ok(state.pages.render(
         StatusCode::OK,
         "intake_result.html",
-        frame(csrf, &caller),
+        Frame::of(csrf, &caller),
         context! {
             title => advice.headline.clone(),
             advice => advice_value(advice),

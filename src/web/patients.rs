@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::{
     account::{SignedIn, page_error},
     booking::{BookQuery, Booker, booking_steps, submit_booking},
-    form::FormData,
+    form::{FormData, page_id},
     render::{FormErrors, Frame},
 };
 use crate::{
@@ -34,19 +34,8 @@ const PAGE_SIZE: u32 = 25;
 /// Patients the emails could not reach, listed above the search.
 const UNREACHABLE_SHOWN: u32 = 20;
 
-fn frame<'a>(csrf: &'a CsrfToken, caller: &Caller) -> Frame<'a> {
-    Frame {
-        csrf: Some(csrf),
-        principal: Some(caller.principal),
-    }
-}
-
 fn full_name(patient: &Patient) -> String {
     format!("{} {}", patient.given_name, patient.family_name)
-}
-
-fn parse_id(id: &str) -> poem::Result<Uuid> {
-    Uuid::parse_str(id).map_err(|_| poem::Error::from_status(StatusCode::NOT_FOUND))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -133,7 +122,7 @@ async fn render_search(
     Ok(state.pages.render(
         status,
         "desk_patients.html",
-        frame(csrf, caller),
+        Frame::of(csrf, caller),
         context! {
             title => "Patients",
             q => text.unwrap_or_default(),
@@ -245,7 +234,7 @@ pub async fn patient_page(
     Path(id): Path<String>,
     Query(query): Query<PatientQuery>,
 ) -> poem::Result<Response> {
-    let id = parse_id(&id)?;
+    let id = page_id(&id)?;
     let done = if query.added.is_some() {
         Some("The patient is added.")
     } else if query.invited.is_some() {
@@ -324,7 +313,7 @@ async fn render_patient(
     Ok(state.pages.render(
         status,
         "desk_patient.html",
-        frame(csrf, caller),
+        Frame::of(csrf, caller),
         context! {
             title => full_name(&patient),
             id => patient.id.to_string(),
@@ -350,7 +339,7 @@ pub async fn update(
     Path(id): Path<String>,
     form: FormData,
 ) -> poem::Result<Response> {
-    let id = parse_id(&id)?;
+    let id = page_id(&id)?;
     let date_of_birth = birth_date(&form);
     // A cleared email address or phone number is removed; names are required.
     let optional = |name: &str| match form.text(name) {
@@ -407,7 +396,7 @@ pub async fn invite(
     SignedIn(caller): SignedIn,
     Path(id): Path<String>,
 ) -> poem::Result<Response> {
-    let id = parse_id(&id)?;
+    let id = page_id(&id)?;
     match patients::invite(&state, &caller, id).await {
         Ok(_) => Ok(Redirect::see_other(format!("/desk/patients/{id}?invited=1")).into_response()),
         Err(err @ ApiError::Conflict { .. }) => {

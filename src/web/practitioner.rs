@@ -13,11 +13,11 @@ use poem::{
     web::{CsrfToken, Data, Path, Query, Redirect},
 };
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::{
     account::{SignedIn, page_error},
     chart::{self, Measure, Reading},
+    form::{day_or_today, page_id},
     render::{FormErrors, Frame},
 };
 use crate::{
@@ -164,7 +164,7 @@ pub async fn outcomes_page(
     SignedIn(caller): SignedIn,
     Path(id): Path<String>,
 ) -> poem::Result<Response> {
-    let id = Uuid::parse_str(&id).map_err(|_| poem::Error::from_status(StatusCode::NOT_FOUND))?;
+    let id = page_id(&id)?;
     let OutcomeTrend {
         patient_name,
         baseline_intake_id,
@@ -224,10 +224,7 @@ pub async fn outcomes_page(
     Ok(state.pages.render(
         StatusCode::OK,
         "outcomes.html",
-        Frame {
-            csrf: Some(csrf),
-            principal: Some(caller.principal),
-        },
+        Frame::of(csrf, &caller),
         context! {
             title => format!("Outcomes: {patient_name}"),
             patient_name,
@@ -267,18 +264,7 @@ pub async fn schedule_page(
     Query(query): Query<ScheduleQuery>,
 ) -> poem::Result<Response> {
     let mut errors = FormErrors::default();
-    let date = match query
-        .date
-        .as_deref()
-        .map(str::trim)
-        .filter(|text| !text.is_empty())
-    {
-        None => state.local_today(),
-        Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap_or_else(|_| {
-            errors.field("date", "Enter a date like 2026-03-04.");
-            state.local_today()
-        }),
-    };
+    let date = day_or_today(&state, query.date.as_deref(), &mut errors);
     let done = match query.done.as_deref() {
         Some("revoked") => {
             Some("Your calendar link is revoked: calendars subscribed to it stop updating")
@@ -376,10 +362,7 @@ async fn render_schedule(
     Ok(state.pages.render(
         status,
         "schedule.html",
-        Frame {
-            csrf: Some(csrf),
-            principal: Some(caller.principal),
-        },
+        Frame::of(csrf, caller),
         context! {
             title => format!("My schedule: {}", date.format("%A %-d %B %Y")),
             bookable => day.is_some(),

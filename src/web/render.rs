@@ -83,6 +83,16 @@ pub struct Frame<'a> {
     pub principal: Option<Principal>,
 }
 
+impl<'a> Frame<'a> {
+    /// The frame of a signed-in caller's page.
+    pub fn of(csrf: &'a CsrfToken, caller: &crate::service::Caller) -> Self {
+        Self {
+            csrf: Some(csrf),
+            principal: Some(caller.principal),
+        }
+    }
+}
+
 impl Pages {
     /// Loads the templates; a broken one stops startup. The form (CSRF) key is derived from the
     /// token signing key, so every instance sharing the keys accepts every instance's forms.

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::{
     account::{SignedIn, page_error},
-    form::FormData,
+    form::{FormData, page_id},
     intake::{answers_of, questionnaire},
     questionnaire_form::view,
     render::{FormErrors, Frame},
@@ -130,10 +130,7 @@ pub async fn queue_page(
     Ok(state.pages.render(
         StatusCode::OK,
         "review_queue.html",
-        Frame {
-            csrf: Some(csrf),
-            principal: Some(caller.principal),
-        },
+        Frame::of(csrf, &caller),
         context! {
             title => "Review queue",
             count => cases.len(),
@@ -152,7 +149,7 @@ pub async fn case_page(
     SignedIn(caller): SignedIn,
     Path(id): Path<String>,
 ) -> poem::Result<Response> {
-    let id = parse_id(&id)?;
+    let id = page_id(&id)?;
     let decided = req
         .uri()
         .query()
@@ -178,7 +175,7 @@ pub async fn decide(
     Path(id): Path<String>,
     form: FormData,
 ) -> poem::Result<Response> {
-    let id = parse_id(&id)?;
+    let id = page_id(&id)?;
     let chosen = form.text("decision").unwrap_or_default();
     let note = form.raw("note").unwrap_or_default().trim().to_owned();
     let mut errors = FormErrors::default();
@@ -219,10 +216,6 @@ pub async fn decide(
         }
         Err(err) => Err(page_error(err)),
     }
-}
-
-fn parse_id(id: &str) -> poem::Result<Uuid> {
-    Uuid::parse_str(id).map_err(|_| poem::Error::from_status(StatusCode::NOT_FOUND))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -295,10 +288,7 @@ async fn render_case(
     Ok(state.pages.render(
         status,
         "review_case.html",
-        Frame {
-            csrf: Some(csrf),
-            principal: Some(caller.principal),
-        },
+        Frame::of(csrf, caller),
         context! {
             title => format!("Case: {patient_name}"),
             patient_name,

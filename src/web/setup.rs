@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::{
     account::{SignedIn, page_error},
-    form::FormData,
+    form::{FormData, page_id},
     render::{FormErrors, Frame},
 };
 use crate::{
@@ -84,17 +84,6 @@ const POLICIES: [(&str, &str, &str); 6] = [
         "How long after a completed visit the outcome questionnaire is sent.",
     ),
 ];
-
-fn frame<'a>(csrf: &'a CsrfToken, caller: &Caller) -> Frame<'a> {
-    Frame {
-        csrf: Some(csrf),
-        principal: Some(caller.principal),
-    }
-}
-
-fn parse_id(id: &str) -> poem::Result<Uuid> {
-    Uuid::parse_str(id).map_err(|_| poem::Error::from_status(StatusCode::NOT_FOUND))
-}
 
 fn shown(errors: &FormErrors) -> Value {
     Value::from(minijinja::value::Serde(errors))
@@ -199,7 +188,7 @@ pub async fn overview(
     Ok(state.pages.render(
         StatusCode::OK,
         "setup.html",
-        frame(csrf, &caller),
+        Frame::of(csrf, &caller),
         context! {
             title => "Clinic settings",
             locations => active(setup.locations.iter().filter(|l| l.active).count(), setup.locations.len()),
@@ -280,7 +269,7 @@ async fn render_locations(
     Ok(state.pages.render(
         status,
         "setup_locations.html",
-        frame(csrf, caller),
+        Frame::of(csrf, caller),
         context! {
             title => if edited.is_some() { "Edit a location" } else { "Locations" },
             done,
@@ -332,7 +321,7 @@ pub async fn update_location(
     Path(id): Path<String>,
     form: FormData,
 ) -> poem::Result<Response> {
-    let id = parse_id(&id)?;
+    let id = page_id(&id)?;
     let command = LocationUpdate {
         name: Some(form.raw("name").unwrap_or_default().to_owned()),
         address: Some(form.raw("address").unwrap_or_default().to_owned()),
@@ -370,7 +359,7 @@ pub async fn location_active(
     Path(id): Path<String>,
     form: FormData,
 ) -> poem::Result<Response> {
-    let id = parse_id(&id)?;
+    let id = page_id(&id)?;
     let active = wants_active(&form);
     let command = LocationUpdate {
         active: Some(active),
@@ -471,7 +460,7 @@ async fn render_types(
     Ok(state.pages.render(
         status,
         "setup_types.html",
-        frame(csrf, caller),
+        Frame::of(csrf, caller),
         context! {
             title => if edited.is_some() { "Edit an appointment type" } else { "Appointment types" },
             done,
@@ -564,7 +553,7 @@ pub async fn update_type(
     Path(id): Path<String>,
     form: FormData,
 ) -> poem::Result<Response> {
-    let id = parse_id(&id)?;
+    let id = page_id(&id)?;
     let mut errors = FormErrors::default();
     let (duration, buffer) = type_numbers(&form, &mut errors);
     let refused = |errors: FormErrors| {
@@ -608,7 +597,7 @@ pub async fn type_active(
     Path(id): Path<String>,
     form: FormData,
 ) -> poem::Result<Response> {
-    let id = parse_id(&id)?;
+    let id = page_id(&id)?;
     let active = wants_active(&form);
     let command = AppointmentTypeUpdate {
         active: Some(active),
@@ -723,7 +712,7 @@ async fn render_practitioners(
     Ok(state.pages.render(
         status,
         "setup_practitioners.html",
-        frame(csrf, caller),
+        Frame::of(csrf, caller),
         context! {
             title => "Practitioners",
             done,
@@ -808,7 +797,7 @@ pub async fn practitioner_active(
     Path(id): Path<String>,
     form: FormData,
 ) -> poem::Result<Response> {
-    let id = parse_id(&id)?;
+    let id = page_id(&id)?;
     let active = wants_active(&form);
     let command = PractitionerUpdate {
         active: Some(active),
@@ -892,7 +881,7 @@ async fn render_policies(
     Ok(state.pages.render(
         status,
         "setup_policies.html",
-        frame(csrf, caller),
+        Frame::of(csrf, caller),
         context! {
             title => "Booking policies",
             done,
@@ -987,7 +976,7 @@ pub async fn practitioner_page(
     Path(id): Path<String>,
     Query(query): Query<DoneQuery>,
 ) -> poem::Result<Response> {
-    let id = parse_id(&id)?;
+    let id = page_id(&id)?;
     render_practitioner(
         &state,
         csrf,
@@ -1129,7 +1118,7 @@ async fn render_practitioner(
     Ok(state.pages.render(
         status,
         "setup_practitioner.html",
-        frame(csrf, caller),
+        Frame::of(csrf, caller),
         context! {
             title => practitioner.display_name.clone(),
             id => practitioner.id.to_string(),
@@ -1156,7 +1145,7 @@ pub async fn update_practitioner(
     Path(id): Path<String>,
     form: FormData,
 ) -> poem::Result<Response> {
-    let id = parse_id(&id)?;
+    let id = page_id(&id)?;
     let mut errors = FormErrors::default();
     let location_ids = ticked_locations(&form, &mut errors);
     let refused = |errors: FormErrors| {
@@ -1204,7 +1193,7 @@ pub async fn save_hours(
     Path(id): Path<String>,
     form: FormData,
 ) -> poem::Result<Response> {
-    let id = parse_id(&id)?;
+    let id = page_id(&id)?;
     // The form lists the locations they work at, in the clinic's order, as the page did.
     let schedule = practitioners::schedule(&state, &caller, id)
         .await
@@ -1346,7 +1335,7 @@ pub async fn add_time_off(
     Path(id): Path<String>,
     form: FormData,
 ) -> poem::Result<Response> {
-    let id = parse_id(&id)?;
+    let id = page_id(&id)?;
     let zone = Zone::from_tz(state.config.time_zone);
     let mut errors = FormErrors::default();
     let starts_at = typed_instant(
@@ -1422,8 +1411,8 @@ pub async fn remove_time_off(
     SignedIn(caller): SignedIn,
     Path((id, time_off_id)): Path<(String, String)>,
 ) -> poem::Result<Response> {
-    let id = parse_id(&id)?;
-    let time_off_id = parse_id(&time_off_id)?;
+    let id = page_id(&id)?;
+    let time_off_id = page_id(&time_off_id)?;
     practitioners::remove_time_off(&state, &caller, id, time_off_id)
         .await
         .map_err(page_error)?;
